@@ -1,0 +1,1 @@
+"""Platform adapters: one sub-package per platform; each imports only its own SDK."""

@@ -1,0 +1,128 @@
+"""The small protocols the core needs from storage and knowledge; the concrete classes live in
+`storage/` and `knowledge/` and are wired together only in the composition root (`bot.app`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from bot.messages import Citation
+from bot.refs import Author, ConversationRef
+
+
+class MessageStatus(StrEnum):
+    PENDING = "pending"
+    STREAMING = "streaming"
+    FINAL = "final"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredMessage:
+    id: int
+    role: str
+    """"user", "assistant" or "system"."""
+    text: str
+    author_id: str = ""
+    author_name: str = ""
+    status: MessageStatus = MessageStatus.FINAL
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Summary:
+    text: str
+    through_message_id: int
+    """The newest message the summary covers; history after it is kept verbatim."""
+
+
+class ConversationStore(Protocol):
+    async def claim_event(self, event_id: str) -> bool:
+        """Record `event_id` as processed. True the first time it is seen by any worker, ever;
+        False for a repeat (a retried delivery, a second worker, a restart)."""
+
+    async def ensure_conversation(self, ref: ConversationRef) -> bool:
+        """Create the conversation row for `ref.memory_key` if absent; True if it was created."""
+
+    async def add_message(
+        self,
+        ref: ConversationRef,
+        *,
+        role: str,
+        text: str,
+        author: Author | None = None,
+        status: MessageStatus = MessageStatus.FINAL,
+        platform_message_id: str | None = None,
+    ) -> int:
+        """Store a message and return its id."""
+
+    async def update_message(
+        self,
+        message_id: int,
+        *,
+        text: str | None = None,
+        status: MessageStatus | None = None,
+        platform_message_id: str | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        latency_ms: int | None = None,
+        citations: Sequence[Citation] | None = None,
+        error: str | None = None,
+    ) -> None: ...
+
+    async def history(self, memory_key: str, *, after_id: int = 0, limit: int = 200) -> list[StoredMessage]:
+        """Messages with id > `after_id`, oldest first, excluding failed and pending ones."""
+
+    async def summary(self, memory_key: str) -> Summary | None: ...
+
+    async def save_summary(self, memory_key: str, summary: Summary) -> None: ...
+
+    async def reset(self, memory_key: str) -> None:
+        """Forget the conversation's messages and summary (usage records stay)."""
+
+    async def record_usage(
+        self, ref: ConversationRef, *, provider: str, model: str, input_tokens: int, output_tokens: int
+    ) -> None:
+        """Add a usage record and the conversation's running token totals."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Passage:
+    """A retrieved knowledge-base chunk."""
+
+    text: str
+    title: str
+    source: str
+    section: str = ""
+    score: float = 0.0
+    chunk_id: str = ""
+
+
+def scopes_for(ref: ConversationRef) -> tuple[str, ...]:
+    """A conversation sees public documents plus those of its own workspace and channel."""
+    workspace = f"{ref.platform}:{ref.workspace_id}"
+    return ("public", workspace, f"{workspace}:{ref.channel_id}")
+
+
+class Retriever(Protocol):
+    async def retrieve(self, query: str, *, scopes: Sequence[str], limit: int = 8) -> list[Passage]:
+        """Best passages for `query` visible to `scopes`, above the score threshold, best first."""
+
+
+ProgressCallback = Callable[[dict[str, float]], None]
+
+
+class KnowledgeAdmin(Protocol):
+    """Chat- and CLI-driven knowledge administration."""
+
+    async def reindex(self, paths: Sequence[str] = (), *, progress: ProgressCallback | None = None) -> str:
+        """Reindex `paths` (or the configured ones); return a human-readable report."""
+
+    async def status(self) -> str: ...
+
+    async def search(self, query: str, *, scopes: Sequence[str] | None = None, limit: int = 5) -> list[Passage]: ...

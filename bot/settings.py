@@ -1,0 +1,175 @@
+"""Typed settings, read once at start-up from the environment and `.env`.
+
+Every other module receives a `Settings` (or the part it needs); nothing else reads the
+environment. `load_settings` turns validation failures into one `ConfigError` whose lines each
+name the variable and how to fix it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+KNOWN_PROVIDERS = ("openai", "anthropic")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # --- LLM -----------------------------------------------------------------------------
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    llm_providers: CommaList = ()
+    """Fallback order; empty means every configured provider, OpenAI first."""
+    llm_model: str | None = None
+    """Model for the first provider; others use their default unless `<PROVIDER>_MODEL` is set."""
+    openai_model: str = "gpt-4o-mini"
+    anthropic_model: str = "claude-sonnet-4-5"
+    llm_timeout_s: float = Field(default=60.0, gt=0)
+    llm_max_retries: int = Field(default=3, ge=0, le=10)
+    llm_context_window: int = Field(default=128_000, ge=4_000)
+
+    # --- Memory budget (tokens) ----------------------------------------------------------
+    budget_system_tokens: int = Field(default=1000, ge=100)
+    budget_knowledge_tokens: int = Field(default=3000, ge=0)
+    budget_history_tokens: int = Field(default=3000, ge=200)
+    budget_output_tokens: int = Field(default=2000, ge=100)
+    max_message_chars: int = Field(default=32_000, ge=100)
+
+    # --- Slack ---------------------------------------------------------------------------
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_command: str = "/parley"
+    slack_native_streaming: bool = False
+    slack_thread_followups: bool = True
+
+    # --- Discord -------------------------------------------------------------------------
+    discord_bot_token: SecretStr | None = None
+    discord_api_url: str | None = None
+
+    # --- Teams ---------------------------------------------------------------------------
+    teams_app_id: str | None = None
+    teams_app_password: SecretStr | None = None
+    teams_app_tenant_id: str | None = None
+    teams_app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = "MultiTenant"
+
+    # --- Storage -------------------------------------------------------------------------
+    data_dir: Path = Path("./data")
+    database_url: SecretStr | None = None
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+
+    # --- Knowledge -----------------------------------------------------------------------
+    knowledge_paths: CommaList = ()
+    embedding_model: str = "all-MiniLM-L6-v2"
+    reindex_interval_minutes: int = Field(default=0, ge=0)
+    """0 turns the scheduled reindex off."""
+    answer_from_general_knowledge: bool = False
+
+    # --- Access and tools ----------------------------------------------------------------
+    admin_users: CommaList = ()
+    """`platform:user_id` entries."""
+    approval_timeout_s: float = Field(default=300.0, gt=0)
+    tool_max_steps: int = Field(default=10, ge=1, le=50)
+    tool_turn_timeout_s: float = Field(default=120.0, gt=0)
+    http_tool_allowed_hosts: CommaList = ()
+
+    # --- Server and logs -----------------------------------------------------------------
+    port: int = Field(default=8080, ge=1, le=65535)
+    host: str = "0.0.0.0"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "console"
+
+    @field_validator("llm_providers", "knowledge_paths", "admin_users", "http_tool_allowed_hosts",
+                     mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("llm_providers")
+    @classmethod
+    def _known_providers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [p for p in value if p not in KNOWN_PROVIDERS]
+        if unknown:
+            raise ValueError(f"unknown provider(s) {unknown}; use a comma list of {KNOWN_PROVIDERS}")
+        return value
+
+    @field_validator("admin_users")
+    @classmethod
+    def _qualified_users(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [u for u in value if ":" not in u]
+        if bad:
+            raise ValueError(f"entries must look like platform:user_id, e.g. slack:U0123 (got {bad})")
+        return value
+
+    # --- Derived -------------------------------------------------------------------------
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url is not None:
+            url = self.database_url.get_secret_value()
+            # Heroku-style URLs name the scheme "postgres"; use the psycopg 3 driver.
+            for prefix in ("postgres://", "postgresql://"):
+                if url.startswith(prefix):
+                    return "postgresql+psycopg://" + url[len(prefix):]
+            return url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'parley.db').resolve()}"
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.data_dir / "qdrant"
+
+    @property
+    def configured_providers(self) -> tuple[str, ...]:
+        """Providers in fallback order that have credentials or a base URL."""
+        available = {
+            "openai": self.openai_api_key is not None or self.openai_base_url is not None,
+            "anthropic": self.anthropic_api_key is not None or self.anthropic_base_url is not None,
+        }
+        order = self.llm_providers or KNOWN_PROVIDERS
+        return tuple(p for p in order if available[p])
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None
+
+    @property
+    def discord_enabled(self) -> bool:
+        return self.discord_bot_token is not None
+
+    @property
+    def teams_enabled(self) -> bool:
+        return self.teams_app_id is not None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings once; on any invalid value raise ConfigError naming every bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = str(err["loc"][0]).upper() if err["loc"] else "?"
+            given = err.get("input")
+            shown = "" if "key" in name.lower() or "token" in name.lower() or "secret" in name.lower() \
+                or "password" in name.lower() else f" (got {given!r})"
+            lines.append(f"{name}: {err['msg']}{shown}. Fix it in the environment or in .env.")
+        raise ConfigError("Invalid configuration:\n  " + "\n  ".join(lines)) from None
