@@ -1,0 +1,1 @@
+"""Loopback fakes of the services Parley talks to; each speaks the real wire protocol."""
