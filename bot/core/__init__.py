@@ -1,0 +1,1 @@
+"""The platform-neutral conversation core: pipeline, per-conversation queues, turns, memory."""
