@@ -1,0 +1,76 @@
+"""Async engine creation for the two supported backends.
+
+SQLite (aiosqlite): the file's directory is created; every connection gets WAL journaling (readers
+never block the writer), `busy_timeout` (a second process waits for the write lock instead of
+failing at once) and enforced foreign keys. Python's sqlite3 (before 3.12's `autocommit`) issues
+no BEGIN before SELECT or DDL, which breaks transactional DDL; so the driver's own transaction
+handling is turned off and SQLAlchemy emits BEGIN itself. A connection with the execution option
+`sqlite_begin="IMMEDIATE"` takes the write lock at BEGIN: migrations and the store's writes use
+it, so two processes serialize on the lock instead of failing to upgrade a read lock.
+
+PostgreSQL (psycopg 3, async): a plain pooled engine with pre-ping.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+BUSY_TIMEOUT_MS = 30_000
+SQLITE_BEGIN = "sqlite_begin"
+"""Execution option: "DEFERRED" (default) or "IMMEDIATE"."""
+_BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An AsyncEngine for `url` (`sqlite+aiosqlite:///…` or `postgresql+psycopg://…`)."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        _ensure_parent_dir(parsed.database)
+        engine = create_async_engine(parsed, **kwargs)
+        _install_sqlite_hooks(engine)
+        return engine
+    if backend == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_async_engine(parsed, **kwargs)
+    raise ValueError(
+        f"unsupported database backend {backend!r}: DATABASE_URL must be a postgresql:// URL "
+        "(or unset for SQLite under DATA_DIR)"
+    )
+
+
+def _ensure_parent_dir(database: str | None) -> None:
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _install_sqlite_hooks(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN, see _on_begin
+        cursor = dbapi_connection.cursor()
+        try:
+            # busy_timeout first: switching to WAL needs a lock another process may hold.
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = str(conn.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")).upper()
+        if mode not in _BEGIN_MODES:
+            raise ValueError(f"{SQLITE_BEGIN} must be one of {sorted(_BEGIN_MODES)}, not {mode!r}")
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,135 @@
+"""The database tables (SQLModel). Schema changes also need a revision in `migrations/versions/`;
+`tests/storage/test_migrations.py` fails when these models and the migrated schema disagree.
+
+Timestamps are timezone-aware UTC in Python on every backend (`UTCDateTime`). Row ids that grow
+without bound are BIGINT on PostgreSQL and INTEGER (the rowid alias) on SQLite.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Table,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+# Explicit constraint names, so later migrations (and SQLite batch mode) can refer to them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """TIMESTAMP WITH TIME ZONE; SQLite drops the zone, so values read back are marked UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime; store timezone-aware UTC values")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversations"
+
+    memory_key: str = Field(primary_key=True)
+    """`ConversationRef.memory_key`: thread if any, else channel."""
+    platform: str
+    workspace_id: str
+    channel_id: str
+    thread_id: str | None = None
+    summary: str | None = Field(default=None, sa_type=Text)
+    """Rolling summary of the turns older than `summary_through_message_id`."""
+    summary_through_message_id: int | None = Field(default=None, sa_type=RowId)
+    input_tokens: int = Field(default=0, sa_type=BigInteger)
+    output_tokens: int = Field(default=0, sa_type=BigInteger)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_memory_key_id", "memory_key", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=RowId)
+    memory_key: str = Field(
+        sa_column_args=[ForeignKey("conversations.memory_key", ondelete="CASCADE")]
+    )
+    role: str
+    """"user", "assistant" or "system"."""
+    author_id: str = ""
+    author_name: str = ""
+    text: str = Field(default="", sa_type=Text)
+    platform_message_id: str | None = None
+    status: str = "final"
+    """A `bot.ports.MessageStatus` value."""
+    provider: str | None = None
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: int | None = None
+    citations: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """One row per platform event id ever handled: dedupe across retries, workers and restarts."""
+
+    __tablename__ = "processed_events"
+
+    event_id: str = Field(primary_key=True)
+    seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class UsageRecord(SQLModel, table=True):
+    """One row per LLM call that reported usage; kept when a conversation is reset."""
+
+    __tablename__ = "usage_records"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=RowId)
+    memory_key: str = Field(index=True)
+    provider: str
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+# Core tables, for the store's INSERT … ON CONFLICT and bulk UPDATE statements.
+conversations: Table = Conversation.__table__  # type: ignore[attr-defined]
+messages: Table = Message.__table__  # type: ignore[attr-defined]
+processed_events: Table = ProcessedEvent.__table__  # type: ignore[attr-defined]
+usage_records: Table = UsageRecord.__table__  # type: ignore[attr-defined]

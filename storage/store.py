@@ -1,0 +1,270 @@
+"""`SqlStore`: the `bot.ports.ConversationStore` on SQLite or PostgreSQL.
+
+Every write is a short transaction whose first statement writes (on SQLite it also begins
+IMMEDIATE), so concurrent workers queue on the write lock instead of deadlocking. Event dedupe is
+one `INSERT … ON CONFLICT DO NOTHING` on the primary key: the database, not a read-then-write,
+decides which worker claimed an event first. Conversation rows are created on first use
+(`ON CONFLICT DO NOTHING` again), so callers never need to order `ensure_conversation` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.messages import Citation
+from bot.ports import MessageStatus, StoredMessage, Summary
+from bot.refs import Author, ConversationRef
+from storage.db import SQLITE_BEGIN, create_engine
+from storage.migrate import upgrade
+from storage.models import conversations, messages, processed_events, usage_records, utcnow
+
+_HIDDEN_FROM_HISTORY = (MessageStatus.PENDING.value, MessageStatus.FAILED.value)
+
+
+class SqlStore:
+    """Conversation memory, event dedupe and usage accounting over one AsyncEngine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._writer = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        dialect = engine.dialect.name
+        if dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database dialect {dialect!r}")
+        self._insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    async def close(self) -> None:
+        """Close every pooled connection. The store is unusable afterwards."""
+        await self._engine.dispose()
+
+    # --- dedupe --------------------------------------------------------------------------
+    async def claim_event(self, event_id: str) -> bool:
+        stmt = self._insert(processed_events).on_conflict_do_nothing(index_elements=["event_id"])
+        async with self._writer.begin() as conn:
+            result = await conn.execute(stmt, {"event_id": event_id, "seen_at": utcnow()})
+        return result.rowcount == 1
+
+    async def prune_events(self, *, before: datetime) -> int:
+        """Forget event ids first seen before `before` (platforms stop retrying within minutes)."""
+        stmt = delete(processed_events).where(processed_events.c.seen_at < before)
+        async with self._writer.begin() as conn:
+            result = await conn.execute(stmt)
+        return result.rowcount
+
+    # --- conversations and messages ------------------------------------------------------
+    async def ensure_conversation(self, ref: ConversationRef) -> bool:
+        async with self._writer.begin() as conn:
+            return await self._ensure(conn, ref)
+
+    async def _ensure(self, conn: AsyncConnection, ref: ConversationRef) -> bool:
+        now = utcnow()
+        stmt = self._insert(conversations).on_conflict_do_nothing(index_elements=["memory_key"])
+        result = await conn.execute(
+            stmt,
+            {
+                "memory_key": ref.memory_key,
+                "platform": ref.platform,
+                "workspace_id": ref.workspace_id,
+                "channel_id": ref.channel_id,
+                "thread_id": ref.thread_id,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        return result.rowcount == 1
+
+    async def add_message(
+        self,
+        ref: ConversationRef,
+        *,
+        role: str,
+        text: str,
+        author: Author | None = None,
+        status: MessageStatus = MessageStatus.FINAL,
+        platform_message_id: str | None = None,
+    ) -> int:
+        now = utcnow()
+        row = {
+            "memory_key": ref.memory_key,
+            "role": role,
+            "text": text,
+            "author_id": author.id if author else "",
+            "author_name": author.display_name if author else "",
+            "status": MessageStatus(status).value,
+            "platform_message_id": platform_message_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        async with self._writer.begin() as conn:
+            await self._ensure(conn, ref)
+            result = await conn.execute(messages.insert().values(row))
+            await _touch(conn, ref.memory_key)
+        (message_id,) = result.inserted_primary_key or (None,)
+        assert isinstance(message_id, int)
+        return message_id
+
+    async def update_message(
+        self,
+        message_id: int,
+        *,
+        text: str | None = None,
+        status: MessageStatus | None = None,
+        platform_message_id: str | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        latency_ms: int | None = None,
+        citations: Sequence[Citation] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Set the given fields; None leaves a field as it is. An unknown id (a message removed by
+        `reset` while its reply was still streaming) is ignored."""
+        given: dict[str, Any] = {
+            "text": text,
+            "status": MessageStatus(status).value if status is not None else None,
+            "platform_message_id": platform_message_id,
+            "provider": provider,
+            "model": model,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "latency_ms": latency_ms,
+            "citations": [asdict(c) for c in citations] if citations is not None else None,
+            "error": error,
+        }
+        values = {name: value for name, value in given.items() if value is not None}
+        if not values:
+            return
+        values["updated_at"] = utcnow()
+        stmt = update(messages).where(messages.c.id == message_id).values(values)
+        async with self._writer.begin() as conn:
+            await conn.execute(stmt)
+
+    async def history(
+        self, memory_key: str, *, after_id: int = 0, limit: int = 200
+    ) -> list[StoredMessage]:
+        """Messages with id > `after_id`, excluding pending and failed ones: the newest `limit`
+        of them, returned oldest first."""
+        if limit <= 0:
+            return []
+        m = messages.c
+        stmt = (
+            select(m.id, m.role, m.text, m.author_id, m.author_name, m.status, m.created_at)
+            .where(
+                m.memory_key == memory_key, m.id > after_id, m.status.not_in(_HIDDEN_FROM_HISTORY)
+            )
+            .order_by(m.id.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [
+            StoredMessage(
+                id=row.id,
+                role=row.role,
+                text=row.text,
+                author_id=row.author_id,
+                author_name=row.author_name,
+                status=MessageStatus(row.status),
+                created_at=row.created_at,
+            )
+            for row in reversed(rows)
+        ]
+
+    # --- summary, reset, usage -----------------------------------------------------------
+    async def summary(self, memory_key: str) -> Summary | None:
+        c = conversations.c
+        stmt = select(c.summary, c.summary_through_message_id).where(c.memory_key == memory_key)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None or row.summary is None or row.summary_through_message_id is None:
+            return None
+        return Summary(text=row.summary, through_message_id=row.summary_through_message_id)
+
+    async def save_summary(self, memory_key: str, summary: Summary) -> None:
+        """Replace the rolling summary. Raises LookupError if the conversation does not exist."""
+        stmt = (
+            update(conversations)
+            .where(conversations.c.memory_key == memory_key)
+            .values(
+                summary=summary.text,
+                summary_through_message_id=summary.through_message_id,
+                updated_at=utcnow(),
+            )
+        )
+        async with self._writer.begin() as conn:
+            result = await conn.execute(stmt)
+        if result.rowcount != 1:
+            raise LookupError(f"no conversation {memory_key!r} to save a summary for")
+
+    async def reset(self, memory_key: str) -> None:
+        async with self._writer.begin() as conn:
+            await conn.execute(delete(messages).where(messages.c.memory_key == memory_key))
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.memory_key == memory_key)
+                .values(summary=None, summary_through_message_id=None, updated_at=utcnow())
+            )
+
+    async def record_usage(
+        self,
+        ref: ConversationRef,
+        *,
+        provider: str,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+    ) -> None:
+        c = conversations.c
+        async with self._writer.begin() as conn:
+            await self._ensure(conn, ref)
+            await conn.execute(
+                usage_records.insert().values(
+                    memory_key=ref.memory_key,
+                    provider=provider,
+                    model=model,
+                    input_tokens=input_tokens,
+                    output_tokens=output_tokens,
+                    created_at=utcnow(),
+                )
+            )
+            await conn.execute(
+                update(conversations)
+                .where(c.memory_key == ref.memory_key)
+                .values(
+                    input_tokens=c.input_tokens + input_tokens,
+                    output_tokens=c.output_tokens + output_tokens,
+                    updated_at=utcnow(),
+                )
+            )
+
+
+async def _touch(conn: AsyncConnection, memory_key: str) -> None:
+    c = conversations.c
+    await conn.execute(
+        update(conversations).where(c.memory_key == memory_key).values(updated_at=utcnow())
+    )
+
+
+async def open_store(url: str) -> SqlStore:
+    """Create the engine for `url`, upgrade the schema to the newest revision and return the
+    store. Call `await store.close()` at shutdown."""
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    return SqlStore(engine)
