@@ -77,6 +77,18 @@ class Settings(BaseSettings):
     reindex_interval_minutes: int = Field(default=0, ge=0)
     """0 turns the scheduled reindex off."""
     answer_from_general_knowledge: bool = False
+    knowledge_scopes: str = ""
+    """Per-directory scopes: `dir=scope[,scope];dir2=public` (see docs/knowledge.md); default public."""
+    knowledge_include: CommaList = ()
+    """File globs to index (default: every supported document type)."""
+    knowledge_exclude: CommaList = ()
+    """File globs to skip, on top of hidden folders, node_modules and __pycache__."""
+    knowledge_chunk_chars: int = Field(default=1000, ge=200)
+    knowledge_chunk_overlap: int = Field(default=200, ge=0)
+    knowledge_min_score: float = Field(default=0.3, ge=-1.0, le=1.0)
+    """Cosine similarity a passage needs on the dense side (an exact keyword hit also passes)."""
+    knowledge_max_file_mb: float = Field(default=20.0, gt=0)
+    """Larger files are capped (their first part is indexed) with a warning."""
 
     # --- Access and tools ----------------------------------------------------------------
     admin_users: CommaList = ()
@@ -93,7 +105,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "console"
 
     @field_validator("llm_providers", "knowledge_paths", "admin_users", "http_tool_allowed_hosts",
-                     mode="before")
+                     "knowledge_include", "knowledge_exclude", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
