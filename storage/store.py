@@ -50,16 +50,17 @@ class SqlStore:
     # --- dedupe --------------------------------------------------------------------------
     async def claim_event(self, event_id: str) -> bool:
         stmt = self._insert(processed_events).on_conflict_do_nothing(index_elements=["event_id"])
+        stmt = stmt.execution_options(preserve_rowcount=True)  # INSERT rowcount: 1 new, 0 seen
         async with self._writer.begin() as conn:
             result = await conn.execute(stmt, {"event_id": event_id, "seen_at": utcnow()})
-        return result.rowcount == 1
+            return result.rowcount == 1
 
     async def prune_events(self, *, before: datetime) -> int:
         """Forget event ids first seen before `before` (platforms stop retrying within minutes)."""
         stmt = delete(processed_events).where(processed_events.c.seen_at < before)
         async with self._writer.begin() as conn:
             result = await conn.execute(stmt)
-        return result.rowcount
+            return result.rowcount
 
     # --- conversations and messages ------------------------------------------------------
     async def ensure_conversation(self, ref: ConversationRef) -> bool:
@@ -69,6 +70,7 @@ class SqlStore:
     async def _ensure(self, conn: AsyncConnection, ref: ConversationRef) -> bool:
         now = utcnow()
         stmt = self._insert(conversations).on_conflict_do_nothing(index_elements=["memory_key"])
+        stmt = stmt.execution_options(preserve_rowcount=True)
         result = await conn.execute(
             stmt,
             {
@@ -205,8 +207,8 @@ class SqlStore:
             )
         )
         async with self._writer.begin() as conn:
-            result = await conn.execute(stmt)
-        if result.rowcount != 1:
+            updated = (await conn.execute(stmt)).rowcount
+        if updated != 1:
             raise LookupError(f"no conversation {memory_key!r} to save a summary for")
 
     async def reset(self, memory_key: str) -> None:
