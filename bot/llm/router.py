@@ -1,0 +1,157 @@
+"""`LLMRouter`: the `ChatModel` the core uses — fallback across providers in LLM_PROVIDERS order.
+
+How one `stream(request)` goes:
+
+1. For each provider in order, skip it if its circuit breaker is open.
+2. Open its stream through `stream_with_retry` (our retry policy, up to the first event).
+3. Just before the first event, yield `Answering(provider, model)`; then pass every event through.
+4. If the provider fails *before* producing anything, note a short reason and try the next one.
+   If it fails *after* output was shown, raise `StreamInterrupted`: falling back then would show
+   the user a second, different answer glued to the first.
+5. If no provider answers, raise `AllProvidersFailed` (a `bot.errors.ProviderError`) whose message
+   is short, names each provider's reason, and never contains a key or an SDK message.
+
+Breakers count whole calls (after retries). Validation errors (400/404/422) are about the request,
+not the provider's health, so they do not count towards opening a breaker.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from collections.abc import AsyncIterator, Sequence
+
+import structlog
+from pydantic import SecretStr
+
+from bot.clock import Clock, MonotonicClock
+from bot.llm.breaker import CircuitBreaker
+from bot.llm.errors import AllProvidersFailed, FatalLLMError, LLMError, StreamInterrupted
+from bot.llm.retry import RetryPolicy, stream_with_retry
+from bot.llm.types import Answering, LLMProvider, LLMRequest, StreamEvent
+from bot.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+_REQUEST_ERRORS = frozenset({400, 404, 413, 422})
+
+
+class LLMRouter:
+    def __init__(
+        self,
+        providers: Sequence[LLMProvider],
+        *,
+        policy: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        failure_threshold: int = 5,
+        reset_after_s: float = 60.0,
+    ) -> None:
+        self.providers = tuple(providers)
+        self.policy = policy or RetryPolicy()
+        self._clock = clock or MonotonicClock()
+        self._rng = rng or random.Random()
+        self.breakers = {
+            p.name: CircuitBreaker(
+                clock=self._clock, failure_threshold=failure_threshold, reset_after_s=reset_after_s
+            )
+            for p in self.providers
+        }
+
+    @property
+    def available(self) -> bool:
+        return bool(self.providers)
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
+        failures: list[tuple[str, str]] = []
+        for provider in self.providers:
+            breaker = self.breakers[provider.name]
+            if not breaker.allow():
+                wait = round(breaker.retry_in_s)
+                failures.append(
+                    (provider.name, f"paused after repeated failures, retry in {wait}s")
+                )
+                continue
+            produced = False
+            settled = False
+            try:
+                events = stream_with_retry(
+                    functools.partial(provider.stream, request),
+                    self.policy,
+                    clock=self._clock,
+                    rng=self._rng,
+                    provider=provider.name,
+                )
+                async for event in events:
+                    if not produced:
+                        produced = True
+                        yield Answering(provider=provider.name, model=provider.model)
+                    yield event
+            except LLMError as error:
+                settled = True
+                if not (isinstance(error, FatalLLMError) and error.status in _REQUEST_ERRORS):
+                    breaker.record_failure()
+                log.warning(
+                    "llm_provider_failed",
+                    provider=provider.name,
+                    model=provider.model,
+                    error=error.summary,
+                    status=error.status,
+                    after_output=produced,
+                    breaker=breaker.state,
+                )
+                if produced:
+                    raise StreamInterrupted(provider.name, error.summary) from error
+                failures.append((provider.name, error.summary))
+                continue
+            else:
+                settled = True
+                breaker.record_success()
+                return
+            finally:
+                if not settled:  # the consumer went away (closed or cancelled) mid-call
+                    breaker.release()
+        log.error("llm_all_providers_failed", failures=failures)
+        raise AllProvidersFailed(failures)
+
+
+def build_chat_model(
+    settings: Settings, *, clock: Clock | None = None, rng: random.Random | None = None
+) -> LLMRouter:
+    """The router over every configured provider in LLM_PROVIDERS order (empty: no-LLM mode).
+
+    LLM_MODEL names the first provider's model; the others use OPENAI_MODEL / ANTHROPIC_MODEL.
+    Each SDK is imported only when its provider is configured.
+    """
+    providers: list[LLMProvider] = []
+    for index, name in enumerate(settings.configured_providers):
+        if name == "openai":
+            from bot.llm.openai_provider import OpenAIProvider
+
+            providers.append(
+                OpenAIProvider.create(
+                    api_key=_secret(settings.openai_api_key),
+                    base_url=settings.openai_base_url,
+                    model=(index == 0 and settings.llm_model) or settings.openai_model,
+                    timeout_s=settings.llm_timeout_s,
+                )
+            )
+        elif name == "anthropic":
+            from bot.llm.anthropic_provider import AnthropicProvider
+
+            providers.append(
+                AnthropicProvider.create(
+                    api_key=_secret(settings.anthropic_api_key),
+                    base_url=settings.anthropic_base_url,
+                    model=(index == 0 and settings.llm_model) or settings.anthropic_model,
+                    timeout_s=settings.llm_timeout_s,
+                )
+            )
+    policy = RetryPolicy(
+        max_retries=settings.llm_max_retries, max_elapsed_s=2 * settings.llm_timeout_s
+    )
+    return LLMRouter(providers, policy=policy, clock=clock, rng=rng)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
