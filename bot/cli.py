@@ -1,10 +1,127 @@
-"""Command line: `python -m bot run|chat|kb ...` (also installed as `parley`)."""
+"""Command line (contract, ARCHITECTURE §4): `python -m bot run|chat|kb …`, also installed as `parley`.
+
+- `run`: every adapter whose credentials are set, plus the HTTP server on PORT; with no platform
+  configured it says so and starts `chat`.
+- `chat`: the console adapter (streams in a terminal; with piped stdin, one message per line,
+  each final answer printed, exit at end of input).
+- `kb reindex [PATH ...]`, `kb status`, `kb search QUERY`: knowledge administration.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import signal
 import sys
+from collections.abc import Callable
+
+from bot.errors import ConfigError
+from bot.logs import configure_logging, get_logger
+from bot.settings import Settings, load_settings
+
+log = get_logger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parley", description="Parley: one LLM bot for Slack, Discord and Teams.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("run", help="run every configured platform adapter and the HTTP server").set_defaults(
+        handler=_run
+    )
+    sub.add_parser("chat", help="chat in the console").set_defaults(handler=_chat)
+    try:
+        from knowledge.cli import register as register_kb
+    except ImportError:  # the knowledge package is optional at the CLI level
+        pass
+    else:
+        register_kb(sub)
+    from bot.app import register_platform_commands
+
+    register_platform_commands(sub)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    print("parley: not wired yet", file=sys.stderr)
-    return 1
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    handler: Callable[[argparse.Namespace, Settings], int] | None = getattr(args, "handler", None)
+    if handler is None:
+        kb_handler = getattr(args, "kb_handler", None)
+        if kb_handler is None:
+            parser.print_help()
+            return 2
+        handler = kb_handler
+    try:
+        return handler(args, settings)
+    except ConfigError as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.app import configured_platforms
+
+    if not configured_platforms(settings):
+        print(
+            "parley: no chat platform is configured (set SLACK_BOT_TOKEN, DISCORD_BOT_TOKEN or "
+            "TEAMS_APP_ID; see .env.example). Starting the console chat instead.",
+            file=sys.stderr,
+        )
+        return _chat(args, settings)
+    return asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> int:
+    from bot.app import Parley
+
+    app = Parley(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await app.start()
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await app.stop()
+    return 0
+
+
+def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_console(settings))
+
+
+async def _console(settings: Settings) -> int:
+    from adapters.console import ConsoleAdapter
+    from bot.app import Parley
+
+    holder: list[Parley] = []
+
+    async def settle() -> None:
+        await holder[0].settled()
+
+    async def ready() -> None:
+        await holder[0].wait_indexed()
+
+    console = ConsoleAdapter(settle=settle, ready=ready)
+    app = Parley(settings, adapters=[console], load_platforms=False)
+    holder.append(app)
+    if console.interactive:
+        print("Parley console. Type a message; /help for commands; Ctrl-D to quit.", file=sys.stderr)
+    await app.start(http=False)
+    try:
+        await console.finished.wait()
+    finally:
+        await app.stop()
+    return 0

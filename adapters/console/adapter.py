@@ -1,0 +1,183 @@
+"""Console transport.
+
+In a terminal the reply streams visibly: each edit writes only what was added to the text
+already on screen (a reprint when the text changed in the middle). With stdin not a terminal,
+each line is one message, nothing is printed while an answer streams, and once the conversation
+has settled (`settle`: the app's queues are idle) the final state of every message the line
+produced is printed, in order. At end of input `finished` is set.
+
+stdin is read by a daemon thread feeding an asyncio queue, so a pending read never blocks exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import itertools
+import sys
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TextIO
+
+from adapters.console.normalize import CONSOLE_REF, normalize
+from adapters.console.render import render
+from bot.adapter import EventSink
+from bot.capabilities import Capabilities, RateScope
+from bot.events import ButtonClick
+from bot.messages import OutgoingMessage
+from bot.refs import Author, ConversationRef, MessageHandle
+
+PROMPT = "you> "
+
+
+async def _nothing() -> None:
+    return None
+
+
+class ConsoleAdapter:
+    name = "console"
+    capabilities = Capabilities(
+        max_post_chars=1_000_000,
+        max_edit_chars=1_000_000,
+        min_edit_interval_s=0.05,
+        rate_scope=RateScope.THREAD,
+        edits_per_window=1000,
+        rate_window_s=1.0,
+        buttons=True,
+        ephemeral=True,
+    )
+
+    def __init__(
+        self,
+        *,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        interactive: bool | None = None,
+        settle: Callable[[], Awaitable[None]] = _nothing,
+        ready: Callable[[], Awaitable[None]] = _nothing,
+        user: Author | None = None,
+    ) -> None:
+        self._in = stdin or sys.stdin
+        self._out = stdout or sys.stdout
+        self.interactive = self._in.isatty() if interactive is None else interactive
+        self._settle = settle
+        self._ready = ready
+        self._user = user or Author(id=getpass.getuser(), display_name="")
+        self._session = uuid.uuid4().hex[:8]
+        self._ids = itertools.count(1)
+        self._texts: dict[str, str] = {}
+        self._touched: list[str] = []
+        self._printed: dict[str, str] = {}
+        self._streaming: str | None = None
+        self._pending_approval: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.finished = asyncio.Event()
+
+    @property
+    def ref(self) -> ConversationRef:
+        return CONSOLE_REF
+
+    # --- Adapter protocol ---------------------------------------------------------------------
+    async def start(self, sink: EventSink) -> None:
+        self._task = asyncio.create_task(self._loop(sink), name="console-input")
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def send(self, ref: ConversationRef, message: OutgoingMessage) -> MessageHandle:
+        message_id = str(next(self._ids))
+        self._record(message_id, message)
+        if self.interactive:
+            self._write("\nparley> ")
+            self._printed[message_id] = ""
+            self._streaming = message_id
+            if message.text_markdown.strip() not in ("…", "...") or message.buttons:
+                self._show(message_id)
+        return MessageHandle(ref=ref, message_id=message_id)
+
+    async def edit(self, handle: MessageHandle, message: OutgoingMessage) -> None:
+        self._record(handle.message_id, message)
+        if self.interactive:
+            self._show(handle.message_id)
+
+    async def send_private(
+        self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, hint: str = ""
+    ) -> None:
+        message_id = str(next(self._ids))
+        self._record(message_id, message)
+        if self.interactive:
+            self._write("\n" + self._texts[message_id] + "\n")
+            self._printed[message_id] = self._texts[message_id]
+
+    # --- output -------------------------------------------------------------------------------
+    def _record(self, message_id: str, message: OutgoingMessage) -> None:
+        self._texts[message_id] = render(message)
+        if message_id not in self._touched:
+            self._touched.append(message_id)
+        if message.buttons:
+            self._pending_approval = message.buttons[0].approval_id
+
+    def _show(self, message_id: str) -> None:
+        text, printed = self._texts[message_id], self._printed.get(message_id)
+        if printed is not None and message_id == self._streaming and text.startswith(printed):
+            self._write(text[len(printed):])
+        else:
+            self._write("\nparley> " + text)
+            self._streaming = message_id
+        self._printed[message_id] = text
+
+    def _flush_turn(self) -> None:
+        if self.interactive:
+            self._write("\n")
+        else:
+            for message_id in self._touched:
+                self._write(self._texts[message_id] + "\n\n")
+        self._touched.clear()
+        self._streaming = None
+
+    def _write(self, text: str) -> None:
+        self._out.write(text)
+        self._out.flush()
+
+    # --- input --------------------------------------------------------------------------------
+    async def _loop(self, sink: EventSink) -> None:
+        lines = self._reader()
+        seq = 0
+        try:
+            await self._ready()
+            while True:
+                if self.interactive:
+                    self._write("\n" + PROMPT)
+                line = await lines.get()
+                if line is None:
+                    break
+                seq += 1
+                pending = self._pending_approval if self.interactive else None
+                event = normalize(line, seq=seq, session=self._session, user=self._user, pending_approval=pending)
+                if event is None:
+                    continue
+                if isinstance(event, ButtonClick):
+                    self._pending_approval = None
+                await sink(event)
+                await self._settle()
+                self._flush_turn()
+        finally:
+            self.finished.set()
+
+    def _reader(self) -> asyncio.Queue[str | None]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def pump() -> None:
+            try:
+                for line in self._in:
+                    loop.call_soon_threadsafe(queue.put_nowait, line)
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+            except RuntimeError:  # the loop closed while we were reading: nobody is listening
+                pass
+
+        threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+        return queue

@@ -1,0 +1,261 @@
+"""The composition root: the one module that knows every concrete class.
+
+It opens storage and the knowledge base, builds the model router, the delivery engine per
+adapter, the conversation core and the HTTP server, and loads only the platform adapters whose
+credentials are configured, by module name, so an unused platform costs no import. Adding a
+platform is one line in `PLATFORMS` plus an `adapters/<name>` package exposing
+`create_adapter(settings)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bot.adapter import Adapter, HttpMounted
+from bot.clock import Clock, MonotonicClock
+from bot.core.access import Access
+from bot.core.commands import Commands
+from bot.core.memory import Budget, Memory
+from bot.core.pipeline import Pipeline
+from bot.core.queues import ConversationQueues
+from bot.core.toolhost import ToolHost
+from bot.core.turn import TurnRunner
+from bot.delivery import Delivery
+from bot.errors import ConfigError
+from bot.events import IncomingMessage
+from bot.http import HttpServer, build_http_app
+from bot.llm.types import ChatMessage, ChatModel
+from bot.logs import get_logger, register_secrets
+from bot.ports import ConversationStore
+from bot.refs import Author, ConversationRef
+from bot.settings import Settings
+
+log = get_logger(__name__)
+
+PLATFORMS: dict[str, tuple[str, Callable[[Settings], bool]]] = {
+    "slack": ("adapters.slack", lambda s: s.slack_enabled),
+    "discord": ("adapters.discord", lambda s: s.discord_enabled),
+    "teams": ("adapters.teams", lambda s: s.teams_enabled),
+}
+
+
+def configured_platforms(settings: Settings) -> list[str]:
+    return [name for name, (_, enabled) in PLATFORMS.items() if enabled(settings)]
+
+
+def load_adapter(name: str, settings: Settings) -> Adapter:
+    module_name, _ = PLATFORMS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith(module_name):
+            raise ConfigError(
+                f"{name} credentials are set, but this version of Parley has no {name} adapter yet. "
+                f"Unset the {name.upper()}_* variables."
+            ) from None
+        raise
+    adapter: Adapter = module.create_adapter(settings)
+    return adapter
+
+
+def secret_values(settings: Settings) -> list[str]:
+    values = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if hasattr(value, "get_secret_value"):
+            values.append(value.get_secret_value())
+    return values
+
+
+class Parley:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        chat_model: ChatModel | None = None,
+        adapters: Sequence[Adapter] = (),
+        load_platforms: bool = True,
+        knowledge: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or MonotonicClock()
+        self._chat_model = chat_model
+        self._extra_adapters = list(adapters)
+        self._load_platforms = load_platforms
+        self._want_knowledge = knowledge
+        self.queues = ConversationQueues()
+        self.adapters: dict[str, Adapter] = {}
+        self.deliveries: dict[str, Delivery] = {}
+        self.store: Any = None
+        self.knowledge: Any = None
+        self.http: HttpServer | None = None
+        self.pipeline: Pipeline | None = None
+        self.runner: TurnRunner | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._indexed = asyncio.Event()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    async def start(self, *, http: bool = True) -> None:
+        settings = self.settings
+        register_secrets(secret_values(settings))
+        from storage import open_store
+
+        self.store = await open_store(settings.sqlalchemy_url)
+        store: ConversationStore = self.store
+        if self._want_knowledge:
+            await self._open_knowledge()
+        else:
+            self._indexed.set()
+        chat_model = self._chat_model or self._build_chat_model()
+        memory = Memory(store, Budget.from_settings(settings), chat_model)
+        self.runner = TurnRunner(
+            settings=settings, store=store, memory=memory, chat_model=chat_model, clock=self.clock,
+            retriever=self.knowledge,
+        )
+        for adapter in self._extra_adapters:
+            self.adapters[adapter.name] = adapter
+        if self._load_platforms:
+            for name in configured_platforms(settings):
+                self.adapters[name] = load_adapter(name, settings)
+        for name, adapter in self.adapters.items():
+            self.deliveries[name] = Delivery(
+                adapter, clock=self.clock, native_streaming=adapter.capabilities.native_stream
+            )
+        commands = Commands(
+            store=store, access=Access(settings.admin_users), ask=self._ask, clock=self.clock,
+            knowledge=self.knowledge, tool_host=lambda: self.runner.tool_host if self.runner else None,
+        )
+        self.pipeline = Pipeline(
+            settings=settings, store=store, queues=self.queues, runner=self.runner, commands=commands,
+            adapters=self.adapters, deliveries=self.deliveries,
+        )
+        self.runner.tool_host = self._build_tool_host()
+        if http:
+            app = build_http_app(self._readiness)
+            for adapter in self.adapters.values():
+                if isinstance(adapter, HttpMounted):
+                    adapter.mount(app)
+            self.http = HttpServer(app, settings.host, settings.port)
+            await self.http.start()
+            log.info("http server listening", port=self.http.port)
+        for adapter in self.adapters.values():
+            await adapter.start(self.pipeline)
+            log.info("adapter started", adapter=adapter.name)
+
+    async def stop(self) -> None:
+        for adapter in self.adapters.values():
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("adapter stop failed", adapter=adapter.name)
+        await self.queues.close()
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        if self.http is not None:
+            await self.http.stop()
+        if self.knowledge is not None:
+            await self.knowledge.close()
+        if self.store is not None:
+            await self.store.close()
+
+    async def settled(self) -> None:
+        """Wait until every conversation has finished its queued work."""
+        await self.queues.drain()
+
+    async def wait_indexed(self) -> None:
+        await self._indexed.wait()
+
+    @property
+    def http_port(self) -> int:
+        assert self.http is not None, "the HTTP server is not running"
+        return self.http.port
+
+    # --- wiring -------------------------------------------------------------------------------
+    async def _ask(self, event: IncomingMessage) -> None:
+        assert self.pipeline is not None
+        self.pipeline.ask(event)
+
+    def _build_chat_model(self) -> ChatModel:
+        from bot.llm.router import build_chat_model
+
+        return build_chat_model(self.settings, clock=self.clock)
+
+    def _build_tool_host(self) -> ToolHost | None:
+        return None
+
+    async def _open_knowledge(self) -> None:
+        try:
+            from knowledge import ensure_initial_index, open_knowledge_base
+
+            self.knowledge = await open_knowledge_base(self.settings)
+        except Exception as exc:
+            log.error("knowledge base unavailable; answering without it", error=str(exc))
+            self._indexed.set()
+            return
+
+        async def index() -> None:
+            try:
+                await ensure_initial_index(self.knowledge, self.settings)
+            except Exception as exc:
+                log.error("initial indexing failed", error=str(exc))
+            finally:
+                self._indexed.set()
+
+        self._spawn(index())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _readiness(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            await self.store.history("__readyz__", limit=1)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {exc.__class__.__name__}"
+        if self.knowledge is not None:
+            checks["knowledge"] = "ok" if self._indexed.is_set() else "indexing"
+        for name in self.adapters:
+            checks[f"adapter:{name}"] = "ok"
+        return checks
+
+    async def resume(
+        self, ref: ConversationRef, author: Author, messages: Sequence[ChatMessage], *, turn_id: str, step: int
+    ) -> None:
+        """TurnResumer: continue a paused turn in its conversation's queue."""
+        assert self.runner is not None
+        runner, delivery = self.runner, self.deliveries[ref.platform]
+        self.queues.submit(
+            ref.memory_key,
+            lambda: runner.resume(ref, author, messages, delivery, turn_id=turn_id, step=step),
+        )
+
+
+def register_platform_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Platform helper commands; each imports its adapter only when run."""
+    slack = sub.add_parser("slack", help="Slack app helpers")
+    slack_sub = slack.add_subparsers(dest="slack_command", required=True)
+    manifest = slack_sub.add_parser("manifest", help="print the Slack app manifest for a base URL")
+    manifest.add_argument("--base-url", default="https://example.com", help="public URL of this bot")
+    manifest.add_argument("--socket-mode", action="store_true", help="Socket Mode (no request URLs)")
+    manifest.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    manifest.set_defaults(handler=_slack_manifest)
+
+
+def _slack_manifest(args: argparse.Namespace, settings: Settings) -> int:
+    import yaml
+
+    from adapters.slack.manifest import render_manifest
+
+    data = render_manifest(args.base_url, socket_mode=args.socket_mode)
+    print(json.dumps(data, indent=2) if args.format == "json" else yaml.safe_dump(data, sort_keys=False))
+    return 0

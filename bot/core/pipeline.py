@@ -1,0 +1,138 @@
+"""The inbound pipeline: ordered middleware between an adapter's sink and the conversation queues.
+
+    ignore self/bots → relevance → dedupe(event_id) → rate limit → dispatch
+
+Each step is a small function `(event, next)`; a step that drops an event says why in a metric
+and a debug log line. Relevance runs before dedupe so that channel chatter the bot will never
+answer costs no database write. Dispatch only enqueues: the adapter's ack is never held up by an
+answer. Messages, commands and clicks of one conversation run in order in its queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+import structlog
+from aiolimiter import AsyncLimiter
+
+from bot import metrics
+from bot.adapter import Adapter, ThreadReader
+from bot.core.commands import Commands
+from bot.core.queues import ConversationQueues
+from bot.core.toolhost import ToolHost
+from bot.core.turn import TurnRunner
+from bot.delivery import Delivery
+from bot.events import ButtonClick, Command, Event, IncomingMessage
+from bot.logs import get_logger
+from bot.messages import OutgoingMessage
+from bot.ports import ConversationStore
+from bot.settings import Settings
+
+log = get_logger(__name__)
+Next = Callable[[Event], Awaitable[None]]
+Middleware = Callable[[Event, Next], Awaitable[None]]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: ConversationStore,
+        queues: ConversationQueues,
+        runner: TurnRunner,
+        commands: Commands,
+        adapters: Mapping[str, Adapter],
+        deliveries: Mapping[str, Delivery],
+        messages_per_minute: int = 20,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._queues = queues
+        self._runner = runner
+        self._commands = commands
+        self._adapters = adapters
+        self._deliveries = deliveries
+        self._per_minute = messages_per_minute
+        self._limiters: dict[str, AsyncLimiter] = {}
+        self._chain: Sequence[Middleware] = (self._ignore_bots, self._relevance, self._dedupe, self._rate_limit)
+
+    async def __call__(self, event: Event) -> None:
+        """The EventSink handed to every adapter."""
+        metrics.EVENTS.labels(event.ref.platform, type(event).__name__).inc()
+        with structlog.contextvars.bound_contextvars(event_id=event.event_id, memory_key=event.ref.memory_key):
+            await self._run(0, event)
+
+    async def _run(self, index: int, event: Event) -> None:
+        if index == len(self._chain):
+            self._dispatch(event)
+            return
+        await self._chain[index](event, lambda e: self._run(index + 1, e))
+
+    def _drop(self, event: Event, reason: str) -> None:
+        metrics.DROPPED.labels(event.ref.platform, reason).inc()
+        log.debug("event dropped", reason=reason)
+
+    # --- middleware ---------------------------------------------------------------------------
+    async def _ignore_bots(self, event: Event, next_: Next) -> None:
+        if event.author.is_bot:
+            return self._drop(event, "bot_author")
+        await next_(event)
+
+    async def _relevance(self, event: Event, next_: Next) -> None:
+        if isinstance(event, IncomingMessage) and not (event.mentions_bot or event.is_direct):
+            if not (self._settings.slack_thread_followups and event.ref.thread_id):
+                return self._drop(event, "not_addressed")
+            # A thread follow-up is answered only where the bot has already taken part.
+            if not await self._store.history(event.ref.memory_key, limit=1):
+                return self._drop(event, "not_addressed")
+        await next_(event)
+
+    async def _dedupe(self, event: Event, next_: Next) -> None:
+        if not await self._store.claim_event(event.event_id):
+            return self._drop(event, "duplicate")
+        await next_(event)
+
+    async def _rate_limit(self, event: Event, next_: Next) -> None:
+        if isinstance(event, IncomingMessage | Command):
+            key = event.author.qualified_id(event.ref.platform)
+            limiter = self._limiters.setdefault(key, AsyncLimiter(self._per_minute, 60))
+            if not limiter.has_capacity():
+                self._drop(event, "rate_limited")
+                adapter = self._adapters[event.ref.platform]
+                await adapter.send_private(
+                    event.ref, event.author.id,
+                    OutgoingMessage.text("You're sending messages faster than I can answer. Please wait a minute."),
+                )
+                return
+            await limiter.acquire()
+        await next_(event)
+
+    # --- dispatch -----------------------------------------------------------------------------
+    def _dispatch(self, event: Event) -> None:
+        platform = event.ref.platform
+        adapter, delivery = self._adapters[platform], self._deliveries[platform]
+        if isinstance(event, IncomingMessage):
+            self.ask(event)
+        elif isinstance(event, Command):
+            self._queues.submit(event.ref.memory_key, lambda: self._commands.handle(event, adapter, delivery))
+        elif isinstance(event, ButtonClick):
+            host = self._runner.tool_host
+            if host is None:
+                return self._drop(event, "no_tool_host")
+            self._queues.submit(event.ref.memory_key, lambda: _click(host, event, delivery))
+
+    def ask(self, event: IncomingMessage) -> None:
+        """Queue an answer to `event` in its conversation."""
+        adapter, delivery = self._adapters[event.ref.platform], self._deliveries[event.ref.platform]
+        reader = adapter if isinstance(adapter, ThreadReader) else None
+
+        async def job() -> None:
+            with structlog.contextvars.bound_contextvars(event_id=event.event_id, memory_key=event.ref.memory_key):
+                await self._runner.answer(event, delivery, reader)
+
+        self._queues.submit(event.ref.memory_key, job)
+
+
+async def _click(host: ToolHost, click: ButtonClick, delivery: Delivery) -> None:
+    await host.on_click(click, delivery)

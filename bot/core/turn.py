@@ -1,0 +1,379 @@
+"""One answer, from a user's message to a final edit.
+
+How a turn runs (inside its conversation's queue, so turns of one conversation never overlap):
+
+1. Reject empty or over-long text (a clear reply; the too-long message is still stored, marked
+   failed, so nothing is lost). Seed memory from an existing thread the first time the bot is
+   summoned into it.
+2. Recall memory *before* storing the new message, then store it: the user's message is durable
+   before any model is called.
+3. Post the placeholder at once (the delivery engine), and store the reply row as `streaming`.
+4. Retrieve knowledge for the (standalone-rewritten) question and build the prompt.
+5. Model steps: stream text into the reply; when the model asks for tools, hand the calls to the
+   ToolHost, which either returns results (next step) or pauses the turn for a person's approval
+   (the reply is finalized with a notice; the host resumes the turn later via `resume`). At most
+   `tool_max_steps` steps and `tool_turn_timeout_s` seconds per turn.
+6. Finalize: citation markers that point nowhere are removed, citations attached, the reply row is
+   marked final with provider, model, tokens and latency; then memory may fold into the summary.
+
+Every path ends in a final edit: the answer, or a clear error saying what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from bot.adapter import ThreadReader
+from bot.clock import Clock
+from bot.core.memory import Memory, Recall, estimate_tokens
+from bot.core.prompt import history_messages, system_message
+from bot.core.toolhost import Paused, ToolHost, TurnContext
+from bot.delivery import Delivery, StreamingReply
+from bot.errors import ProviderError
+from bot.events import IncomingMessage
+from bot.grounding import answer_without_llm, build_context, resolve_citations
+from bot.llm.types import (
+    Answering,
+    ChatMessage,
+    ChatModel,
+    Finish,
+    LLMRequest,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+    Usage,
+)
+from bot.logs import get_logger
+from bot.messages import OutgoingMessage
+from bot.ports import ConversationStore, MessageStatus, Passage, Retriever, scopes_for
+from bot.refs import Author, ConversationRef
+from bot.settings import Settings
+
+log = get_logger(__name__)
+Prepare = Callable[[], Awaitable[tuple[list[ChatMessage], list[Passage]]]]
+
+REFERRING_WORDS = frozenset(
+    "it its this that these those they them their he she him her there such same above".split()
+)
+FINISH_NOTES = {
+    "length": "\n\n_(The answer was cut short: it reached the length limit.)_",
+    "content_filter": "\n\n_(The model stopped: its content filter withheld the rest of this answer.)_",
+}
+GENERIC_FAILURE = "Sorry, something went wrong while answering (reference {ref}). Please try again."
+
+
+@dataclass(slots=True)
+class _Progress:
+    """What one turn has produced so far, across model steps."""
+
+    texts: list[str] = field(default_factory=list)
+    provider: str = ""
+    model: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    finish: str = "stop"
+
+    @property
+    def shown(self) -> str:
+        return "\n\n".join(t for t in (s.strip() for s in self.texts) if t)
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: ConversationStore,
+        memory: Memory,
+        chat_model: ChatModel,
+        clock: Clock,
+        retriever: Retriever | None = None,
+        tool_host: ToolHost | None = None,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._memory = memory
+        self._model = chat_model
+        self._clock = clock
+        self._retriever = retriever
+        self.tool_host = tool_host
+
+    # --- entry points -----------------------------------------------------------------------
+    async def answer(
+        self, event: IncomingMessage, delivery: Delivery, thread_reader: ThreadReader | None = None
+    ) -> None:
+        ref, text = event.ref, event.text.strip()
+        if not text and not event.attachments:
+            return
+        if len(text) > self._settings.max_message_chars:
+            await self._reject_too_long(event, delivery)
+            return
+        created = await self._store.ensure_conversation(ref)
+        if created and thread_reader is not None and ref.thread_id:
+            await self._seed_from_thread(ref, thread_reader, skip_text=text)
+        recall = await self._memory.recall(ref.memory_key)
+        await self._store.add_message(ref, role="user", text=text, author=event.author)
+        reply = delivery.reply(ref)
+        await self._run(
+            ref, event.author, delivery, reply, lambda: self._first_step(ref, event.author, text, recall)
+        )
+
+    async def resume(
+        self,
+        ref: ConversationRef,
+        author: Author,
+        messages: Sequence[ChatMessage],
+        delivery: Delivery,
+        *,
+        turn_id: str,
+        step: int,
+    ) -> None:
+        """Continue a turn paused for approval, in a new reply in the same place."""
+        reply = delivery.reply(ref)
+
+        async def prepared() -> tuple[list[ChatMessage], list[Passage]]:
+            return list(messages), []
+
+        await self._run(ref, author, delivery, reply, prepared, turn_id=turn_id, first_step=step + 1)
+
+    # --- the turn ---------------------------------------------------------------------------
+    async def _run(
+        self,
+        ref: ConversationRef,
+        author: Author,
+        delivery: Delivery,
+        reply: StreamingReply,
+        prepare: Prepare,
+        *,
+        turn_id: str | None = None,
+        first_step: int = 1,
+    ) -> None:
+        started = self._clock.now()
+        turn_id = turn_id or uuid.uuid4().hex[:16]
+        try:
+            handle = await reply.start()
+        except Exception:
+            log.exception("could not post the placeholder", memory_key=ref.memory_key)
+            return
+        row = await self._store.add_message(
+            ref, role="assistant", text="", status=MessageStatus.STREAMING, platform_message_id=handle.message_id
+        )
+        progress = _Progress()
+        try:
+            if not self._model.available:
+                await self._answer_without_model(ref, reply, row, author)
+                return
+            messages, passages = await prepare()
+            done = await self._steps(
+                ref, author, delivery, reply, messages, progress, turn_id, first_step, started
+            )
+            if done is not None:  # paused for approval
+                await reply.finish(OutgoingMessage.text(done))
+                await self._finalize_row(row, done, progress, started, ())
+                return
+            answer = progress.shown + FINISH_NOTES.get(progress.finish, "")
+            clean, citations = resolve_citations(answer, passages)
+            if not clean.strip():
+                clean = "_(The model returned an empty answer. Please rephrase the question.)_"
+            await reply.finish(OutgoingMessage(text_markdown=clean, citations=citations))
+            await self._finalize_row(row, clean, progress, started, citations)
+        except ProviderError as exc:
+            await self._fail(reply, row, progress, str(exc))
+        except asyncio.CancelledError:
+            await asyncio.shield(self._fail(reply, row, progress, "Parley is restarting; please ask again in a moment."))
+            raise
+        except Exception as exc:
+            log.exception("turn failed", memory_key=ref.memory_key, turn_id=turn_id)
+            await self._fail(reply, row, progress, GENERIC_FAILURE.format(ref=turn_id), error=repr(exc))
+        else:
+            await self._memory.fold_if_needed(ref.memory_key)
+
+    async def _steps(
+        self,
+        ref: ConversationRef,
+        author: Author,
+        delivery: Delivery,
+        reply: StreamingReply,
+        messages: list[ChatMessage],
+        progress: _Progress,
+        turn_id: str,
+        first_step: int,
+        started: float,
+    ) -> str | None:
+        """Run model steps; return a notice if the turn paused, None when the answer is complete."""
+        tools = self.tool_host.specs(ref) if self.tool_host else ()
+        max_steps = self._settings.tool_max_steps
+        step = first_step
+        while True:
+            calls = await self._stream_step(reply, messages, tools, progress)
+            if not calls:
+                return None
+            if self.tool_host is None:
+                return None
+            if step >= max_steps or self._clock.now() - started > self._settings.tool_turn_timeout_s:
+                progress.texts.append(
+                    f"_(Stopped: this turn reached its limit of {max_steps} tool steps or "
+                    f"{self._settings.tool_turn_timeout_s:.0f} s.)_"
+                )
+                return None
+            messages.append(ChatMessage(role="assistant", content=progress.texts[-1], tool_calls=tuple(calls)))
+            reply.set_text(_with_status(progress.shown, self.tool_host.status_text(calls)))
+            context = TurnContext(ref=ref, author=author, messages=tuple(messages), step=step, turn_id=turn_id)
+            outcome = await self.tool_host.handle_calls(context, calls, delivery)
+            if isinstance(outcome, Paused):
+                return _with_status(progress.shown, outcome.notice)
+            messages.extend(outcome.messages)
+            step += 1
+
+    async def _stream_step(
+        self, reply: StreamingReply, messages: list[ChatMessage], tools: Sequence[object], progress: _Progress
+    ) -> list[ToolCall]:
+        request = LLMRequest(
+            messages=tuple(messages),
+            tools=tuple(tools),  # type: ignore[arg-type]
+            max_output_tokens=self._memory.budget.output,
+        )
+        progress.texts.append("")
+        calls: list[ToolCall] = []
+        async for event in self._model.stream(request):
+            if isinstance(event, TextDelta):
+                progress.texts[-1] += event.text
+                reply.set_text(progress.shown)
+            elif isinstance(event, ToolCallEvent):
+                calls.append(event.call)
+            elif isinstance(event, Usage):
+                progress.input_tokens += event.input_tokens
+                progress.output_tokens += event.output_tokens
+            elif isinstance(event, Finish):
+                progress.finish = event.reason
+            elif isinstance(event, Answering):
+                progress.provider, progress.model = event.provider, event.model
+        return calls
+
+    async def _first_step(
+        self, ref: ConversationRef, author: Author, text: str, recall: Recall
+    ) -> tuple[list[ChatMessage], list[Passage]]:
+        passages: list[Passage] = []
+        if self._retriever is not None:
+            query = await self._standalone_query(text, recall)
+            passages = await self._retrieve(ref, query)
+        context, numbered = build_context(passages, self._memory.budget.knowledge)
+        name = author.display_name
+        messages = [
+            system_message(ref, recall, context),
+            *history_messages(recall),
+            ChatMessage(role="user", content=f"{name}: {text}" if name else text),
+        ]
+        return messages, list(numbered)
+
+    # --- helpers ----------------------------------------------------------------------------
+    async def _retrieve(self, ref: ConversationRef, query: str) -> list[Passage]:
+        assert self._retriever is not None
+        try:
+            return await self._retriever.retrieve(query, scopes=scopes_for(ref))
+        except Exception as exc:  # a knowledge outage degrades the answer, it does not kill it
+            log.warning("knowledge retrieval failed", error=str(exc))
+            return []
+
+    async def _standalone_query(self, text: str, recall: Recall) -> str:
+        """Rewrite a follow-up that leans on earlier turns into a self-contained search query.
+
+        Only short or referring messages are rewritten, so most turns cost no extra model call."""
+        words = text.lower().replace("?", " ").split()
+        if not recall.messages or (len(words) > 12 and not REFERRING_WORDS.intersection(words)):
+            return text
+        last = "\n".join(f"{m.role}: {m.text[:500]}" for m in recall.messages[-4:])
+        request = LLMRequest(
+            messages=(
+                ChatMessage(
+                    role="system",
+                    content="Rewrite the user's last message as one self-contained search query, "
+                    "resolving references to the earlier conversation. Reply with the query only.",
+                ),
+                ChatMessage(role="user", content=f"<conversation>\n{last}\n</conversation>\nLast message: {text}"),
+            ),
+            max_output_tokens=80,
+        )
+        try:
+            parts = [e.text async for e in self._model.stream(request) if isinstance(e, TextDelta)]
+        except ProviderError:
+            return text
+        rewritten = "".join(parts).strip()
+        return rewritten if 0 < estimate_tokens(rewritten) < 200 else text
+
+    async def _answer_without_model(
+        self, ref: ConversationRef, reply: StreamingReply, row: int, author: Author
+    ) -> None:
+        history = await self._store.history(ref.memory_key, limit=1_000_000)
+        question = next((m.text for m in reversed(history) if m.role == "user"), "")
+        passages = await self._retrieve(ref, question) if self._retriever and question else []
+        text = answer_without_llm(question, passages)
+        _, numbered = build_context(passages, self._memory.budget.knowledge)
+        clean, citations = resolve_citations(text, numbered)
+        await reply.finish(OutgoingMessage(text_markdown=clean, citations=citations))
+        await self._store.update_message(
+            row, text=clean, status=MessageStatus.FINAL, provider="none", model="knowledge-only", citations=citations
+        )
+
+    async def _finalize_row(
+        self, row: int, text: str, progress: _Progress, started: float, citations: Sequence[object]
+    ) -> None:
+        await self._store.update_message(
+            row,
+            text=text,
+            status=MessageStatus.FINAL,
+            provider=progress.provider or None,
+            model=progress.model or None,
+            input_tokens=progress.input_tokens,
+            output_tokens=progress.output_tokens,
+            latency_ms=int((self._clock.now() - started) * 1000),
+            citations=citations,  # type: ignore[arg-type]
+        )
+
+    async def _fail(
+        self, reply: StreamingReply, row: int, progress: _Progress, message: str, *, error: str | None = None
+    ) -> None:
+        shown = progress.shown
+        try:
+            await reply.fail(message)
+        except Exception:
+            log.exception("could not deliver the failure message")
+        try:
+            await self._store.update_message(
+                row, text=shown, status=MessageStatus.FAILED, error=error or message,
+                provider=progress.provider or None, model=progress.model or None,
+            )
+        except Exception:
+            log.exception("could not mark the reply failed")
+
+    async def _reject_too_long(self, event: IncomingMessage, delivery: Delivery) -> None:
+        limit = self._settings.max_message_chars
+        await self._store.ensure_conversation(event.ref)
+        row = await self._store.add_message(
+            event.ref, role="user", text=event.text, author=event.author, status=MessageStatus.FAILED
+        )
+        await self._store.update_message(row, error="message too long")
+        await delivery.post(
+            event.ref,
+            OutgoingMessage.text(
+                f"That message is too long: {len(event.text):,} characters, and the limit is {limit:,}. "
+                "Please shorten it, or split it into several messages."
+            ),
+        )
+
+    async def _seed_from_thread(self, ref: ConversationRef, reader: ThreadReader, *, skip_text: str) -> None:
+        try:
+            earlier = await reader.read_thread(ref, limit=50)
+        except Exception as exc:
+            log.warning("could not read the thread to seed memory", error=str(exc))
+            return
+        for role, text in earlier:
+            if text.strip() and text.strip() != skip_text:
+                await self._store.add_message(ref, role=role, text=text)
+
+
+def _with_status(text: str, status: str) -> str:
+    return f"{text}\n\n_{status}_" if text else f"_{status}_"

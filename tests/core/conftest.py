@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from bot.app import Parley
+from bot.capabilities import Capabilities, RateScope
+from bot.clock import FakeClock
+from bot.events import IncomingMessage
+from bot.refs import Author, ConversationRef
+from bot.settings import Settings
+from tests.fakes.memory_adapter import MemoryAdapter
+from tests.fakes.scripted_model import ScriptedModel
+
+FAST = Capabilities(
+    max_post_chars=3900,
+    max_edit_chars=3900,
+    min_edit_interval_s=0.5,
+    rate_scope=RateScope.CHANNEL,
+    edits_per_window=20,
+    rate_window_s=10.0,
+    buttons=True,
+    ephemeral=True,
+)
+ADA = Author(id="U1", display_name="Ada")
+
+
+def make_settings(tmp_path, **overrides) -> Settings:
+    return Settings(_env_file=None, data_dir=tmp_path, **overrides)  # type: ignore[call-arg]
+
+
+@dataclass
+class Harness:
+    app: Parley
+    adapter: MemoryAdapter
+    model: ScriptedModel
+    seq: int = 0
+
+    async def say(self, text: str, *, ref: ConversationRef | None = None, author: Author = ADA, **kw) -> None:
+        self.seq += 1
+        event = IncomingMessage(
+            event_id=f"ev{self.seq}", ref=ref or channel(), author=author, text=text, mentions_bot=True, **kw
+        )
+        assert self.app.pipeline is not None
+        await self.app.pipeline(event)
+        await self.app.settled()
+
+    def last_text(self) -> str:
+        sent = [c for c in self.adapter.ok_calls() if c.kind in ("send", "edit")]
+        return self.adapter.messages[sent[-1].message_id].text_markdown
+
+
+def channel(thread: str | None = None) -> ConversationRef:
+    return ConversationRef(platform="memory", workspace_id="T1", channel_id="C1", thread_id=thread)
+
+
+async def start_harness(tmp_path, model: ScriptedModel | None = None, **overrides) -> Harness:
+    clock = FakeClock()
+    adapter = MemoryAdapter(FAST, clock=clock)
+    model = model or ScriptedModel()
+    app = Parley(
+        make_settings(tmp_path, **overrides), clock=clock, chat_model=model, adapters=[adapter],
+        load_platforms=False, knowledge=False,
+    )
+    await app.start(http=False)
+    return Harness(app=app, adapter=adapter, model=model)
+
+
+@pytest.fixture
+async def harness(tmp_path) -> AsyncIterator[Harness]:
+    h = await start_harness(tmp_path)
+    yield h
+    await h.app.stop()
