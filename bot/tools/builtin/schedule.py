@@ -1,0 +1,170 @@
+"""`schedule_message`: post a message to this conversation later (needs approval).
+
+Jobs live in APScheduler 3's `SQLAlchemyJobStore` on the app database (through the sync driver
+variant of DATABASE_URL), so they survive restarts; a job missed while the process was down runs
+at start-up if it is less than `MISFIRE_GRACE_S` late. APScheduler pickles a job's function *by
+reference*, so the job is the module-level `post_scheduled` with plain arguments; it finds the
+running app's poster (its delivery) in a process-wide registry under a key the app registers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import structlog
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.engine import make_url
+
+from bot.messages import OutgoingMessage
+from bot.refs import ConversationRef, MessageHandle
+from bot.tools.registry import Risk, Tool, ToolContext
+
+log = structlog.get_logger(__name__)
+
+MISFIRE_GRACE_S = 3_600
+MAX_AHEAD = timedelta(days=366)
+JOB_TABLE = "apscheduler_jobs"
+
+
+class Poster(Protocol):
+    async def post(self, ref: ConversationRef, message: OutgoingMessage) -> MessageHandle: ...
+
+
+_POSTERS: dict[str, Poster] = {}
+
+
+def register_poster(key: str, poster: Poster) -> None:
+    """Called by the app at start: scheduled jobs with this key post through `poster`."""
+    _POSTERS[key] = poster
+
+
+def unregister_poster(key: str) -> None:
+    _POSTERS.pop(key, None)
+
+
+async def post_scheduled(
+    poster_key: str, ref: dict[str, Any], text: str, requested_by: str
+) -> None:
+    """The job function (referenced by name in the job store; keep its import path stable)."""
+    poster = _POSTERS.get(poster_key)
+    if poster is None:
+        log.error("scheduled_message_no_poster", poster_key=poster_key)
+        raise RuntimeError(f"no poster registered under {poster_key!r}")
+    who = f" (scheduled by {requested_by})" if requested_by else ""
+    await poster.post(
+        ConversationRef(**ref), OutgoingMessage.text(f"{text}\n\n_⏰ Scheduled message{who}_")
+    )
+
+
+def sync_database_url(url: str) -> str:
+    """The synchronous driver for the same database: APScheduler 3's job store is sync."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    return url
+
+
+def parse_when(value: str) -> datetime:
+    """ISO 8601; a time without a zone is UTC."""
+    when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+class MessageScheduler:
+    def __init__(self, database_url: str, *, poster_key: str = "default") -> None:
+        self.poster_key = poster_key
+        self._scheduler = AsyncIOScheduler(
+            jobstores={
+                "default": SQLAlchemyJobStore(
+                    url=sync_database_url(database_url), tablename=JOB_TABLE
+                )
+            },
+            job_defaults={"misfire_grace_time": MISFIRE_GRACE_S, "coalesce": True},
+            timezone=UTC,
+        )
+
+    def start(self) -> None:
+        """Start inside the running event loop; due jobs (also ones missed while down) run."""
+        if not self._scheduler.running:
+            self._scheduler.start()
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    def schedule(
+        self, *, job_id: str, ref: ConversationRef, text: str, when: datetime, requested_by: str
+    ) -> None:
+        ref_data = {
+            "platform": ref.platform,
+            "workspace_id": ref.workspace_id,
+            "channel_id": ref.channel_id,
+            "thread_id": ref.thread_id,
+        }
+        self._scheduler.add_job(
+            post_scheduled,
+            trigger="date",
+            run_date=when,
+            id=job_id,
+            replace_existing=True,
+            args=[self.poster_key, ref_data, text, requested_by],
+        )
+
+    def scheduled(self) -> list[tuple[str, datetime]]:
+        return [(job.id, job.next_run_time) for job in self._scheduler.get_jobs()]
+
+
+def schedule_message_tool(scheduler: MessageScheduler) -> Tool:
+    def precheck(args: Mapping[str, Any]) -> str | None:
+        try:
+            parse_when(str(args["at"]))
+        except ValueError:
+            return (
+                f"'at' must be an ISO 8601 time such as 2030-01-31T09:00:00Z (got {args['at']!r})."
+            )
+        return None
+
+    async def run(args: Mapping[str, Any], ctx: ToolContext) -> str:
+        when = parse_when(str(args["at"]))
+        if when <= ctx.now:
+            raise ValueError(
+                f"{when.isoformat()} is in the past (now {ctx.now.isoformat(timespec='seconds')})"
+            )
+        if when - ctx.now > MAX_AHEAD:
+            raise ValueError("at most one year ahead")
+        name = ctx.author.display_name or ctx.author.id
+        scheduler.schedule(
+            job_id=f"msg-{ctx.call_id}"[:64],
+            ref=ctx.ref,
+            text=str(args["text"]),
+            when=when,
+            requested_by=name,
+        )
+        return f"Scheduled for {when.isoformat(timespec='minutes')} in this conversation."
+
+    return Tool(
+        name="schedule_message",
+        description="Post a message to this conversation at a given time (ISO 8601, UTC if no "
+        "zone). Needs a person's approval.",
+        parameters={
+            "type": "object",
+            "properties": {
+                "text": {"type": "string", "minLength": 1, "maxLength": 2_000},
+                "at": {"type": "string", "minLength": 10, "maxLength": 40},
+            },
+            "required": ["text", "at"],
+            "additionalProperties": False,
+        },
+        run=run,
+        risk=Risk.WRITE,
+        precheck=precheck,
+        timeout_s=10.0,
+        max_output_chars=500,
+        status="Scheduling the message…",
+    )

@@ -1,0 +1,52 @@
+"""The approval card and its decided forms: pure functions of an `ApprovalRequest`."""
+
+from __future__ import annotations
+
+from bot.messages import Button, ButtonStyle, OutgoingMessage
+from bot.tools.approvals import ApprovalRequest, ApprovalStatus
+
+REASON_CHARS = 300
+
+
+def _body(req: ApprovalRequest) -> list[str]:
+    lines = [f"**Approval needed:** run `{req.tool}`"]
+    if req.reason.strip():
+        reason = " ".join(req.reason.split())
+        if len(reason) > REASON_CHARS:
+            reason = reason[: REASON_CHARS - 1] + "…"
+        lines.append(f"**Why:** {reason}")
+    lines.append(f"**Arguments:** `{req.args_preview.replace('`', chr(39))}`")
+    who = req.requester_name or req.requested_by
+    lines.append(f"Requested by {who}; expires {req.expires_at:%H:%M} UTC.")
+    return lines
+
+
+def approval_card(req: ApprovalRequest) -> OutgoingMessage:
+    lines = _body(req)
+    lines.append(
+        f"Approve or deny with the buttons, or type `/approve {req.id}` or `/deny {req.id}`."
+    )
+    return OutgoingMessage(
+        text_markdown="\n".join(lines),
+        buttons=(
+            Button(
+                label="Approve", action="approve", approval_id=req.id, style=ButtonStyle.PRIMARY
+            ),
+            Button(label="Deny", action="deny", approval_id=req.id, style=ButtonStyle.DANGER),
+        ),
+    )
+
+
+def decided_card(req: ApprovalRequest) -> OutgoingMessage:
+    """The card after the decision, without buttons."""
+    who = req.decided_by_name or req.decided_by or "?"
+    when = f" at {req.decided_at:%H:%M} UTC" if req.decided_at else ""
+    outcome = {
+        ApprovalStatus.APPROVED: f"✅ Approved by {who}{when}",
+        ApprovalStatus.DENIED: f"❌ Denied by {who}{when}",
+        ApprovalStatus.EXPIRED: "⌛ Expired — not run",
+        ApprovalStatus.PENDING: "Pending",
+    }[req.status]
+    lines = _body(req)[:-1]
+    lines[0] = f"**Tool:** `{req.tool}`"
+    return OutgoingMessage(text_markdown="\n".join([*lines, f"**{outcome}**"]))

@@ -1,0 +1,544 @@
+"""`ApprovingToolHost`: the `ToolHost` the conversation core calls with a step's tool calls.
+
+How this works
+--------------
+`handle_calls` checks every call against the registry (unknown tool, invalid JSON, schema,
+precheck → an error tool message, nothing runs). Calls whose risk for their arguments is `read`
+run at once, concurrently, each under its timeout and the turn's remaining time. If no call needs
+approval the step's tool messages go back in the order the model asked (`ToolResults`).
+
+Otherwise the turn pauses (`bot.tools.approvals` has the state machine): the turn and one
+`ApprovalRequest` per such call are stored, then a card per request is posted, an expiry timer is
+armed, and `Paused` goes back to the core. A click (`on_click`) or a typed `/approve <id>` /
+`/deny <id>` (`on_command`) decides through the store's conditional update; only the winner edits
+the card and, if approved, runs the tool — once. When every request of the turn is final, the turn
+is claimed once and handed to `TurnResumer.resume` with the stored messages plus the tool messages.
+
+Everything a decision needs is read back from the store, so a click on a card posted before a
+restart resolves the same way. `start()` re-arms timers for pending requests and expires those
+whose time passed while the process was down; `close()` cancels the timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from typing import Protocol
+
+import structlog
+
+from bot.core.toolhost import Paused, ToolOutcome, ToolResults, TurnContext, TurnResumer
+from bot.events import ButtonClick, Command
+from bot.llm.types import ChatMessage, ToolCall, ToolSpec
+from bot.messages import OutgoingMessage
+from bot.refs import Author, ConversationRef, MessageHandle
+from bot.tools.approvals import (
+    SYSTEM_DECIDER,
+    ApprovalRequest,
+    ApprovalStatus,
+    ApprovalStore,
+    AuditEntry,
+    PausedTurn,
+    new_approval_id,
+)
+from bot.tools.builtin.schedule import MessageScheduler, register_poster, unregister_poster
+from bot.tools.cards import approval_card, decided_card
+from bot.tools.redact import args_hash, args_preview
+from bot.tools.registry import CheckedCall, ToolContext, ToolRegistry
+from bot.tools.results import error_message, result_message, tool_message
+from bot.tools.wallclock import WallClock
+
+log = structlog.get_logger(__name__)
+
+ACTIONS = {"approve": ApprovalStatus.APPROVED, "deny": ApprovalStatus.DENIED}
+
+
+class PrivateSender(Protocol):
+    async def send_private(
+        self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, hint: str = ""
+    ) -> None: ...
+
+
+class CardDelivery(Protocol):
+    """The part of `bot.delivery.Delivery` the host uses."""
+
+    @property
+    def adapter(self) -> PrivateSender: ...
+
+    async def post(
+        self, ref: ConversationRef, message: OutgoingMessage, *, priority: bool = True
+    ) -> MessageHandle: ...
+
+    async def update(
+        self, handle: MessageHandle, message: OutgoingMessage, *, priority: bool = True
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostLimits:
+    approval_timeout_s: float = 300.0
+    max_steps: int = 10
+    turn_timeout_s: float = 120.0
+    admins: tuple[str, ...] = ()
+    """`platform:user_id` entries (ADMIN_USERS)."""
+
+
+class ApprovingToolHost:
+    def __init__(
+        self,
+        *,
+        registry: ToolRegistry,
+        store: ApprovalStore,
+        resumer: TurnResumer,
+        wall: WallClock,
+        limits: HostLimits = HostLimits(),
+        scheduler: MessageScheduler | None = None,
+    ) -> None:
+        self.registry = registry
+        self.store = store
+        self.resumer = resumer
+        self.wall = wall
+        self.limits = limits
+        self._deliveries: dict[str, CardDelivery] = {}
+        self._timers: dict[str, asyncio.Task[None]] = {}
+        self._deadlines: dict[str, float] = {}
+        self.scheduler = scheduler
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def attach(self, platform: str, delivery: CardDelivery) -> None:
+        """The delivery used for cards of `platform` when no event brings one (expiry)."""
+        self._deliveries[platform] = delivery
+
+    async def start(self, deliveries: Mapping[str, CardDelivery] | None = None) -> None:
+        """Attach deliveries, expire requests that timed out while down, re-arm the others."""
+        for platform, delivery in (deliveries or {}).items():
+            self.attach(platform, delivery)
+        if self.scheduler is not None:
+            register_poster(self.scheduler.poster_key, self)
+            self.scheduler.start()
+        now = self.wall.now()
+        for req in await self.store.pending():
+            if req.expires_at <= now:
+                await self._expire(req.id)
+            else:
+                self._arm(req)
+
+    async def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+            unregister_poster(self.scheduler.poster_key)
+        timers = list(self._timers.values())
+        for task in timers:
+            task.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)
+        self._timers.clear()
+
+    async def post(self, ref: ConversationRef, message: OutgoingMessage) -> MessageHandle:
+        """Post through the delivery of `ref`'s platform (scheduled messages use this)."""
+        delivery = self._deliveries.get(ref.platform)
+        if delivery is None:
+            raise LookupError(f"no delivery attached for platform {ref.platform!r}")
+        return await delivery.post(ref, message)
+
+    # --- ToolHost: the turn side ----------------------------------------------------------------
+    def specs(self, ref: ConversationRef) -> Sequence[ToolSpec]:
+        return self.registry.specs()
+
+    def status_text(self, calls: Sequence[ToolCall]) -> str:
+        texts: list[str] = []
+        for call in calls:
+            tool = self.registry.get(call.name)
+            text = tool.status if tool and tool.status else f"Running {call.name}…"
+            if text not in texts:
+                texts.append(text)
+        return " ".join(texts) or "Working…"
+
+    async def handle_calls(
+        self, turn: TurnContext, calls: Sequence[ToolCall], delivery: CardDelivery
+    ) -> ToolOutcome:
+        self.attach(turn.ref.platform, delivery)
+        if turn.step > self.limits.max_steps:
+            note = (
+                f"refused: this turn reached its limit of {self.limits.max_steps} tool steps. "
+                "Answer with what you have."
+            )
+            return ToolResults(messages=tuple(error_message(c, note) for c in calls))
+        known: dict[str, ChatMessage] = {}
+        now_runs: list[CheckedCall] = []
+        waits: list[CheckedCall] = []
+        for call in calls:
+            checked = self.registry.check(call)
+            if isinstance(checked, ChatMessage):
+                known[call.id] = checked
+            else:
+                (waits if checked.risk.needs_approval else now_runs).append(checked)
+        remaining = self._remaining(turn.turn_id)
+        outputs = await asyncio.gather(
+            *(
+                self._execute(
+                    c, self._context(turn.ref, turn.author, c.call.id, turn.turn_id), remaining
+                )
+                for c in now_runs
+            )
+        )
+        for checked, (message, _) in zip(now_runs, outputs, strict=True):
+            known[checked.call.id] = message
+        if not waits:
+            return ToolResults(messages=tuple(known[c.id] for c in calls))
+        return await self._pause(turn, calls, known, waits, delivery)
+
+    async def _pause(
+        self,
+        turn: TurnContext,
+        calls: Sequence[ToolCall],
+        known: Mapping[str, ChatMessage],
+        waits: Sequence[CheckedCall],
+        delivery: CardDelivery,
+    ) -> Paused:
+        now = self.wall.now()
+        reason = (
+            turn.messages[-1].content
+            if turn.messages and turn.messages[-1].role == "assistant"
+            else ""
+        )
+        requester = turn.author.qualified_id(turn.ref.platform)
+        requests = [
+            ApprovalRequest(
+                id=new_approval_id(),
+                tool_call_id=c.call.id,
+                turn_id=turn.turn_id,
+                tool=c.tool.name,
+                args_preview=args_preview(c.call.arguments),
+                args_hash=args_hash(c.call.arguments),
+                reason=reason.strip(),
+                requested_by=requester,
+                requester_name=turn.author.display_name or turn.author.id,
+                ref=turn.ref,
+                created_at=now,
+                expires_at=now + timedelta(seconds=self.limits.approval_timeout_s),
+            )
+            for c in waits
+        ]
+        paused = PausedTurn(
+            turn_id=turn.turn_id,
+            ref=turn.ref,
+            author=turn.author,
+            step=turn.step,
+            messages=turn.messages,
+            done=tuple(known[c.id] for c in calls if c.id in known),
+            created_at=now,
+        )
+        await self.store.save_paused(paused, requests)  # durable before any card exists
+        for req in requests:
+            await self._audit(req, "requested", requester)
+            try:
+                handle = await delivery.post(req.ref, approval_card(req))
+                await self.store.set_card(req.id, handle.message_id)
+            except Exception:
+                log.exception(
+                    "approval card not delivered; /approve still works", approval_id=req.id
+                )
+            self._arm(req)
+        names = ", ".join(dict.fromkeys(r.tool for r in requests))
+        return Paused(notice=f"Waiting for approval to run {names}…")
+
+    # --- ToolHost: the person side --------------------------------------------------------------
+    async def on_click(self, click: ButtonClick, delivery: CardDelivery) -> None:
+        if click.action not in ACTIONS:
+            log.warning("unknown button action", action=click.action)
+            return
+        await self.decide(
+            click.approval_id,
+            click.action,
+            author=click.author,
+            ref=click.ref,
+            delivery=delivery,
+            card=click.message,
+        )
+
+    async def on_command(self, command: Command, delivery: CardDelivery) -> bool:
+        if command.name not in ACTIONS:
+            return False
+        if len(command.args) != 1:
+            await self._private(
+                delivery,
+                command.ref,
+                command.author,
+                f"Usage: /{command.name} <approval id>",
+                command.response_hint,
+            )
+            return True
+        await self.decide(
+            command.args[0],
+            command.name,
+            author=command.author,
+            ref=command.ref,
+            delivery=delivery,
+            hint=command.response_hint,
+        )
+        return True
+
+    async def decide(
+        self,
+        approval_id: str,
+        action: str,
+        *,
+        author: Author,
+        ref: ConversationRef,
+        delivery: CardDelivery,
+        card: MessageHandle | None = None,
+        hint: str = "",
+    ) -> None:
+        """Apply one person's decision; every refusal goes privately to them and changes nothing."""
+        self.attach(ref.platform, delivery)
+        req = await self.store.get(approval_id.strip())
+        if req is None:
+            await self._private(
+                delivery, ref, author, f"There is no approval request `{approval_id}`.", hint
+            )
+            return
+        who = author.qualified_id(ref.platform)
+        tool = self.registry.get(req.tool)
+        allowed = (
+            tool.approvers.allows(who, requested_by=req.requested_by, admins=self.limits.admins)
+            if tool
+            else who == req.requested_by or who in self.limits.admins
+        )
+        if not allowed:
+            await self._audit(req, "refused", who, "not allowed to decide")
+            await self._private(
+                delivery,
+                ref,
+                author,
+                "You can't approve this: only "
+                f"{req.requester_name or req.requested_by} or an admin can decide.",
+                hint,
+            )
+            return
+        if req.status is not ApprovalStatus.PENDING:
+            await self._private(delivery, ref, author, _already(req), hint)
+            return
+        now = self.wall.now()
+        if req.expires_at <= now:
+            await self._expire(req.id)
+            await self._private(
+                delivery, ref, author, "This request expired — the tool was not run.", hint
+            )
+            return
+        status = ACTIONS[action]
+        won = await self.store.decide(
+            req.id, status, decided_by=who, decided_by_name=author.display_name or author.id, at=now
+        )
+        if not won:
+            latest = await self.store.get(req.id)
+            await self._private(delivery, ref, author, _already(latest or req), hint)
+            return
+        self._disarm(req.id)
+        req = await self._reload(req.id)
+        await self._edit_card(req, card)
+        await self._audit(req, status.value, who)
+        if status is ApprovalStatus.APPROVED:
+            message, result = await self._run_approved(req)
+        else:
+            result = "declined"
+            message = (
+                f"{req.decided_by_name or who} declined this call of {req.tool}; it was not run. "
+                "Continue without it."
+            )
+        await self._finish(req, result, message)
+
+    # --- expiry -----------------------------------------------------------------------------
+    def _arm(self, req: ApprovalRequest) -> None:
+        if req.id in self._timers:
+            return
+        task = asyncio.create_task(self._expire_at(req))
+        self._timers[req.id] = task
+        task.add_done_callback(partial(self._forget_timer, req.id))
+
+    def _forget_timer(self, approval_id: str, task: asyncio.Task[None]) -> None:
+        if self._timers.get(approval_id) is task:
+            del self._timers[approval_id]
+
+    def _disarm(self, approval_id: str) -> None:
+        task = self._timers.pop(approval_id, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+    async def _expire_at(self, req: ApprovalRequest) -> None:
+        await self.wall.sleep_until(req.expires_at)
+        try:
+            await self._expire(req.id)
+        except Exception:
+            log.exception("expiring an approval failed", approval_id=req.id)
+
+    async def _expire(self, approval_id: str) -> None:
+        now = self.wall.now()
+        if not await self.store.decide(
+            approval_id, ApprovalStatus.EXPIRED, decided_by=SYSTEM_DECIDER, at=now
+        ):
+            return
+        self._disarm(approval_id)
+        req = await self._reload(approval_id)
+        await self._edit_card(req, None)
+        await self._audit(req, "expired", SYSTEM_DECIDER)
+        await self._finish(
+            req,
+            "expired",
+            f"Nobody approved this call of {req.tool} in time; it "
+            "expired and was not run. Continue without it.",
+        )
+
+    # --- running and resuming ---------------------------------------------------------------
+    async def _run_approved(self, req: ApprovalRequest) -> tuple[str, str]:
+        """Run the approved call exactly as stored; (tool message content, audit result)."""
+        turn = await self.store.paused_turn(req.turn_id)
+        call = _find_call(turn, req.tool_call_id) if turn else None
+        if turn is None or call is None or args_hash(call.arguments) != req.args_hash:
+            return (
+                f"Error from tool {req.tool}: the stored call could not be found; not run.",
+                "error: stored call missing",
+            )
+        checked = self.registry.check(call)  # the tool or its allowlist may have changed since
+        if isinstance(checked, ChatMessage):
+            return checked.content, "not run: " + checked.content
+        ctx = self._context(turn.ref, turn.author, call.id, turn.turn_id)
+        message, result = await self._execute(checked, ctx, None)
+        return message.content, result
+
+    async def _finish(self, req: ApprovalRequest, result: str, output: str) -> None:
+        await self.store.finish(req.id, result=result, output=output)
+        await self._audit(req, "result", req.decided_by or SYSTEM_DECIDER, result)
+        await self._maybe_resume(req.turn_id)
+
+    async def _maybe_resume(self, turn_id: str) -> None:
+        turn = await self.store.paused_turn(turn_id)
+        approvals = await self.store.turn_approvals(turn_id)
+        if turn is None or not all(a.finished for a in approvals):
+            return
+        if not await self.store.claim_resume(turn_id):
+            return
+        outputs = {a.tool_call_id: a for a in approvals}
+        done = {m.tool_call_id: m for m in turn.done}
+        results: list[ChatMessage] = []
+        for call in turn.messages[-1].tool_calls:
+            if call.id in done:
+                results.append(done[call.id])
+            elif call.id in outputs:
+                results.append(tool_message(call, outputs[call.id].output or ""))
+        try:
+            await self.resumer.resume(
+                turn.ref,
+                turn.author,
+                [*turn.messages, *results],
+                turn_id=turn.turn_id,
+                step=turn.step,
+            )
+        except Exception:
+            log.exception("resuming the turn failed", turn_id=turn_id)
+
+    async def _execute(
+        self, checked: CheckedCall, ctx: ToolContext, remaining: float | None
+    ) -> tuple[ChatMessage, str]:
+        call, tool = checked.call, checked.tool
+        timeout = tool.timeout_s if remaining is None else min(tool.timeout_s, remaining)
+        if timeout <= 0:
+            return error_message(
+                call, "the turn's time limit was reached; not run."
+            ), "not run: turn time"
+        try:
+            async with asyncio.timeout(timeout):
+                output = await tool.run(call.arguments, ctx)
+        except TimeoutError:
+            return error_message(call, f"timed out after {timeout:g} s."), "error: timeout"
+        except Exception as exc:
+            log.info("tool failed", tool=tool.name, error=repr(exc))
+            return error_message(call, f"failed: {exc or type(exc).__name__}"), f"error: {exc!r}"[
+                :500
+            ]
+        return result_message(call, output, tool.max_output_chars), f"ok ({len(output)} chars)"
+
+    # --- helpers ----------------------------------------------------------------------------
+    def _context(
+        self, ref: ConversationRef, author: Author, call_id: str, turn_id: str
+    ) -> ToolContext:
+        return ToolContext(
+            ref=ref, author=author, call_id=call_id, turn_id=turn_id, now=self.wall.now()
+        )
+
+    def _remaining(self, turn_id: str) -> float:
+        """Seconds left of the turn's time cap, counted from the host's first call in the turn."""
+        now = self.wall.clock.now()
+        self._deadlines = (
+            {k: v for k, v in self._deadlines.items() if v > now}
+            if len(self._deadlines) > 1000
+            else self._deadlines
+        )
+        deadline = self._deadlines.setdefault(turn_id, now + self.limits.turn_timeout_s)
+        return deadline - now
+
+    async def _reload(self, approval_id: str) -> ApprovalRequest:
+        req = await self.store.get(approval_id)
+        assert req is not None, approval_id
+        return req
+
+    async def _edit_card(self, req: ApprovalRequest, fallback: MessageHandle | None) -> None:
+        delivery = self._deliveries.get(req.ref.platform)
+        handle = (
+            MessageHandle(ref=req.ref, message_id=req.card_message_id)
+            if req.card_message_id
+            else fallback
+        )
+        if delivery is None or handle is None:
+            return
+        try:
+            await delivery.update(handle, decided_card(req))
+        except Exception:
+            log.exception("could not edit the approval card", approval_id=req.id)
+
+    async def _private(
+        self, delivery: CardDelivery, ref: ConversationRef, author: Author, text: str, hint: str
+    ) -> None:
+        try:
+            await delivery.adapter.send_private(
+                ref, author.id, OutgoingMessage.text(text), hint=hint
+            )
+        except Exception:
+            log.exception("could not send a private note")
+
+    async def _audit(self, req: ApprovalRequest, event: str, actor: str, detail: str = "") -> None:
+        await self.store.add_audit(
+            AuditEntry(
+                approval_id=req.id,
+                event=event,
+                tool=req.tool,
+                requested_by=req.requested_by,
+                args_hash=req.args_hash,
+                actor=actor,
+                at=self.wall.now(),
+                detail=detail,
+            )
+        )
+        log.info(
+            "approval",
+            approval_id=req.id,
+            approval_event=event,
+            tool=req.tool,
+            actor=actor,
+            args_hash=req.args_hash[:16],
+            detail=detail,
+        )
+
+
+def _find_call(turn: PausedTurn, call_id: str) -> ToolCall | None:
+    calls: Iterable[ToolCall] = turn.messages[-1].tool_calls if turn.messages else ()
+    return next((c for c in calls if c.id == call_id), None)
+
+
+def _already(req: ApprovalRequest) -> str:
+    if req.status is ApprovalStatus.EXPIRED:
+        return "This request already expired — the tool was not run."
+    who = req.decided_by_name or req.decided_by or "someone"
+    return f"This request was already {req.status.value} by {who}."
