@@ -1,0 +1,407 @@
+"""The Slack transport: Bolt's AsyncApp around the pure `normalize` / `render` functions.
+
+How it works:
+- Inbound, HTTP mode: `mount()` adds POST `/slack/events` to the shared aiohttp app; each request
+  goes through Bolt's dispatch, so Bolt checks the signature and refuses requests older than
+  five minutes (401) before any listener runs. Socket Mode (SLACK_APP_TOKEN set) feeds the same
+  Bolt app over a websocket instead.
+- Every listener acks first, then normalizes and hands the event to the sink in a background
+  task (kept in `_tasks` so it is neither garbage-collected nor lost at `stop`). Slack's 3 s ack
+  deadline therefore never depends on the LLM.
+- Thread replies without a mention pass through `FollowupPolicy` (see `followups.py`).
+- Outbound: `send` / `edit` / `send_private` render with `render.py` and call the Web API through
+  `errors.call`, which turns every `ok: false` into RateLimited / MessageTooLong / PlatformError.
+  Posts are paced per channel (`pacing.py`); edit throttling is the core's, from `capabilities`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Coroutine, Mapping
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from adapters.slack.errors import SLACK_TEXT_LIMIT, call, retry_after_of
+from adapters.slack.followups import FollowupPolicy, ThreadKey
+from adapters.slack.normalize import ACTION_PREFIX, BotIdentity, normalize, plain_text
+from adapters.slack.pacing import ChannelPacer
+from adapters.slack.render import SlackMessage, render
+from adapters.slack.stream import SlackNativeStream
+from bot.adapter import EventSink, NativeStream
+from bot.capabilities import Capabilities, RateScope
+from bot.clock import Clock
+from bot.errors import ConfigError, MessageTooLong, PlatformError, RateLimited
+from bot.events import Command, Event, IncomingMessage
+from bot.messages import OutgoingMessage
+from bot.refs import ConversationRef, MessageHandle
+
+log = structlog.get_logger("adapters.slack")
+
+EVENTS_PATH = "/slack/events"
+DEFAULT_API_URL = "https://slack.com/api/"
+
+
+def slack_capabilities(*, native_stream: bool = False) -> Capabilities:
+    """Slack's limits: 4,000-char edits (kept 100 under), chat.update Tier 3 (50/min/workspace)."""
+    return Capabilities(
+        max_post_chars=3900,
+        max_edit_chars=3900,
+        min_edit_interval_s=1.0,
+        rate_scope=RateScope.WORKSPACE,
+        edits_per_window=50,
+        rate_window_s=60.0,
+        native_stream=native_stream,
+        buttons=True,
+        ephemeral=True,
+    )
+
+
+class SlackAdapter:
+    """Adapter + HttpMounted + ThreadReader (+ NativeStreaming when `native_streaming`)."""
+
+    name = "slack"
+
+    def __init__(
+        self,
+        *,
+        bot_token: str,
+        signing_secret: str = "",
+        app_token: str = "",
+        api_url: str = DEFAULT_API_URL,
+        command: str = "/parley",
+        native_streaming: bool = False,
+        thread_followups: bool = True,
+        followups_by_workspace: Mapping[str, bool] | None = None,
+        followup_lookup: bool = True,
+        capabilities: Capabilities | None = None,
+        post_interval_s: float = 1.0,
+        post_burst: int = 3,
+        clock: Clock | None = None,
+    ) -> None:
+        if not signing_secret and not app_token:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET is required for HTTP mode (Basic Information → App "
+                "Credentials), or set SLACK_APP_TOKEN (xapp-…) to use Socket Mode."
+            )
+        self.capabilities = capabilities or slack_capabilities(native_stream=native_streaming)
+        self.command = command
+        self.socket_mode = bool(app_token)
+        self._app_token = app_token
+        self._signing_secret = signing_secret
+        self._client = AsyncWebClient(token=bot_token, base_url=_with_slash(api_url))
+        self._bolt = AsyncApp(
+            client=self._client,
+            signing_secret=signing_secret,
+            request_verification_enabled=bool(signing_secret),
+            process_before_response=False,
+        )
+        self._bolt.event("app_mention")(self._on_payload)
+        self._bolt.event("message")(self._on_payload)
+        self._bolt.command(command)(self._on_command)
+        self._bolt.action(re.compile(f"^{ACTION_PREFIX}"))(self._on_payload)
+        self._followups = FollowupPolicy(
+            enabled=thread_followups,
+            per_workspace=followups_by_workspace,
+            lookup=self._bot_in_thread if followup_lookup else None,
+        )
+        self._pacer = ChannelPacer(interval_s=post_interval_s, burst=post_burst, clock=clock)
+        self._sink: EventSink | None = None
+        self._bot = BotIdentity(user_id="")
+        self._session: aiohttp.ClientSession | None = None
+        self._socket: Any = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._recipients: dict[tuple[str, str], tuple[str, str]] = {}
+        self._latest_in_thread: dict[tuple[str, str], str] = {}
+        if native_streaming:
+            self.open_native_stream = self._open_native_stream
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    @property
+    def bot(self) -> BotIdentity:
+        return self._bot
+
+    def set_thread_followups(self, workspace_id: str, enabled: bool) -> None:
+        self._followups.set_enabled(workspace_id, enabled)
+
+    async def start(self, sink: EventSink) -> None:
+        self._session = aiohttp.ClientSession()
+        self._client.session = self._session
+        data = await call("auth.test", self._client.auth_test())
+        self._bot = BotIdentity(
+            user_id=str(data.get("user_id", "")), bot_id=str(data.get("bot_id", ""))
+        )
+        self._sink = sink
+        if self.socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            self._socket = AsyncSocketModeHandler(
+                self._bolt, self._app_token, web_client=self._client
+            )
+            await self._socket.connect_async()
+        log.info(
+            "slack.started",
+            bot_user_id=self._bot.user_id,
+            team=data.get("team_id"),
+            mode="socket" if self.socket_mode else "http",
+        )
+
+    async def stop(self) -> None:
+        self._sink = None
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=5.0)
+            for task in pending:
+                task.cancel()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+            self._client.session = None
+
+    def mount(self, app: web.Application) -> None:
+        """POST /slack/events on the shared server (HTTP mode; needs the signing secret)."""
+        if not self._signing_secret:
+            log.info("slack.http_not_mounted", reason="Socket Mode without SLACK_SIGNING_SECRET")
+            return
+        app.router.add_post(EVENTS_PATH, self.handle_http)
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        response = await self._bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    # --- inbound --------------------------------------------------------------------------
+
+    async def _on_payload(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        self._accept(body)
+
+    async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        event = self._normalize(body)
+        # `ask` is public: echo the question in the channel; the rest stays private.
+        if isinstance(event, Command) and event.name == "ask":
+            await ack(response_type="in_channel")
+        else:
+            await ack()
+        if event is not None:
+            self._spawn(self._deliver(event))
+
+    def _normalize(self, body: dict[str, Any]) -> Event | None:
+        try:
+            return normalize(body, self._bot)
+        except Exception:  # a malformed payload must not break the ack
+            log.exception("slack.normalize_failed", kind=body.get("type"))
+            return None
+
+    def _accept(self, body: dict[str, Any]) -> None:
+        event = self._normalize(body)
+        if event is None:
+            return
+        if isinstance(event, IncomingMessage) and event.ref.thread_id:
+            key = (event.ref.channel_id, event.ref.thread_id)
+            self._recipients[key] = (event.author.id, event.ref.workspace_id)
+            if not event.is_direct and not event.mentions_bot:
+                parent = str((body.get("event") or {}).get("parent_user_id", ""))
+                self._spawn(self._followup(event, parent))
+                return
+            if event.mentions_bot:
+                self._followups.note(_thread_key(event.ref))
+        self._spawn(self._deliver(event))
+
+    async def _followup(self, event: IncomingMessage, parent_user_id: str) -> None:
+        if await self._followups.should_answer(
+            _thread_key(event.ref), parent_user_id=parent_user_id, bot_user_id=self._bot.user_id
+        ):
+            await self._deliver(event)
+
+    async def _deliver(self, event: Event) -> None:
+        sink = self._sink
+        if sink is None:
+            log.warning("slack.event_before_start", event_id=event.event_id)
+            return
+        if isinstance(event, IncomingMessage) and event.ref.thread_id:
+            self._latest_in_thread[(event.ref.channel_id, event.ref.thread_id)] = event.message_id
+        try:
+            await sink(event)
+        except Exception:
+            log.exception("slack.sink_failed", event_id=event.event_id)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _bot_in_thread(self, key: ThreadKey) -> bool:
+        _, channel, thread = key
+        try:
+            data = await call(
+                "conversations.replies",
+                self._client.conversations_replies(channel=channel, ts=thread, limit=200),
+            )
+        except PlatformError:
+            return False
+        me = self._bot
+        return any(
+            m.get("user") == me.user_id
+            or (me.bot_id and m.get("bot_id") == me.bot_id)
+            or f"<@{me.user_id}" in str(m.get("text", ""))
+            for m in data.get("messages") or ()
+        )
+
+    # --- outbound -------------------------------------------------------------------------
+
+    async def send(self, ref: ConversationRef, message: OutgoingMessage) -> MessageHandle:
+        payload = _checked(render(message), "chat.postMessage")
+        await self._pacer.wait_turn(ref.channel_id)
+        data = await call(
+            "chat.postMessage",
+            self._client.chat_postMessage(
+                channel=ref.channel_id,
+                thread_ts=ref.thread_id,
+                text=payload.text,
+                blocks=payload.blocks or None,
+                unfurl_links=False,
+                unfurl_media=False,
+            ),
+            text_length=len(payload.text),
+        )
+        if ref.thread_id:
+            self._followups.note(_thread_key(ref))
+        return MessageHandle(ref=ref, message_id=str(data.get("ts", "")))
+
+    async def edit(self, handle: MessageHandle, message: OutgoingMessage) -> None:
+        payload = _checked(render(message), "chat.update")
+        # `blocks=[]` clears earlier blocks (e.g. buttons once an approval is decided).
+        await call(
+            "chat.update",
+            self._client.chat_update(
+                channel=handle.ref.channel_id,
+                ts=handle.message_id,
+                text=payload.text,
+                blocks=payload.blocks,
+            ),
+            text_length=len(payload.text),
+        )
+
+    async def send_private(
+        self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, hint: str = ""
+    ) -> None:
+        payload = _checked(render(message), "chat.postEphemeral")
+        if hint.startswith(("https://", "http://")):
+            await self._respond(hint, payload)
+            return
+        await call(
+            "chat.postEphemeral",
+            self._client.chat_postEphemeral(
+                channel=ref.channel_id,
+                user=user_id,
+                thread_ts=ref.thread_id,
+                text=payload.text,
+                blocks=payload.blocks or None,
+            ),
+            text_length=len(payload.text),
+        )
+
+    async def _respond(self, response_url: str, payload: SlackMessage) -> None:
+        """Reply through a slash command's response_url (ephemeral, valid 30 min, 5 uses)."""
+        webhook = AsyncWebhookClient(response_url, session=self._session)
+        try:
+            result = await webhook.send(
+                text=payload.text, blocks=payload.blocks or None, response_type="ephemeral"
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise PlatformError(
+                f"Slack response_url unreachable: {exc!r}",
+                method="response_url",
+                code="network_error",
+            ) from exc
+        if result.status_code == 429:
+            raise RateLimited(retry_after_of(result.headers), method="response_url")
+        if result.status_code != 200:
+            log.warning("slack.api_error", method="response_url", code=result.body)
+            raise PlatformError(
+                f"Slack response_url failed: {result.status_code} {result.body}",
+                method="response_url",
+                code=str(result.body or result.status_code),
+            )
+
+    # --- ThreadReader ---------------------------------------------------------------------
+
+    async def read_thread(self, ref: ConversationRef, limit: int) -> list[tuple[str, str]]:
+        """The thread's messages before the one that summoned us, oldest first (≤ limit)."""
+        if not ref.thread_id:
+            return []
+        latest = self._latest_in_thread.get((ref.channel_id, ref.thread_id))
+        pairs: list[tuple[str, str]] = []
+        cursor: str | None = None
+        for _ in range(10):  # at most 2,000 messages
+            data = await call(
+                "conversations.replies",
+                self._client.conversations_replies(
+                    channel=ref.channel_id, ts=ref.thread_id, limit=200, cursor=cursor
+                ),
+            )
+            for m in data.get("messages") or ():
+                if latest and m.get("ts") == latest:
+                    continue
+                role = self._role(m)
+                text = plain_text(str(m.get("text", "")), self._bot.user_id)
+                if role and text:
+                    pairs.append((role, text))
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        return pairs[-limit:] if limit > 0 else []
+
+    def _role(self, message: Mapping[str, Any]) -> str:
+        me = self._bot
+        if message.get("user") == me.user_id or (me.bot_id and message.get("bot_id") == me.bot_id):
+            return "assistant"
+        if message.get("bot_id") or message.get("subtype") not in (
+            None,
+            "thread_broadcast",
+            "file_share",
+        ):
+            return ""
+        return "user"
+
+    # --- NativeStreaming (bound in __init__ when enabled) ------------------------------------
+
+    async def _open_native_stream(self, ref: ConversationRef) -> NativeStream | None:
+        if not ref.thread_id:
+            return None
+        user, team = self._recipients.get((ref.channel_id, ref.thread_id), ("", ""))
+        is_dm = ref.channel_id.startswith("D")
+        if not is_dm and not user:
+            return None
+        return await SlackNativeStream.open(
+            self._client,
+            ref,
+            recipient_user_id="" if is_dm else user,
+            recipient_team_id="" if is_dm else (team or ref.workspace_id),
+        )
+
+
+def _checked(payload: SlackMessage, method: str) -> SlackMessage:
+    """Refuse locally what Slack would refuse: mrkdwn escaping can make text longer."""
+    if len(payload.text) > SLACK_TEXT_LIMIT:
+        raise MessageTooLong(len(payload.text), SLACK_TEXT_LIMIT, method=method)
+    return payload
+
+
+def _thread_key(ref: ConversationRef) -> ThreadKey:
+    return (ref.workspace_id, ref.channel_id, ref.thread_id or "")
+
+
+def _with_slash(url: str) -> str:
+    return url if url.endswith("/") else url + "/"

@@ -1,0 +1,252 @@
+"""Slack payload → core event: a pure function around one dispatch table.
+
+`normalize(body, bot)` takes what Bolt parsed from one request (an Events API envelope, a slash
+command form, or an interactivity payload) and returns an `IncomingMessage`, `Command`,
+`ButtonClick`, or `None` when Parley has nothing to do with it. Each payload kind maps to one
+small function in `_KINDS`; a kind that is not in the table is an explicit skip.
+
+Where a message is answered (the `ConversationRef`):
+- `app_mention` in a channel → the message's thread (`thread_ts`, or its own `ts` to start one).
+- `message.im` → the DM itself; in a thread only when the user threads.
+- a thread reply in a channel (`message.channels` with `thread_ts`) → that thread, with
+  `mentions_bot=False`: whether it is a follow-up worth answering is the transport's decision
+  (`adapters.slack.followups`). A channel message that mentions the bot is skipped here because
+  Slack also delivers it as `app_mention`; answering both would answer twice.
+
+Never answered: anything from a bot (ours included), edits, deletions and every other subtype.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.events import Attachment, ButtonClick, Command, Event, IncomingMessage
+from bot.refs import Author, ConversationRef, MessageHandle
+
+PLATFORM = "slack"
+ACTION_PREFIX = "parley_"
+"""Our buttons' action_id is `parley_<action>`; the value is the approval id alone."""
+
+# Subtypes that are still a person writing a new message; every other subtype (message_changed,
+# message_deleted, bot_message, channel_join, …) is skipped.
+_USER_SUBTYPES = frozenset({"", "thread_broadcast", "file_share", "me_message"})
+KB_SUBCOMMANDS = frozenset({"reindex", "status", "search"})
+SUBCOMMANDS = frozenset({"ask", "reset", "help", "kb"})
+
+Payload = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BotIdentity:
+    """Who the bot is in this workspace, from `auth.test`."""
+
+    user_id: str
+    """The bot user (U…): mentions of it are stripped; its messages are ignored."""
+    bot_id: str = ""
+    """The bot (B…): messages carrying it are ours."""
+
+
+def normalize(body: Payload, bot: BotIdentity) -> Event | None:
+    """Translate one Slack payload; None when it is not for Parley."""
+    handler = _KINDS.get(payload_kind(body), _skip)
+    return handler(body, bot)
+
+
+def payload_kind(body: Payload) -> str:
+    """The dispatch key: the event type for Events API envelopes, else the payload type."""
+    if body.get("type") == "event_callback":
+        event = body.get("event") or {}
+        return f"event:{event.get('type', '')}"
+    if "command" in body and "trigger_id" in body:
+        return "slash_command"
+    return str(body.get("type", ""))
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+def _app_mention(body: Payload, bot: BotIdentity) -> Event | None:
+    event = body["event"]
+    if _from_a_bot(event, bot) or event.get("subtype"):
+        return None
+    ts = str(event.get("ts", ""))
+    ref = _ref(body, event, thread=str(event.get("thread_ts") or ts))
+    return _message(body, event, bot, ref, mentions_bot=True, is_direct=False)
+
+
+def _message_event(body: Payload, bot: BotIdentity) -> Event | None:
+    event = body["event"]
+    if _from_a_bot(event, bot) or str(event.get("subtype") or "") not in _USER_SUBTYPES:
+        return None
+    thread_ts = event.get("thread_ts")
+    mentioned = mentions(str(event.get("text", "")), bot.user_id)
+    if event.get("channel_type") == "im":
+        ref = _ref(body, event, thread=str(thread_ts) if thread_ts else None)
+        return _message(body, event, bot, ref, mentions_bot=mentioned, is_direct=True)
+    # Channels, private channels, group DMs: only thread replies; a mention is app_mention's.
+    if not thread_ts or thread_ts == event.get("ts") or mentioned:
+        return None
+    ref = _ref(body, event, thread=str(thread_ts))
+    return _message(body, event, bot, ref, mentions_bot=False, is_direct=False)
+
+
+def _message(
+    body: Payload,
+    event: Payload,
+    bot: BotIdentity,
+    ref: ConversationRef,
+    *,
+    mentions_bot: bool,
+    is_direct: bool,
+) -> IncomingMessage:
+    profile = event.get("user_profile") or {}
+    name = profile.get("display_name") or profile.get("real_name") or ""
+    return IncomingMessage(
+        event_id=str(body.get("event_id") or f"{ref.channel_id}:{event.get('ts', '')}"),
+        ref=ref,
+        author=Author(id=str(event.get("user", "")), display_name=str(name)),
+        text=plain_text(str(event.get("text", "")), bot.user_id),
+        mentions_bot=mentions_bot,
+        is_direct=is_direct,
+        attachments=tuple(_attachment(f) for f in event.get("files") or () if isinstance(f, dict)),
+        message_id=str(event.get("ts", "")),
+    )
+
+
+def _attachment(file: Payload) -> Attachment:
+    return Attachment(
+        name=str(file.get("name") or file.get("title") or file.get("id", "")),
+        url=str(file.get("url_private") or ""),
+        content_type=str(file.get("mimetype") or ""),
+        size=int(file.get("size") or 0),
+    )
+
+
+def _from_a_bot(event: Payload, bot: BotIdentity) -> bool:
+    return bool(
+        event.get("bot_id")
+        or event.get("bot_profile")
+        or (bot.user_id and event.get("user") == bot.user_id)
+        or not event.get("user")
+    )
+
+
+def _ref(body: Payload, event: Payload, *, thread: str | None) -> ConversationRef:
+    team = body.get("team_id") or event.get("team") or ""
+    return ConversationRef(
+        platform=PLATFORM,
+        workspace_id=str(team),
+        channel_id=str(event.get("channel", "")),
+        thread_id=thread,
+    )
+
+
+# --- slash command ------------------------------------------------------------------------
+
+
+def _slash_command(body: Payload, bot: BotIdentity) -> Event | None:
+    words = str(body.get("text", "")).split()
+    sub, rest = (words[0].lower(), tuple(words[1:])) if words else ("help", ())
+    if sub not in SUBCOMMANDS or (sub == "ask" and not rest):
+        sub, rest = "help", ()
+    elif sub == "kb" and (
+        not rest
+        or rest[0].lower() not in KB_SUBCOMMANDS
+        or (rest[0].lower() == "search" and len(rest) < 2)
+    ):
+        sub, rest = "help", ("kb",)
+    elif sub == "kb":
+        rest = (rest[0].lower(), *rest[1:])
+    return Command(
+        event_id=str(body.get("trigger_id", "")),
+        ref=ConversationRef(
+            platform=PLATFORM,
+            workspace_id=str(body.get("team_id", "")),
+            channel_id=str(body.get("channel_id", "")),
+        ),
+        author=Author(id=str(body.get("user_id", "")), display_name=str(body.get("user_name", ""))),
+        name=sub,
+        args=rest,
+        response_hint=str(body.get("response_url", "")),
+    )
+
+
+# --- interactivity ------------------------------------------------------------------------
+
+
+def _block_actions(body: Payload, bot: BotIdentity) -> Event | None:
+    actions = [
+        a
+        for a in body.get("actions") or ()
+        if str(a.get("action_id", "")).startswith(ACTION_PREFIX)
+    ]
+    if not actions:
+        return None
+    action = actions[0]
+    container = body.get("container") or {}
+    message = body.get("message") or {}
+    user = body.get("user") or {}
+    channel = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
+    team = (body.get("team") or {}).get("id") or user.get("team_id") or ""
+    thread = message.get("thread_ts") or container.get("thread_ts")
+    ref = ConversationRef(
+        platform=PLATFORM,
+        workspace_id=str(team),
+        channel_id=channel,
+        thread_id=str(thread) if thread else None,
+    )
+    card_ts = message.get("ts") or container.get("message_ts")
+    return ButtonClick(
+        event_id=str(body.get("trigger_id") or f"{card_ts}:{action.get('action_ts', '')}"),
+        ref=ref,
+        author=Author(
+            id=str(user.get("id", "")),
+            display_name=str(user.get("name") or user.get("username") or ""),
+        ),
+        action=str(action["action_id"])[len(ACTION_PREFIX) :],
+        approval_id=str(action.get("value", "")),
+        message=MessageHandle(ref=ref, message_id=str(card_ts)) if card_ts else None,
+    )
+
+
+def _skip(body: Payload, bot: BotIdentity) -> Event | None:
+    return None
+
+
+_KINDS: dict[str, Callable[[Payload, BotIdentity], Event | None]] = {
+    "event:app_mention": _app_mention,
+    "event:message": _message_event,
+    "slash_command": _slash_command,
+    "block_actions": _block_actions,
+}
+
+
+# --- text ---------------------------------------------------------------------------------
+
+_LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
+
+
+def mentions(text: str, user_id: str) -> bool:
+    return bool(user_id) and (f"<@{user_id}>" in text or f"<@{user_id}|" in text)
+
+
+def plain_text(text: str, bot_user_id: str = "") -> str:
+    """Slack's wire text → what a person typed: our mention removed, `<…>` links and
+    mentions made readable, entities unescaped, outer whitespace trimmed."""
+
+    def link(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        if target.startswith("@"):
+            return "" if target[1:] == bot_user_id else f"@{label or target[1:]}"
+        if target.startswith("#"):
+            return f"#{label or target[1:]}"
+        if target.startswith("!"):
+            return f"@{label or target[1:].split('^')[0]}"
+        return target if not label or label == target else f"{label} ({target})"
+
+    cleaned = _LINK.sub(link, text)
+    return html.unescape(re.sub(r"[ \t]{2,}", " ", cleaned)).strip()
