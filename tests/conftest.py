@@ -12,4 +12,4 @@ for _name in list(os.environ):
         "DATABASE_URL", "LLM_PROVIDERS", "LLM_MODEL", "KNOWLEDGE_PATHS", "ADMIN_USERS", "DATA_DIR",
     }:
         del os.environ[_name]
-pytest_plugins = ["tests.fakes.llm_fixtures"]
+pytest_plugins = ["tests.fakes.llm_fixtures", "tests.fakes.slack_fixtures"]
