@@ -1,0 +1,50 @@
+"""Value objects shared by loaders, the chunker and the indexer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Section:
+    """A run of text under one heading path (a page, for PDFs)."""
+
+    headings: tuple[str, ...]
+    """Heading path from the top, e.g. ("Setup", "Slack"); empty before the first heading."""
+    text: str
+
+    @property
+    def path(self) -> str:
+        return " > ".join(self.headings)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadedDocument:
+    """What a loader extracts from one file."""
+
+    title: str
+    sections: tuple[Section, ...]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Chunk:
+    """One piece of a document as it is embedded and stored."""
+
+    doc_id: str
+    source: str
+    """Path shown to users (relative to the working directory when inside it) or URL."""
+    title: str
+    section: str
+    """Heading path joined with " > "."""
+    index: int
+    """Position of the chunk within its document, from 0."""
+    text: str
+    content_hash: str
+    """Hash of the document version this chunk came from."""
+    scopes: tuple[str, ...] = field(default=("public",))
+
+    def embedding_text(self) -> str:
+        """Text given to the embedders: title and section help the chunk stand on its own."""
+        head = " — ".join(part for part in (self.title, self.section) if part)
+        return f"{head}\n{self.text}" if head else self.text
