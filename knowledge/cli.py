@@ -1,0 +1,140 @@
+"""`kb` subcommands for `python -m bot`: reindex (with a progress bar), status, search.
+
+`register(subparsers)` adds them; each handler is `func(args, settings) -> int`, set as
+`kb_handler`. Errors the user can fix (Qdrant down, index locked, bad configuration) print one
+clear line on stderr and return 2; Ctrl-C during a reindex keeps finished documents (exit 130).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from bot.errors import ParleyError
+from bot.settings import Settings
+from knowledge import KnowledgeBase, open_knowledge_base
+from knowledge.report import ReindexReport
+
+T = TypeVar("T")
+
+
+def _run(settings: Settings, work: Callable[[KnowledgeBase], Awaitable[T]]) -> T:
+    async def main() -> T:
+        kb = await open_knowledge_base(settings, schedule=False)
+        try:
+            return await work(kb)
+        finally:
+            await kb.close()
+
+    return asyncio.run(main())
+
+
+def _fail(exc: Exception) -> int:
+    print(f"parley kb: {exc}", file=sys.stderr)
+    return 2
+
+
+class _Bar:
+    """A tqdm bar driven by the reindex progress callback."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Any = None
+
+    def __call__(self, info: dict[str, float]) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=int(info["documents_total"]), unit="doc", file=sys.stderr)
+        self.bar.n = int(info["documents"])
+        self.bar.set_postfix(chunks=int(info["chunks"]), errors=int(info["errors"]), refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def reindex_command(args: argparse.Namespace, settings: Settings) -> int:
+    bar = _Bar(enabled=not getattr(args, "quiet", False))
+
+    async def work(kb: KnowledgeBase) -> ReindexReport:
+        try:
+            return await kb.reindex_report(list(args.paths), progress=bar)
+        finally:
+            bar.close()
+
+    try:
+        report = _run(settings, work)
+    except KeyboardInterrupt:
+        print(
+            "Reindex interrupted; finished documents are kept. Run it again to resume.",
+            file=sys.stderr,
+        )
+        return 130
+    except ParleyError as exc:
+        return _fail(exc)
+    print(report.render())
+    return 1 if report.errors and not report.indexed and not report.unchanged else 0
+
+
+def status_command(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(kb: KnowledgeBase) -> str:
+        return await kb.status()
+
+    try:
+        print(_run(settings, work))
+    except ParleyError as exc:
+        return _fail(exc)
+    return 0
+
+
+def search_command(args: argparse.Namespace, settings: Settings) -> int:
+    query = " ".join(args.query)
+    scopes = list(args.scope) if args.scope else None
+
+    async def work(kb: KnowledgeBase) -> list[Any]:
+        return await kb.search(query, scopes=scopes, limit=args.limit)
+
+    try:
+        hits = _run(settings, work)
+    except ParleyError as exc:
+        return _fail(exc)
+    if not hits:
+        print(f"No passages above the threshold for {query!r}.")
+        return 1
+    for rank, hit in enumerate(hits, start=1):
+        section = f" › {hit.section}" if hit.section else ""
+        print(f"{rank:>2}. {hit.score:.3f}  {hit.source}{section}")
+        snippet = " ".join(hit.text.split())
+        print(f"      {snippet[:160]}{'…' if len(snippet) > 160 else ''}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    kb = subparsers.add_parser("kb", help="knowledge base: reindex, status, search")
+    commands = kb.add_subparsers(dest="kb_command", required=True, metavar="COMMAND")
+
+    reindex = commands.add_parser("reindex", help="index files (default: KNOWLEDGE_PATHS)")
+    reindex.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to index")
+    reindex.add_argument("--quiet", action="store_true", help="no progress bar")
+    reindex.set_defaults(kb_handler=reindex_command)
+
+    status = commands.add_parser("status", help="documents, chunks, model, last run, errors")
+    status.set_defaults(kb_handler=status_command)
+
+    search = commands.add_parser("search", help="ranked passages for a query")
+    search.add_argument("query", nargs="+", metavar="QUERY")
+    search.add_argument("--limit", type=int, default=5)
+    search.add_argument(
+        "--scope",
+        action="append",
+        metavar="SCOPE",
+        help="only what this scope sees (repeatable); default: everything",
+    )
+    search.set_defaults(kb_handler=search_command)
