@@ -115,7 +115,11 @@ class Parley:
         chat_model = self._chat_model or self._build_chat_model()
         memory = Memory(store, Budget.from_settings(settings), chat_model)
         self.runner = TurnRunner(
-            settings=settings, store=store, memory=memory, chat_model=chat_model, clock=self.clock,
+            settings=settings,
+            store=store,
+            memory=memory,
+            chat_model=chat_model,
+            clock=self.clock,
             retriever=self.knowledge,
         )
         for adapter in self._extra_adapters:
@@ -128,12 +132,21 @@ class Parley:
                 adapter, clock=self.clock, native_streaming=adapter.capabilities.native_stream
             )
         commands = Commands(
-            store=store, access=Access(settings.admin_users), ask=self._ask, clock=self.clock,
-            knowledge=self.knowledge, tool_host=lambda: self.runner.tool_host if self.runner else None,
+            store=store,
+            access=Access(settings.admin_users),
+            ask=self._ask,
+            clock=self.clock,
+            knowledge=self.knowledge,
+            tool_host=lambda: self.runner.tool_host if self.runner else None,
         )
         self.pipeline = Pipeline(
-            settings=settings, store=store, queues=self.queues, runner=self.runner, commands=commands,
-            adapters=self.adapters, deliveries=self.deliveries,
+            settings=settings,
+            store=store,
+            queues=self.queues,
+            runner=self.runner,
+            commands=commands,
+            adapters=self.adapters,
+            deliveries=self.deliveries,
         )
         self.runner.tool_host = self._build_tool_host()
         if http:
@@ -229,7 +242,13 @@ class Parley:
         return checks
 
     async def resume(
-        self, ref: ConversationRef, author: Author, messages: Sequence[ChatMessage], *, turn_id: str, step: int
+        self,
+        ref: ConversationRef,
+        author: Author,
+        messages: Sequence[ChatMessage],
+        *,
+        turn_id: str,
+        step: int,
     ) -> None:
         """TurnResumer: continue a paused turn in its conversation's queue."""
         assert self.runner is not None
@@ -245,17 +264,24 @@ def register_platform_commands(sub: argparse._SubParsersAction) -> None:  # type
     slack = sub.add_parser("slack", help="Slack app helpers")
     slack_sub = slack.add_subparsers(dest="slack_command", required=True)
     manifest = slack_sub.add_parser("manifest", help="print the Slack app manifest for a base URL")
-    manifest.add_argument("--base-url", default="https://example.com", help="public URL of this bot")
-    manifest.add_argument("--socket-mode", action="store_true", help="Socket Mode (no request URLs)")
+    manifest.add_argument(
+        "--base-url", default="https://example.com", help="public URL of this bot"
+    )
+    manifest.add_argument(
+        "--socket-mode", action="store_true", help="Socket Mode (no request URLs)"
+    )
     manifest.add_argument("--format", choices=("yaml", "json"), default="yaml")
     manifest.set_defaults(handler=_slack_manifest)
 
 
 def _slack_manifest(args: argparse.Namespace, settings: Settings) -> int:
     import yaml
-
     from adapters.slack.manifest import render_manifest
 
     data = render_manifest(args.base_url, socket_mode=args.socket_mode)
-    print(json.dumps(data, indent=2) if args.format == "json" else yaml.safe_dump(data, sort_keys=False))
+    print(
+        json.dumps(data, indent=2)
+        if args.format == "json"
+        else yaml.safe_dump(data, sort_keys=False)
+    )
     return 0

@@ -24,11 +24,13 @@ log = get_logger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="parley", description="Parley: one LLM bot for Slack, Discord and Teams.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("run", help="run every configured platform adapter and the HTTP server").set_defaults(
-        handler=_run
+    parser = argparse.ArgumentParser(
+        prog="parley", description="Parley: one LLM bot for Slack, Discord and Teams."
     )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser(
+        "run", help="run every configured platform adapter and the HTTP server"
+    ).set_defaults(handler=_run)
     sub.add_parser("chat", help="chat in the console").set_defaults(handler=_chat)
     try:
         from knowledge.cli import register as register_kb
@@ -118,7 +120,9 @@ async def _console(settings: Settings) -> int:
     app = Parley(settings, adapters=[console], load_platforms=False)
     holder.append(app)
     if console.interactive:
-        print("Parley console. Type a message; /help for commands; Ctrl-D to quit.", file=sys.stderr)
+        print(
+            "Parley console. Type a message; /help for commands; Ctrl-D to quit.", file=sys.stderr
+        )
     await app.start(http=False)
     try:
         await console.finished.wait()

@@ -99,13 +99,21 @@ class Settings(BaseSettings):
     http_tool_allowed_hosts: CommaList = ()
 
     # --- Server and logs -----------------------------------------------------------------
-    port: int = Field(default=8080, ge=1, le=65535)
+    port: int = Field(default=8080, ge=0, le=65535)
+    """0 asks the OS for any free port (tests)."""
     host: str = "0.0.0.0"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "console"
 
-    @field_validator("llm_providers", "knowledge_paths", "admin_users", "http_tool_allowed_hosts",
-                     "knowledge_include", "knowledge_exclude", mode="before")
+    @field_validator(
+        "llm_providers",
+        "knowledge_paths",
+        "admin_users",
+        "http_tool_allowed_hosts",
+        "knowledge_include",
+        "knowledge_exclude",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -122,7 +130,9 @@ class Settings(BaseSettings):
     def _known_providers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         unknown = [p for p in value if p not in KNOWN_PROVIDERS]
         if unknown:
-            raise ValueError(f"unknown provider(s) {unknown}; use a comma list of {KNOWN_PROVIDERS}")
+            raise ValueError(
+                f"unknown provider(s) {unknown}; use a comma list of {KNOWN_PROVIDERS}"
+            )
         return value
 
     @field_validator("admin_users")
@@ -130,7 +140,9 @@ class Settings(BaseSettings):
     def _qualified_users(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         bad = [u for u in value if ":" not in u]
         if bad:
-            raise ValueError(f"entries must look like platform:user_id, e.g. slack:U0123 (got {bad})")
+            raise ValueError(
+                f"entries must look like platform:user_id, e.g. slack:U0123 (got {bad})"
+            )
         return value
 
     # --- Derived -------------------------------------------------------------------------
@@ -141,7 +153,7 @@ class Settings(BaseSettings):
             # Heroku-style URLs name the scheme "postgres"; use the psycopg 3 driver.
             for prefix in ("postgres://", "postgresql://"):
                 if url.startswith(prefix):
-                    return "postgresql+psycopg://" + url[len(prefix):]
+                    return "postgresql+psycopg://" + url[len(prefix) :]
             return url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'parley.db').resolve()}"
 
@@ -181,7 +193,13 @@ def load_settings(**overrides: object) -> Settings:
         for err in exc.errors():
             name = str(err["loc"][0]).upper() if err["loc"] else "?"
             given = err.get("input")
-            shown = "" if "key" in name.lower() or "token" in name.lower() or "secret" in name.lower() \
-                or "password" in name.lower() else f" (got {given!r})"
+            shown = (
+                ""
+                if "key" in name.lower()
+                or "token" in name.lower()
+                or "secret" in name.lower()
+                or "password" in name.lower()
+                else f" (got {given!r})"
+            )
             lines.append(f"{name}: {err['msg']}{shown}. Fix it in the environment or in .env.")
         raise ConfigError("Invalid configuration:\n  " + "\n  ".join(lines)) from None

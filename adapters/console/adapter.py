@@ -123,7 +123,7 @@ class ConsoleAdapter:
     def _show(self, message_id: str) -> None:
         text, printed = self._texts[message_id], self._printed.get(message_id)
         if printed is not None and message_id == self._streaming and text.startswith(printed):
-            self._write(text[len(printed):])
+            self._write(text[len(printed) :])
         else:
             self._write("\nparley> " + text)
             self._streaming = message_id
@@ -156,7 +156,9 @@ class ConsoleAdapter:
                     break
                 seq += 1
                 pending = self._pending_approval if self.interactive else None
-                event = normalize(line, seq=seq, session=self._session, user=self._user, pending_approval=pending)
+                event = normalize(
+                    line, seq=seq, session=self._session, user=self._user, pending_approval=pending
+                )
                 if event is None:
                     continue
                 if isinstance(event, ButtonClick):

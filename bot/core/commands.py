@@ -78,7 +78,11 @@ class Commands:
 
     async def _reset(self, command: Command, adapter: Adapter, delivery: Delivery) -> None:
         await self._store.reset(command.ref.memory_key)
-        await self._private(command, adapter, "Done: I've forgotten this conversation. The next message starts fresh.")
+        await self._private(
+            command,
+            adapter,
+            "Done: I've forgotten this conversation. The next message starts fresh.",
+        )
 
     async def _ask_command(self, command: Command, adapter: Adapter, delivery: Delivery) -> None:
         if not command.text.strip():
@@ -102,7 +106,9 @@ class Commands:
     async def _kb(self, command: Command, adapter: Adapter, delivery: Delivery) -> None:
         sub, *rest = command.args or ("status",)
         if self._knowledge is None:
-            await self._private(command, adapter, "The knowledge base is not available in this deployment.")
+            await self._private(
+                command, adapter, "The knowledge base is not available in this deployment."
+            )
             return
         try:
             if sub == "status":
@@ -111,11 +117,19 @@ class Commands:
                 await self._kb_search(command, adapter, " ".join(rest))
             elif sub == "reindex":
                 if not self._access.is_admin(command.ref, command.author):
-                    await self._private(command, adapter, "Only admins (ADMIN_USERS) can reindex the knowledge base.")
+                    await self._private(
+                        command,
+                        adapter,
+                        "Only admins (ADMIN_USERS) can reindex the knowledge base.",
+                    )
                     return
                 await self._kb_reindex(command, delivery, rest)
             else:
-                await self._private(command, adapter, "Usage: `kb status`, `kb search <query>` or `kb reindex [path ...]`")
+                await self._private(
+                    command,
+                    adapter,
+                    "Usage: `kb status`, `kb search <query>` or `kb reindex [path ...]`",
+                )
         except Exception as exc:
             log.exception("knowledge command failed", sub=sub)
             await self._private(command, adapter, f"The knowledge base command failed: {exc}")
@@ -124,7 +138,9 @@ class Commands:
         assert self._knowledge is not None
         hits = await self._knowledge.search(query, scopes=scopes_for(command.ref))
         if not hits:
-            await self._private(command, adapter, f"Nothing in the knowledge base matches “{query}”.")
+            await self._private(
+                command, adapter, f"Nothing in the knowledge base matches “{query}”."
+            )
             return
         lines = [f"*Top passages for “{query}”*"]
         for n, hit in enumerate(hits, 1):
@@ -135,7 +151,9 @@ class Commands:
 
     async def _kb_reindex(self, command: Command, delivery: Delivery, paths: list[str]) -> None:
         assert self._knowledge is not None
-        handle = await delivery.post(command.ref, OutgoingMessage.text("Reindexing the knowledge base…"))
+        handle = await delivery.post(
+            command.ref, OutgoingMessage.text("Reindexing the knowledge base…")
+        )
         latest: dict[str, float] = {}
 
         async def report_progress() -> None:
@@ -145,7 +163,9 @@ class Commands:
                 if latest and latest != shown:
                     shown = dict(latest)
                     counts = ", ".join(f"{k} {v:g}" for k, v in shown.items())
-                    await delivery.update(handle, OutgoingMessage.text(f"Reindexing… {counts}"), priority=False)
+                    await delivery.update(
+                        handle, OutgoingMessage.text(f"Reindexing… {counts}"), priority=False
+                    )
 
         reporter = asyncio.create_task(report_progress())
         report = "Reindex stopped before it finished."

@@ -33,9 +33,9 @@ def estimate_tokens(text: str) -> int:
 
 
 def message_tokens(message: StoredMessage | ChatMessage) -> int:
-    return estimate_tokens(message.text if isinstance(message, StoredMessage) else message.content) + (
-        MESSAGE_OVERHEAD_TOKENS
-    )
+    return estimate_tokens(
+        message.text if isinstance(message, StoredMessage) else message.content
+    ) + (MESSAGE_OVERHEAD_TOKENS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,7 +129,9 @@ class Memory:
         except Exception as exc:  # folding is best effort; context building copes without it
             log.warning("summary fold failed", memory_key=memory_key, error=str(exc))
             return False
-        await self._store.save_summary(memory_key, Summary(text=text, through_message_id=fold[-1].id))
+        await self._store.save_summary(
+            memory_key, Summary(text=text, through_message_id=fold[-1].id)
+        )
         log.info("history folded into summary", memory_key=memory_key, folded=len(fold))
         return True
 
@@ -159,7 +161,11 @@ class Memory:
             ),
             max_output_tokens=400,
         )
-        parts = [event.text async for event in self._summarizer.stream(request) if isinstance(event, TextDelta)]
+        parts = [
+            event.text
+            async for event in self._summarizer.stream(request)
+            if isinstance(event, TextDelta)
+        ]
         text = "".join(parts).strip()
         if not text:
             raise ValueError("the model returned an empty summary")

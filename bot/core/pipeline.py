@@ -55,12 +55,19 @@ class Pipeline:
         self._deliveries = deliveries
         self._per_minute = messages_per_minute
         self._limiters: dict[str, AsyncLimiter] = {}
-        self._chain: Sequence[Middleware] = (self._ignore_bots, self._relevance, self._dedupe, self._rate_limit)
+        self._chain: Sequence[Middleware] = (
+            self._ignore_bots,
+            self._relevance,
+            self._dedupe,
+            self._rate_limit,
+        )
 
     async def __call__(self, event: Event) -> None:
         """The EventSink handed to every adapter."""
         metrics.EVENTS.labels(event.ref.platform, type(event).__name__).inc()
-        with structlog.contextvars.bound_contextvars(event_id=event.event_id, memory_key=event.ref.memory_key):
+        with structlog.contextvars.bound_contextvars(
+            event_id=event.event_id, memory_key=event.ref.memory_key
+        ):
             await self._run(0, event)
 
     async def _run(self, index: int, event: Event) -> None:
@@ -101,8 +108,11 @@ class Pipeline:
                 self._drop(event, "rate_limited")
                 adapter = self._adapters[event.ref.platform]
                 await adapter.send_private(
-                    event.ref, event.author.id,
-                    OutgoingMessage.text("You're sending messages faster than I can answer. Please wait a minute."),
+                    event.ref,
+                    event.author.id,
+                    OutgoingMessage.text(
+                        "You're sending messages faster than I can answer. Please wait a minute."
+                    ),
                 )
                 return
             await limiter.acquire()
@@ -115,7 +125,9 @@ class Pipeline:
         if isinstance(event, IncomingMessage):
             self.ask(event)
         elif isinstance(event, Command):
-            self._queues.submit(event.ref.memory_key, lambda: self._commands.handle(event, adapter, delivery))
+            self._queues.submit(
+                event.ref.memory_key, lambda: self._commands.handle(event, adapter, delivery)
+            )
         elif isinstance(event, ButtonClick):
             host = self._runner.tool_host
             if host is None:
@@ -128,7 +140,9 @@ class Pipeline:
         reader = adapter if isinstance(adapter, ThreadReader) else None
 
         async def job() -> None:
-            with structlog.contextvars.bound_contextvars(event_id=event.event_id, memory_key=event.ref.memory_key):
+            with structlog.contextvars.bound_contextvars(
+                event_id=event.event_id, memory_key=event.ref.memory_key
+            ):
                 await self._runner.answer(event, delivery, reader)
 
         self._queues.submit(event.ref.memory_key, job)

@@ -74,7 +74,13 @@ class ToolHost(Protocol):
 
 class TurnResumer(Protocol):
     async def resume(
-        self, ref: ConversationRef, author: Author, messages: Sequence[ChatMessage], *, turn_id: str, step: int
+        self,
+        ref: ConversationRef,
+        author: Author,
+        messages: Sequence[ChatMessage],
+        *,
+        turn_id: str,
+        step: int,
     ) -> None:
         """Continue a paused turn from `messages` (ending with the tool results), in order with
         the conversation's other work, answering in the same thread."""

@@ -5,15 +5,15 @@ How a turn runs (inside its conversation's queue, so turns of one conversation n
 1. Reject empty or over-long text (a clear reply; the too-long message is still stored, marked
    failed, so nothing is lost). Seed memory from an existing thread the first time the bot is
    summoned into it.
-2. Recall memory *before* storing the new message, then store it: the user's message is durable
-   before any model is called.
-3. Post the placeholder at once (the delivery engine), and store the reply row as `streaming`.
-4. Retrieve knowledge for the (standalone-rewritten) question and build the prompt.
-5. Model steps: stream text into the reply; when the model asks for tools, hand the calls to the
+2. Post the placeholder at once (the delivery engine) while recalling memory and storing the new
+   message: the user's message is durable before any model is called. Store the reply row as
+   `streaming`.
+3. Retrieve knowledge for the (standalone-rewritten) question and build the prompt.
+4. Model steps: stream text into the reply; when the model asks for tools, hand the calls to the
    ToolHost, which either returns results (next step) or pauses the turn for a person's approval
    (the reply is finalized with a notice; the host resumes the turn later via `resume`). At most
    `tool_max_steps` steps and `tool_turn_timeout_s` seconds per turn.
-6. Finalize: citation markers that point nowhere are removed, citations attached, the reply row is
+5. Finalize: citation markers that point nowhere are removed, citations attached, the reply row is
    marked final with provider, model, tokens and latency; then memory may fold into the summary.
 
 Every path ends in a final edit: the answer, or a clear error saying what to do.
@@ -49,14 +49,14 @@ from bot.llm.types import (
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
 from bot.ports import ConversationStore, MessageStatus, Passage, Retriever, scopes_for
-from bot.refs import Author, ConversationRef
+from bot.refs import Author, ConversationRef, MessageHandle
 from bot.settings import Settings
 
 log = get_logger(__name__)
-Prepare = Callable[[], Awaitable[tuple[list[ChatMessage], list[Passage]]]]
+Compose = Callable[[], Awaitable[tuple[list[ChatMessage], list[Passage]]]]
 
 REFERRING_WORDS = frozenset(
-    "it its this that these those they them their he she him her there such same above".split()
+    ["it", "its", "this", "that", "these", "those", "they", "them", "their", "he", "she", "him", "her", "there", "such", "same", "above"]
 )
 FINISH_NOTES = {
     "length": "\n\n_(The answer was cut short: it reached the length limit.)_",
@@ -111,14 +111,21 @@ class TurnRunner:
         if len(text) > self._settings.max_message_chars:
             await self._reject_too_long(event, delivery)
             return
+        reply = delivery.reply(ref)
+        # The placeholder goes out while the message is being stored: the user sees at once
+        # that the bot is answering, and the question is durable before any model is called.
+        placeholder = asyncio.create_task(reply.start())
         created = await self._store.ensure_conversation(ref)
         if created and thread_reader is not None and ref.thread_id:
             await self._seed_from_thread(ref, thread_reader, skip_text=text)
         recall = await self._memory.recall(ref.memory_key)
         await self._store.add_message(ref, role="user", text=text, author=event.author)
-        reply = delivery.reply(ref)
+
+        async def compose() -> tuple[list[ChatMessage], list[Passage]]:
+            return await self._first_step(ref, event.author, text, recall)
+
         await self._run(
-            ref, event.author, delivery, reply, lambda: self._first_step(ref, event.author, text, recall)
+            ref, delivery, reply, placeholder, compose, question=text, author=event.author
         )
 
     async def resume(
@@ -133,40 +140,58 @@ class TurnRunner:
     ) -> None:
         """Continue a turn paused for approval, in a new reply in the same place."""
         reply = delivery.reply(ref)
+        placeholder = asyncio.create_task(reply.start())
 
-        async def prepared() -> tuple[list[ChatMessage], list[Passage]]:
+        async def compose() -> tuple[list[ChatMessage], list[Passage]]:
             return list(messages), []
 
-        await self._run(ref, author, delivery, reply, prepared, turn_id=turn_id, first_step=step + 1)
+        await self._run(
+            ref,
+            delivery,
+            reply,
+            placeholder,
+            compose,
+            author=author,
+            turn_id=turn_id,
+            first_step=step + 1,
+        )
 
     # --- the turn ---------------------------------------------------------------------------
     async def _run(
         self,
         ref: ConversationRef,
-        author: Author,
         delivery: Delivery,
         reply: StreamingReply,
-        prepare: Prepare,
+        placeholder: asyncio.Task[MessageHandle],
+        compose: Compose,
         *,
+        author: Author,
+        question: str = "",
         turn_id: str | None = None,
         first_step: int = 1,
     ) -> None:
         started = self._clock.now()
         turn_id = turn_id or uuid.uuid4().hex[:16]
         try:
-            handle = await reply.start()
+            handle = await placeholder
         except Exception:
-            log.exception("could not post the placeholder", memory_key=ref.memory_key)
+            log.exception(
+                "could not post the placeholder; the question is stored", memory_key=ref.memory_key
+            )
             return
         row = await self._store.add_message(
-            ref, role="assistant", text="", status=MessageStatus.STREAMING, platform_message_id=handle.message_id
+            ref,
+            role="assistant",
+            text="",
+            status=MessageStatus.STREAMING,
+            platform_message_id=handle.message_id,
         )
         progress = _Progress()
         try:
             if not self._model.available:
-                await self._answer_without_model(ref, reply, row, author)
+                await self._answer_without_model(ref, reply, row, question)
                 return
-            messages, passages = await prepare()
+            messages, passages = await compose()
             done = await self._steps(
                 ref, author, delivery, reply, messages, progress, turn_id, first_step, started
             )
@@ -183,11 +208,17 @@ class TurnRunner:
         except ProviderError as exc:
             await self._fail(reply, row, progress, str(exc))
         except asyncio.CancelledError:
-            await asyncio.shield(self._fail(reply, row, progress, "Parley is restarting; please ask again in a moment."))
+            await asyncio.shield(
+                self._fail(
+                    reply, row, progress, "Parley is restarting; please ask again in a moment."
+                )
+            )
             raise
         except Exception as exc:
             log.exception("turn failed", memory_key=ref.memory_key, turn_id=turn_id)
-            await self._fail(reply, row, progress, GENERIC_FAILURE.format(ref=turn_id), error=repr(exc))
+            await self._fail(
+                reply, row, progress, GENERIC_FAILURE.format(ref=turn_id), error=repr(exc)
+            )
         else:
             await self._memory.fold_if_needed(ref.memory_key)
 
@@ -213,15 +244,22 @@ class TurnRunner:
                 return None
             if self.tool_host is None:
                 return None
-            if step >= max_steps or self._clock.now() - started > self._settings.tool_turn_timeout_s:
+            if (
+                step >= max_steps
+                or self._clock.now() - started > self._settings.tool_turn_timeout_s
+            ):
                 progress.texts.append(
                     f"_(Stopped: this turn reached its limit of {max_steps} tool steps or "
                     f"{self._settings.tool_turn_timeout_s:.0f} s.)_"
                 )
                 return None
-            messages.append(ChatMessage(role="assistant", content=progress.texts[-1], tool_calls=tuple(calls)))
+            messages.append(
+                ChatMessage(role="assistant", content=progress.texts[-1], tool_calls=tuple(calls))
+            )
             reply.set_text(_with_status(progress.shown, self.tool_host.status_text(calls)))
-            context = TurnContext(ref=ref, author=author, messages=tuple(messages), step=step, turn_id=turn_id)
+            context = TurnContext(
+                ref=ref, author=author, messages=tuple(messages), step=step, turn_id=turn_id
+            )
             outcome = await self.tool_host.handle_calls(context, calls, delivery)
             if isinstance(outcome, Paused):
                 return _with_status(progress.shown, outcome.notice)
@@ -229,7 +267,11 @@ class TurnRunner:
             step += 1
 
     async def _stream_step(
-        self, reply: StreamingReply, messages: list[ChatMessage], tools: Sequence[object], progress: _Progress
+        self,
+        reply: StreamingReply,
+        messages: list[ChatMessage],
+        tools: Sequence[object],
+        progress: _Progress,
     ) -> list[ToolCall]:
         request = LLMRequest(
             messages=tuple(messages),
@@ -293,7 +335,10 @@ class TurnRunner:
                     content="Rewrite the user's last message as one self-contained search query, "
                     "resolving references to the earlier conversation. Reply with the query only.",
                 ),
-                ChatMessage(role="user", content=f"<conversation>\n{last}\n</conversation>\nLast message: {text}"),
+                ChatMessage(
+                    role="user",
+                    content=f"<conversation>\n{last}\n</conversation>\nLast message: {text}",
+                ),
             ),
             max_output_tokens=80,
         )
@@ -305,17 +350,20 @@ class TurnRunner:
         return rewritten if 0 < estimate_tokens(rewritten) < 200 else text
 
     async def _answer_without_model(
-        self, ref: ConversationRef, reply: StreamingReply, row: int, author: Author
+        self, ref: ConversationRef, reply: StreamingReply, row: int, question: str
     ) -> None:
-        history = await self._store.history(ref.memory_key, limit=1_000_000)
-        question = next((m.text for m in reversed(history) if m.role == "user"), "")
         passages = await self._retrieve(ref, question) if self._retriever and question else []
         text = answer_without_llm(question, passages)
         _, numbered = build_context(passages, self._memory.budget.knowledge)
         clean, citations = resolve_citations(text, numbered)
         await reply.finish(OutgoingMessage(text_markdown=clean, citations=citations))
         await self._store.update_message(
-            row, text=clean, status=MessageStatus.FINAL, provider="none", model="knowledge-only", citations=citations
+            row,
+            text=clean,
+            status=MessageStatus.FINAL,
+            provider="none",
+            model="knowledge-only",
+            citations=citations,
         )
 
     async def _finalize_row(
@@ -334,7 +382,13 @@ class TurnRunner:
         )
 
     async def _fail(
-        self, reply: StreamingReply, row: int, progress: _Progress, message: str, *, error: str | None = None
+        self,
+        reply: StreamingReply,
+        row: int,
+        progress: _Progress,
+        message: str,
+        *,
+        error: str | None = None,
     ) -> None:
         shown = progress.shown
         try:
@@ -343,8 +397,12 @@ class TurnRunner:
             log.exception("could not deliver the failure message")
         try:
             await self._store.update_message(
-                row, text=shown, status=MessageStatus.FAILED, error=error or message,
-                provider=progress.provider or None, model=progress.model or None,
+                row,
+                text=shown,
+                status=MessageStatus.FAILED,
+                error=error or message,
+                provider=progress.provider or None,
+                model=progress.model or None,
             )
         except Exception:
             log.exception("could not mark the reply failed")
@@ -353,7 +411,11 @@ class TurnRunner:
         limit = self._settings.max_message_chars
         await self._store.ensure_conversation(event.ref)
         row = await self._store.add_message(
-            event.ref, role="user", text=event.text, author=event.author, status=MessageStatus.FAILED
+            event.ref,
+            role="user",
+            text=event.text,
+            author=event.author,
+            status=MessageStatus.FAILED,
         )
         await self._store.update_message(row, error="message too long")
         await delivery.post(
@@ -364,7 +426,9 @@ class TurnRunner:
             ),
         )
 
-    async def _seed_from_thread(self, ref: ConversationRef, reader: ThreadReader, *, skip_text: str) -> None:
+    async def _seed_from_thread(
+        self, ref: ConversationRef, reader: ThreadReader, *, skip_text: str
+    ) -> None:
         try:
             earlier = await reader.read_thread(ref, limit=50)
         except Exception as exc:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -38,10 +39,17 @@ class Harness:
     model: ScriptedModel
     seq: int = 0
 
-    async def say(self, text: str, *, ref: ConversationRef | None = None, author: Author = ADA, **kw) -> None:
+    async def say(
+        self, text: str, *, ref: ConversationRef | None = None, author: Author = ADA, **kw
+    ) -> None:
         self.seq += 1
         event = IncomingMessage(
-            event_id=f"ev{self.seq}", ref=ref or channel(), author=author, text=text, mentions_bot=True, **kw
+            event_id=f"ev{self.seq}-{uuid.uuid4().hex[:6]}",
+            ref=ref or channel(),
+            author=author,
+            text=text,
+            mentions_bot=True,
+            **kw,
         )
         assert self.app.pipeline is not None
         await self.app.pipeline(event)
@@ -61,8 +69,12 @@ async def start_harness(tmp_path, model: ScriptedModel | None = None, **override
     adapter = MemoryAdapter(FAST, clock=clock)
     model = model or ScriptedModel()
     app = Parley(
-        make_settings(tmp_path, **overrides), clock=clock, chat_model=model, adapters=[adapter],
-        load_platforms=False, knowledge=False,
+        make_settings(tmp_path, **overrides),
+        clock=clock,
+        chat_model=model,
+        adapters=[adapter],
+        load_platforms=False,
+        knowledge=False,
     )
     await app.start(http=False)
     return Harness(app=app, adapter=adapter, model=model)

@@ -16,7 +16,12 @@ def test_budget_defaults_and_scaling(tmp_path) -> None:
     from tests.core.conftest import make_settings
 
     budget = Budget.from_settings(make_settings(tmp_path))
-    assert (budget.system, budget.knowledge, budget.history, budget.output) == (1000, 3000, 3000, 2000)
+    assert (budget.system, budget.knowledge, budget.history, budget.output) == (
+        1000,
+        3000,
+        3000,
+        2000,
+    )
     small = Budget.from_settings(make_settings(tmp_path, llm_context_window=4500))
     assert small.total <= 4500
     assert small.history == 1500 and small.output == 1000
@@ -27,7 +32,9 @@ async def _store_with(tmp_path, n: int, size: int):
     await store.ensure_conversation(REF)
     for i in range(n):
         role = "user" if i % 2 == 0 else "assistant"
-        await store.add_message(REF, role=role, text=f"{i:03d} " + "w" * size, author=Author(id="U", display_name="Ada"))
+        await store.add_message(
+            REF, role=role, text=f"{i:03d} " + "w" * size, author=Author(id="U", display_name="Ada")
+        )
     return store
 
 

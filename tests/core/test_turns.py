@@ -37,7 +37,9 @@ async def test_second_turn_sends_first_exchange_to_model(harness: Harness) -> No
 
 
 async def test_repeated_event_is_answered_once(harness: Harness) -> None:
-    event = IncomingMessage(event_id="same", ref=channel(), author=ADA, text="hi", mentions_bot=True)
+    event = IncomingMessage(
+        event_id="same", ref=channel(), author=ADA, text="hi", mentions_bot=True
+    )
     assert harness.app.pipeline is not None
     for _ in range(4):
         await harness.app.pipeline(event)
@@ -49,8 +51,12 @@ async def test_repeated_event_is_answered_once(harness: Harness) -> None:
 async def test_bots_and_unaddressed_channel_messages_are_ignored(harness: Harness) -> None:
     assert harness.app.pipeline is not None
     bot = Author(id="B1", display_name="other bot", is_bot=True)
-    await harness.app.pipeline(IncomingMessage(event_id="b", ref=channel(), author=bot, text="hi", mentions_bot=True))
-    await harness.app.pipeline(IncomingMessage(event_id="c", ref=channel(), author=ADA, text="chatter"))
+    await harness.app.pipeline(
+        IncomingMessage(event_id="b", ref=channel(), author=bot, text="hi", mentions_bot=True)
+    )
+    await harness.app.pipeline(
+        IncomingMessage(event_id="c", ref=channel(), author=ADA, text="chatter")
+    )
     await harness.app.settled()
     assert harness.adapter.calls == []
 
@@ -58,13 +64,17 @@ async def test_bots_and_unaddressed_channel_messages_are_ignored(harness: Harnes
 async def test_thread_followup_is_answered_only_where_the_bot_took_part(harness: Harness) -> None:
     assert harness.app.pipeline is not None
     other = channel(thread="999.1")
-    await harness.app.pipeline(IncomingMessage(event_id="x", ref=other, author=ADA, text="not for the bot"))
+    await harness.app.pipeline(
+        IncomingMessage(event_id="x", ref=other, author=ADA, text="not for the bot")
+    )
     await harness.app.settled()
     assert harness.adapter.calls == []
 
     thread = channel(thread="123.4")
     await harness.say("first question", ref=thread)
-    await harness.app.pipeline(IncomingMessage(event_id="y", ref=thread, author=ADA, text="and a follow-up"))
+    await harness.app.pipeline(
+        IncomingMessage(event_id="y", ref=thread, author=ADA, text="and a follow-up")
+    )
     await harness.app.settled()
     assert harness.last_text() == "You said: Ada: and a follow-up"
 
@@ -76,8 +86,12 @@ async def test_too_long_message_gets_a_clear_reply_and_is_kept(harness: Harness)
     assert harness.model.requests == []
 
 
-async def test_provider_outage_ends_with_clear_message_and_keeps_user_message(harness: Harness) -> None:
-    harness.model.say(ProviderError("The language model is unavailable right now. Please try again."))
+async def test_provider_outage_ends_with_clear_message_and_keeps_user_message(
+    harness: Harness,
+) -> None:
+    harness.model.say(
+        ProviderError("The language model is unavailable right now. Please try again.")
+    )
     await harness.say("Are you there?")
     assert "unavailable" in harness.last_text()
     history = await harness.app.store.history(channel().memory_key)
@@ -150,7 +164,13 @@ async def test_conversations_run_concurrently_but_each_in_order(tmp_path) -> Non
         for i, ref in enumerate(refs):
             for j in range(3):
                 await h.app.pipeline(
-                    IncomingMessage(event_id=f"{i}-{j}", ref=ref, author=ADA, text=f"m{i}-{j}", mentions_bot=True)
+                    IncomingMessage(
+                        event_id=f"{i}-{j}",
+                        ref=ref,
+                        author=ADA,
+                        text=f"m{i}-{j}",
+                        mentions_bot=True,
+                    )
                 )
         await h.app.settled()
         for i, ref in enumerate(refs):
