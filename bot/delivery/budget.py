@@ -15,8 +15,15 @@ spent.
 
 Callers wait in a queue ordered by `Priority`, then arrival: final edits, placeholders and
 approval cards (`FINAL`) go before streaming edits (`STREAM`). A waiting ticket can be promoted
-when its reply is finishing. One pump task per budget hands out slots; it sleeps on the injected
-clock until the next slot frees, so tests with a `FakeClock` are exact and instant.
+when its reply is finishing. Streaming edits are also kept from spending the window in one burst
+(which would freeze every reply in the scope for the rest of the window): they may not use the
+last `reserve` slots (10%, kept for finals and cards) and are paced by a token bucket that refills
+at `(limit - reserve) / window_s` with a burst of a fifth of that. Finals are bound only by the
+window and a 429 pause.
+
+One pump task per budget hands out slots; it sleeps on the injected clock until the next slot
+can be granted, or until the queue or the window changes, so tests with a `FakeClock` are exact
+and instant.
 
 A small hand-written limiter rather than a library: `aiolimiter` and `pyrate-limiter` read the
 event loop's or the system's time and sleep with `asyncio.sleep`, and neither orders waiters by
@@ -79,7 +86,13 @@ class RateBudget:
             raise ValueError("a rate budget needs limit >= 1 and window_s > 0")
         self.limit = limit
         self.window_s = window_s
+        self.reserve = limit // 10
+        """Window slots streaming edits leave for finals and cards."""
+        self._stream_rate = (limit - self.reserve) / window_s
+        self._stream_burst = max(1.0, (limit - self.reserve) // 5)
+        self._stream_tokens = self._stream_burst
         self._clock = clock
+        self._refilled = clock.now()
         self._slots: list[Ticket] = []
         self._waiting: list[Ticket] = []
         self._paused_until = float("-inf")
@@ -113,6 +126,7 @@ class RateBudget:
     def promote(self, ticket: Ticket) -> None:
         """Move a waiting ticket to the front class (its reply is finishing)."""
         ticket.priority = Priority.FINAL
+        self._changed.set()
 
     def release(self, ticket: Ticket, *, retry_after: float | None = None) -> None:
         """The call is over; with `retry_after` it was refused with 429 and the scope pauses."""
@@ -128,14 +142,22 @@ class RateBudget:
         horizon = now - self.window_s
         self._slots = [s for s in self._slots if not s.released or s.at > horizon]
 
-    def _free_at(self, now: float) -> float | None:
-        """When the next slot is free: now or later, or None while only in-flight calls fill it."""
+    def _refill(self, now: float) -> None:
+        earned = (now - self._refilled) * self._stream_rate
+        self._stream_tokens = min(self._stream_burst, self._stream_tokens + earned)
+        self._refilled = now
+
+    def _ready_at(self, priority: Priority, now: float) -> float | None:
+        """When a ticket of `priority` can go: now or later, None while in-flight calls fill it."""
         self._prune(now)
+        limit = self.limit if priority is Priority.FINAL else self.limit - self.reserve
         at = max(now, self._paused_until)
-        if len(self._slots) < self.limit:
+        if priority is Priority.STREAM and self._stream_tokens < 1.0:
+            at = max(at, now + (1.0 - self._stream_tokens) / self._stream_rate)
+        if len(self._slots) < limit:
             return at
         done = sorted(s.at for s in self._slots if s.released)
-        overflow = len(self._slots) - self.limit
+        overflow = len(self._slots) - limit
         if overflow >= len(done):
             return None
         return max(at, done[overflow] + self.window_s)
@@ -143,19 +165,33 @@ class RateBudget:
     async def _run(self) -> None:
         while self._waiting:
             now = self._clock.now()
-            free_at = self._free_at(now)
-            if free_at is None:
-                self._changed.clear()
-                await self._changed.wait()
-                continue
-            if free_at > now:
-                await self._clock.sleep(free_at - now)
-                continue
+            self._refill(now)
             ticket = min(self._waiting, key=lambda t: t.order)
-            self._waiting.remove(ticket)
             assert ticket.granted is not None
             if ticket.granted.done():  # cancelled while queued
+                self._waiting.remove(ticket)
                 continue
+            ready = self._ready_at(ticket.priority, now)
+            if ready is None or ready > now:
+                await self._wait(None if ready is None else ready - now)
+                continue
+            self._waiting.remove(ticket)
+            if ticket.priority is Priority.STREAM:
+                self._stream_tokens -= 1.0
             ticket.at = now
             self._slots.append(ticket)
             ticket.granted.set_result(None)
+
+    async def _wait(self, delay: float | None) -> None:
+        """Until `delay` passes on the clock, or the queue or the window changes."""
+        self._changed.clear()
+        changed = asyncio.ensure_future(self._changed.wait())
+        if delay is None:
+            await changed
+            return
+        timer = asyncio.ensure_future(self._clock.sleep(delay))
+        try:
+            await asyncio.wait((changed, timer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (changed, timer):
+                waiter.cancel()
