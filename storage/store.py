@@ -9,7 +9,9 @@ decides which worker claimed an event first. Conversation rows are created on fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -38,6 +40,19 @@ class SqlStore:
         if dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database dialect {dialect!r}")
         self._insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        # SQLite has one writer at a time: queue this process's writers here rather than in
+        # SQLite's sleeping busy handler (other processes still wait on busy_timeout).
+        self._write_lock = asyncio.Lock() if dialect == "sqlite" else None
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite), committed on success."""
+        if self._write_lock is None:
+            async with self._writer.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self._writer.begin() as conn:
+            yield conn
 
     @property
     def engine(self) -> AsyncEngine:
@@ -51,20 +66,20 @@ class SqlStore:
     async def claim_event(self, event_id: str) -> bool:
         stmt = self._insert(processed_events).on_conflict_do_nothing(index_elements=["event_id"])
         stmt = stmt.execution_options(preserve_rowcount=True)  # INSERT rowcount: 1 new, 0 seen
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(stmt, {"event_id": event_id, "seen_at": utcnow()})
             return result.rowcount == 1
 
     async def prune_events(self, *, before: datetime) -> int:
         """Forget event ids first seen before `before` (platforms stop retrying within minutes)."""
         stmt = delete(processed_events).where(processed_events.c.seen_at < before)
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             result = await conn.execute(stmt)
             return result.rowcount
 
     # --- conversations and messages ------------------------------------------------------
     async def ensure_conversation(self, ref: ConversationRef) -> bool:
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             return await self._ensure(conn, ref)
 
     async def _ensure(self, conn: AsyncConnection, ref: ConversationRef) -> bool:
@@ -109,7 +124,7 @@ class SqlStore:
             "created_at": now,
             "updated_at": now,
         }
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             await self._ensure(conn, ref)
             result = await conn.execute(messages.insert().values(row))
             await _touch(conn, ref.memory_key)
@@ -151,7 +166,7 @@ class SqlStore:
             return
         values["updated_at"] = utcnow()
         stmt = update(messages).where(messages.c.id == message_id).values(values)
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(stmt)
 
     async def history(
@@ -206,13 +221,13 @@ class SqlStore:
                 updated_at=utcnow(),
             )
         )
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             updated = (await conn.execute(stmt)).rowcount
         if updated != 1:
             raise LookupError(f"no conversation {memory_key!r} to save a summary for")
 
     async def reset(self, memory_key: str) -> None:
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             await conn.execute(delete(messages).where(messages.c.memory_key == memory_key))
             await conn.execute(
                 update(conversations)
@@ -230,7 +245,7 @@ class SqlStore:
         output_tokens: int,
     ) -> None:
         c = conversations.c
-        async with self._writer.begin() as conn:
+        async with self._write() as conn:
             await self._ensure(conn, ref)
             await conn.execute(
                 usage_records.insert().values(

@@ -1,0 +1,55 @@
+"""Dedupe and writes under concurrency: two engines (as two workers would have) on one database."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.refs import ConversationRef
+from storage import SqlStore, open_store
+
+
+@pytest.fixture
+async def two_stores(db_url: str) -> AsyncIterator[tuple[SqlStore, SqlStore]]:
+    first = await open_store(db_url)
+    second = await open_store(db_url)
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_one_claim_wins_across_engines(two_stores: tuple[SqlStore, SqlStore]) -> None:
+    first, second = two_stores
+    claims = [store.claim_event("Ev-race") for _ in range(25) for store in (first, second)]
+    results = await asyncio.gather(*claims)
+    assert results.count(True) == 1
+    assert len(results) == 50
+
+
+async def test_many_events_claimed_concurrently(two_stores: tuple[SqlStore, SqlStore]) -> None:
+    first, second = two_stores
+    claims = [(first if i % 2 else second).claim_event(f"Ev{i}") for i in range(60)]
+    assert all(await asyncio.gather(*claims))
+    repeats = [(second if i % 2 else first).claim_event(f"Ev{i}") for i in range(60)]
+    assert not any(await asyncio.gather(*repeats))
+
+
+async def test_concurrent_writers_lose_nothing(
+    two_stores: tuple[SqlStore, SqlStore], ref: ConversationRef
+) -> None:
+    first, second = two_stores
+    created = await asyncio.gather(*(s.ensure_conversation(ref) for s in (first, second) * 5))
+    assert created.count(True) == 1
+
+    async def write(store: SqlStore, n: int) -> None:
+        await store.add_message(ref, role="user", text=f"m{n}")
+        await store.record_usage(ref, provider="p", model="m", input_tokens=1, output_tokens=2)
+
+    await asyncio.gather(*(write(first if n % 2 else second, n) for n in range(40)))
+    history = await first.history(ref.memory_key)
+    assert sorted(m.text for m in history) == sorted(f"m{n}" for n in range(40))
+    assert [m.id for m in history] == sorted(m.id for m in history)
