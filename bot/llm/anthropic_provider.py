@@ -109,6 +109,10 @@ class AnthropicProvider:
         )
         return cls(client, model=model)
 
+    async def aclose(self) -> None:
+        """Close the SDK's HTTP connection pool (call once at shutdown)."""
+        await self.client.close()
+
     def build_params(self, request: LLMRequest) -> dict[str, Any]:
         system, messages = to_anthropic(request.messages)
         params: dict[str, Any] = {

@@ -133,6 +133,10 @@ class OpenAIProvider:
         )
         return cls(client, model=model, max_tokens_param=param)
 
+    async def aclose(self) -> None:
+        """Close the SDK's HTTP connection pool (call once at shutdown)."""
+        await self.client.close()
+
     def build_params(self, request: LLMRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
             "model": self.model,

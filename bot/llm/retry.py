@@ -8,7 +8,7 @@ propagates unretried, so text the user has already seen is never produced twice.
 
 Waits: when the server sent Retry-After we wait exactly that (capped at `retry_after_cap_s`);
 otherwise exponential backoff with full jitter, `uniform(0, min(max_delay_s, base_delay_s * 2**n))`.
-No new attempt starts once `max_elapsed_s` have passed since the first one (so a hanging provider
+No new attempt starts `max_elapsed_s` or more after the first one began (so a hanging provider
 costs the user a bounded wait). Sleep, clock and randomness are injected: tests never really wait.
 """
 
@@ -66,7 +66,8 @@ async def stream_with_retry(
         if stop_after_attempt(policy.max_retries + 1)(state):
             return True
         limit = policy.max_elapsed_s
-        return limit is not None and clock.now() - started >= limit
+        # tenacity computes the wait before asking `stop`: refuse a retry that would start late.
+        return limit is not None and clock.now() + state.upcoming_sleep - started >= limit
 
     def wait(state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None

@@ -62,6 +62,13 @@ class LLMRouter:
     def available(self) -> bool:
         return bool(self.providers)
 
+    async def aclose(self) -> None:
+        """Close every provider's HTTP client; call once at shutdown."""
+        for provider in self.providers:
+            aclose = getattr(provider, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
         failures: list[tuple[str, str]] = []
         for provider in self.providers:

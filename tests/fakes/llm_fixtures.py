@@ -127,7 +127,7 @@ def split_text(text: str, pieces: int) -> list[str]:
         return [text[i : i + step] for i in range(0, len(text), step)]
     n = max(1, pieces)
     bounds = [round(i * len(words) / n) for i in range(n + 1)]
-    return ["".join(words[a:b]) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    return ["".join(words[a:b]) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 def count_tokens(value: Any) -> int:
@@ -174,9 +174,7 @@ class LoopbackLLMServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
         self._closing.set()

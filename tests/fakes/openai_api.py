@@ -73,7 +73,7 @@ def validate(body: Any) -> None:
             open_calls.discard(call_id)
         elif role == "assistant":
             calls = m.get("tool_calls") or []
-            open_calls = {c.get("id") for c in calls if isinstance(c, dict)}
+            open_calls = {str(c.get("id")) for c in calls if isinstance(c, dict)}
             if m.get("content") is None and not calls:
                 raise ApiRejection(
                     400, f"messages[{i}]: assistant content is required without tool_calls"

@@ -21,6 +21,8 @@ from tests.fakes.anthropic_api import FakeAnthropic
 from tests.fakes.openai_api import FakeOpenAI
 
 KEY = "sk-test-SECRETKEY123456"
+OPENED: list[OpenAIProvider | AnthropicProvider | LLMRouter] = []
+"""Everything with an SDK client made by these helpers; tests/llm/conftest.py closes them."""
 
 
 class RecordingClock(FakeClock):
@@ -37,7 +39,10 @@ class RecordingClock(FakeClock):
 
 def ask(text: str = "Hello", *, system: str = "You are terse.") -> LLMRequest:
     return LLMRequest(
-        messages=[ChatMessage(role="system", content=system), ChatMessage(role="user", content=text)]
+        messages=[
+            ChatMessage(role="system", content=system),
+            ChatMessage(role="user", content=text),
+        ]
     )
 
 
@@ -50,13 +55,24 @@ def text_of(events: Sequence[StreamEvent]) -> str:
 
 
 def openai(fake: FakeOpenAI, *, timeout_s: float = 5.0, key: str = KEY) -> OpenAIProvider:
-    return OpenAIProvider.create(api_key=key, base_url=fake.base_url, model="gpt-test",
-                                 timeout_s=timeout_s)
+    provider = OpenAIProvider.create(
+        api_key=key, base_url=fake.base_url, model="gpt-test", timeout_s=timeout_s
+    )
+    OPENED.append(provider)
+    return provider
 
 
 def anthropic(fake: FakeAnthropic, *, timeout_s: float = 5.0, key: str = KEY) -> AnthropicProvider:
-    return AnthropicProvider.create(api_key=key, base_url=fake.base_url, model="claude-test",
-                                    timeout_s=timeout_s)
+    provider = AnthropicProvider.create(
+        api_key=key, base_url=fake.base_url, model="claude-test", timeout_s=timeout_s
+    )
+    OPENED.append(provider)
+    return provider
+
+
+def track(model: LLMRouter) -> LLMRouter:
+    OPENED.append(model)
+    return model
 
 
 def router(

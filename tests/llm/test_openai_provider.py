@@ -66,15 +66,22 @@ async def test_finish_reasons(fake_openai: FakeOpenAI, finish: str) -> None:
 
 async def test_single_tool_call_joined_from_deltas(fake_openai: FakeOpenAI) -> None:
     fake_openai.script(
-        ToolCalls([Call("search", {"query": "refund policy", "limit": 3}, id="call_a")],
-                  reason="Let me look that up.", chunks=5)
+        ToolCalls(
+            [Call("search", {"query": "refund policy", "limit": 3}, id="call_a")],
+            reason="Let me look that up.",
+            chunks=5,
+        )
     )
     events = await collect(openai(fake_openai).stream(ask()))
 
     calls = [e.call for e in events if isinstance(e, ToolCallEvent)]
     assert calls == [
-        ToolCall(id="call_a", name="search", arguments={"query": "refund policy", "limit": 3},
-                 raw_arguments='{"query": "refund policy", "limit": 3}')
+        ToolCall(
+            id="call_a",
+            name="search",
+            arguments={"query": "refund policy", "limit": 3},
+            raw_arguments='{"query": "refund policy", "limit": 3}',
+        )
     ]
     assert text_of(events) == "Let me look that up."
     assert events[-1] == Finish(reason="tool_calls")
@@ -82,8 +89,13 @@ async def test_single_tool_call_joined_from_deltas(fake_openai: FakeOpenAI) -> N
 
 async def test_several_tool_calls_in_one_turn(fake_openai: FakeOpenAI) -> None:
     fake_openai.script(
-        ToolCalls([Call("current_time"), Call("calculator", {"expression": "6*7"}),
-                   Call("broken", "{not json")])
+        ToolCalls(
+            [
+                Call("current_time"),
+                Call("calculator", {"expression": "6*7"}),
+                Call("broken", "{not json"),
+            ]
+        )
     )
     events = await collect(openai(fake_openai).stream(ask()))
 
@@ -112,16 +124,25 @@ async def test_tool_results_round_trip(fake_openai: FakeOpenAI) -> None:
     assert body["messages"][1] == {
         "role": "assistant",
         "content": None,
-        "tool_calls": [{"id": "call_x", "type": "function",
-                        "function": {"name": "calculator", "arguments": '{"expression": "6*7"}'}}],
+        "tool_calls": [
+            {
+                "id": "call_x",
+                "type": "function",
+                "function": {"name": "calculator", "arguments": '{"expression": "6*7"}'},
+            }
+        ],
     }
     assert body["messages"][2] == {"role": "tool", "tool_call_id": "call_x", "content": "42"}
     assert body["tools"][0]["function"]["name"] == "calculator"
 
 
 async def test_tool_message_without_call_is_a_fatal_400(fake_openai: FakeOpenAI) -> None:
-    request = LLMRequest(messages=[ChatMessage(role="user", content="x"),
-                                   ChatMessage(role="tool", tool_call_id="nope", content="1")])
+    request = LLMRequest(
+        messages=[
+            ChatMessage(role="user", content="x"),
+            ChatMessage(role="tool", tool_call_id="nope", content="1"),
+        ]
+    )
     with pytest.raises(FatalLLMError) as info:
         await collect(openai(fake_openai).stream(request))
     assert info.value.status == 400
@@ -153,3 +174,4 @@ async def test_official_base_url_uses_max_completion_tokens() -> None:
     assert params["max_completion_tokens"] == 2000 and "max_tokens" not in params
     assert str(provider.client.base_url).startswith("https://api.openai.com/v1")
     assert provider.client.max_retries == 0
+    await provider.aclose()
