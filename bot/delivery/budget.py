@@ -58,6 +58,8 @@ def scope_key(ref: ConversationRef, scope: RateScope) -> str:
 
 
 _seq = itertools.count()
+_EPSILON_S = 1e-6
+"""A slot frees this much after its window ends, so float rounding never lets a call in early."""
 
 
 class Ticket:
@@ -139,8 +141,9 @@ class RateBudget:
         self._changed.set()
 
     def _prune(self, now: float) -> None:
-        horizon = now - self.window_s
-        self._slots = [s for s in self._slots if not s.released or s.at > horizon]
+        self._slots = [
+            s for s in self._slots if not s.released or s.at + self.window_s + _EPSILON_S > now
+        ]
 
     def _refill(self, now: float) -> None:
         earned = (now - self._refilled) * self._stream_rate
@@ -160,7 +163,7 @@ class RateBudget:
         overflow = len(self._slots) - limit
         if overflow >= len(done):
             return None
-        return max(at, done[overflow] + self.window_s)
+        return max(at, done[overflow] + self.window_s + _EPSILON_S)
 
     async def _run(self) -> None:
         while self._waiting:

@@ -121,6 +121,7 @@ class StreamingReply:
         self._streak_429 = 0
         self._errors = 0
         self._final_failures = 0
+        self._message_failures = 0
         self._final_done = False
         # Rollover state: messages before `_index` are ended and hold `_frozen`.
         self._index = 0
@@ -317,6 +318,7 @@ class StreamingReply:
             return None
         self._streak_429 = 0
         self._errors = 0
+        self._message_failures = 0
         self._written[self.handles[self._index].message_id] = self._clock.now()
         self._shown = step.text
         if step.taken is not None:
@@ -345,10 +347,12 @@ class StreamingReply:
         log.warning("delivery.call_failed", ref=self._ref.memory_key, post=step.post, exc_info=True)
         self._written[self._current_id()] = self._clock.now()  # pace retries like edits
         self._count_error()
-        if self._final is not None and not step.post and self._final_failures % FINAL_ATTEMPTS == 0:
+        self._message_failures += 1
+        if self._final is not None and not step.post and self._message_failures >= FINAL_ATTEMPTS:
             # Last resort: leave this message as it is and post the rest as a new one.
             self.abandoned.append(self.handles.pop(self._index))
             self._shown = None
+            self._message_failures = 0
 
     async def _mark_leftovers(self) -> None:
         """After a rewrite that needed fewer messages, say so in the ones left over."""
@@ -378,6 +382,7 @@ class StreamingReply:
         """Stream natively; True when finished there, False to fall back to edits."""
         sent = ""
         last = float("-inf")
+        streak = 0
         while True:
             while self._final is None and (self._text == sent or not self._text.startswith(sent)):
                 self._wake.clear()
@@ -393,7 +398,7 @@ class StreamingReply:
             try:
                 if text.startswith(sent) and text != sent:
                     await stream.append(text[len(sent) :])
-                    sent = text
+                    sent, streak = text, 0
                 elif final is not None:
                     self.handles.append(await stream.finish(final))
                     self._final_done = True
@@ -401,6 +406,10 @@ class StreamingReply:
             except RateLimited as exc:
                 self.rate_limited += 1
                 retry_after = exc.retry_after
+                streak += 1
+                if streak >= self._max_429:
+                    log.warning("delivery.native_rate_limited", ref=self._ref.memory_key)
+                    return False
             except Exception:
                 log.warning("delivery.native_fallback", ref=self._ref.memory_key, exc_info=True)
                 return False
