@@ -262,19 +262,19 @@ class SlackAdapter:
 
     async def send(self, ref: ConversationRef, message: OutgoingMessage) -> MessageHandle:
         payload = _checked(render(message), "chat.postMessage")
-        await self._pacer.wait_turn(ref.channel_id)
-        data = await call(
-            "chat.postMessage",
-            self._client.chat_postMessage(
-                channel=ref.channel_id,
-                thread_ts=ref.thread_id,
-                text=payload.text,
-                blocks=payload.blocks or None,
-                unfurl_links=False,
-                unfurl_media=False,
-            ),
-            text_length=len(payload.text),
-        )
+        async with self._pacer.turn(ref.channel_id):
+            data = await call(
+                "chat.postMessage",
+                self._client.chat_postMessage(
+                    channel=ref.channel_id,
+                    thread_ts=ref.thread_id,
+                    text=payload.text,
+                    blocks=payload.blocks or None,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                ),
+                text_length=len(payload.text),
+            )
         if ref.thread_id:
             self._followups.note(_thread_key(ref))
         return MessageHandle(ref=ref, message_id=str(data.get("ts", "")))

@@ -102,7 +102,7 @@ class FakeSlackApi:
         self.missing_channels: set[str] = set()
         self._failures: dict[str, deque[tuple[str, int]]] = defaultdict(deque)
         self._updates: dict[str, deque[float]] = defaultdict(deque)
-        self._posts: dict[str, deque[float]] = defaultdict(deque)
+        self._posts: dict[str, tuple[float, float]] = {}
         self._response_urls: set[str] = set()
         self._seq = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -261,12 +261,7 @@ class FakeSlackApi:
             return self._fail(call, "no_text")
         if len(text) > 40_000:
             return self._fail(call, "msg_too_long")
-        wait = _bucket(
-            self._posts[args["channel"]],
-            call.at,
-            self.post_burst,
-            self.post_burst * self.post_interval_s,
-        )
+        wait = self._post_bucket(args["channel"], call.at)
         if wait > 0:
             return self._fail(call, "ratelimited", status=429, retry_after=wait)
         message = self._store(args["channel"], text, args, thread_ts=args.get("thread_ts"))
@@ -350,6 +345,18 @@ class FakeSlackApi:
             message.streaming = False
             return self._fail(call, "message_not_in_streaming_state")
         return message
+
+    def _post_bucket(self, channel: str, now: float) -> float:
+        """Token bucket: `post_burst` posts at once, then one per `post_interval_s`."""
+        if self.post_interval_s <= 0:
+            return 0.0
+        tokens, last = self._posts.get(channel, (float(self.post_burst), now))
+        tokens = min(float(self.post_burst), tokens + (now - last) / self.post_interval_s)
+        if tokens < 0.99:  # float rounding only
+            self._posts[channel] = (tokens, now)
+            return (1.0 - tokens) * self.post_interval_s
+        self._posts[channel] = (tokens - 1.0, now)
+        return 0.0
 
     def _store(
         self, channel: str, text: str, args: dict[str, Any], *, thread_ts: Any
