@@ -24,10 +24,11 @@ class Rig:
     sender: SlackEventSender
     events: list[Event] = field(default_factory=list)
 
-    async def wait_for(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await asyncio.sleep(0.01)  # noqa: ASYNC110 (polling a plain predicate)
+    async def wait_for(self, condition: Callable[[], bool], within: float = 5.0) -> None:
+        """Poll a plain predicate (the sink appends to a list) until it holds."""
+        async with asyncio.timeout(within):
+            while not condition():  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
 
 
 async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
