@@ -1,0 +1,98 @@
+"""The Slack app manifest, with request URLs filled from the bot's public base URL.
+
+`manifests/slack/manifest.yaml` is the same document for `https://example.com` in HTTP mode;
+`render_manifest(base_url, socket_mode=…)` builds it for a real deployment (the CLI:
+`python -m bot slack manifest --base-url URL [--socket-mode]`). In Socket Mode Slack wants no
+request URLs, so they are left out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+EVENTS_PATH = "/slack/events"
+
+BOT_SCOPES = (
+    "app_mentions:read",  # app_mention events
+    "channels:history",  # message.channels: thread follow-ups; conversations.replies
+    "groups:history",  # the same in private channels the bot is invited to
+    "im:history",  # message.im
+    "mpim:history",  # conversations.replies in group DMs
+    "chat:write",  # postMessage / update / postEphemeral / start|append|stopStream
+    "commands",  # the slash command
+)
+BOT_EVENTS = ("app_mention", "message.im", "message.channels", "message.groups")
+
+
+def render_manifest(
+    base_url: str,
+    *,
+    socket_mode: bool = False,
+    command: str = "/parley",
+    name: str = "Parley",
+) -> dict[str, Any]:
+    """The manifest as a dict (dump it as YAML or JSON)."""
+    url = base_url.rstrip("/") + EVENTS_PATH
+    slash: dict[str, Any] = {
+        "command": command,
+        "description": "Ask Parley, reset this conversation, or manage the knowledge base",
+        "usage_hint": "ask <question> | reset | help | kb reindex|status|search <query>",
+        "should_escape": False,
+    }
+    events: dict[str, Any] = {"bot_events": list(BOT_EVENTS)}
+    interactivity: dict[str, Any] = {"is_enabled": True}
+    if not socket_mode:
+        slash["url"] = url
+        events["request_url"] = url
+        interactivity["request_url"] = url
+    return {
+        "_metadata": {"major_version": 1, "minor_version": 1},
+        "display_information": {
+            "name": name,
+            "description": "Cited answers from your knowledge base, with approved tools.",
+            "background_color": "#2c2d30",
+        },
+        "features": {
+            "app_home": {
+                "home_tab_enabled": False,
+                "messages_tab_enabled": True,
+                "messages_tab_read_only_enabled": False,
+            },
+            "bot_user": {"display_name": name.lower(), "always_online": True},
+            "slash_commands": [slash],
+        },
+        "oauth_config": {"scopes": {"bot": list(BOT_SCOPES)}},
+        "settings": {
+            "event_subscriptions": events,
+            "interactivity": interactivity,
+            "org_deploy_enabled": False,
+            "socket_mode_enabled": socket_mode,
+            "token_rotation_enabled": False,
+        },
+    }
+
+
+def register(subparsers: Any) -> None:
+    """`slack manifest --base-url URL [--socket-mode] [--format yaml|json]` for an argparse CLI
+    (the composition root has its own equivalent; this is for callers that want it ready-made)."""
+    parser = subparsers.add_parser("slack", help="Slack app helpers")
+    sub = parser.add_subparsers(dest="slack_command", required=True)
+    manifest = sub.add_parser("manifest", help="print the Slack app manifest for a base URL")
+    manifest.add_argument("--base-url", required=True, help="public https URL of this bot")
+    manifest.add_argument("--socket-mode", action="store_true", help="Socket Mode: no URLs")
+    manifest.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    manifest.set_defaults(
+        handler=lambda args, *_: print_manifest(
+            args.base_url, socket_mode=args.socket_mode, fmt=args.format
+        )
+    )
+
+
+def print_manifest(base_url: str, *, socket_mode: bool = False, fmt: str = "yaml") -> int:
+    import json
+
+    import yaml
+
+    data = render_manifest(base_url, socket_mode=socket_mode)
+    print(json.dumps(data, indent=2) if fmt == "json" else yaml.safe_dump(data, sort_keys=False))
+    return 0
