@@ -239,6 +239,11 @@ class KnowledgeBase:
             and active_meta.get("model") == model
             and active_meta.get("dimension") == dim
         )
+        if active is None:  # first index: nothing to protect, so serve it while it fills
+            active = store.create(model, dim)
+            store.switch_alias(active)
+            active_meta = store.read_meta(active)
+            switching = False
         if switching:
             target = self._resumable_build(active, model, dim) or store.create(model, dim)
             known = [Path(r) for r in (active_meta or {}).get("roots", [])]

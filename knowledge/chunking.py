@@ -111,7 +111,7 @@ def _split_code(block: str, size: int) -> list[str]:
     return [f"{opener}\n{part.strip(chr(10))}\n{fence_close}" for part in _split_text(inner, room)]
 
 
-def _atoms(text: str, size: int) -> list[_Atom]:
+def _atoms(text: str, size: int, overlap: int) -> list[_Atom]:
     atoms: list[_Atom] = []
     for block, is_code in _blocks(text):
         if len(block) <= size:
@@ -119,7 +119,7 @@ def _atoms(text: str, size: int) -> list[_Atom]:
         elif is_code:
             atoms.extend(_Atom(part, "\n\n", True) for part in _split_code(block, size))
         else:
-            parts = _split_text(block, size)
+            parts = _split_text(block, size - overlap)  # leave room for the overlap
             atoms.extend(
                 _Atom(part, "\n\n" if j == 0 else "", False) for j, part in enumerate(parts)
             )
@@ -145,7 +145,7 @@ def split_section(text: str, config: ChunkConfig) -> list[str]:
     chunks: list[str] = []
     current = ""
     last_code = False
-    for atom in _atoms(text, size):
+    for atom in _atoms(text, size, overlap):
         addition = (atom.joiner if current else "") + atom.text
         if current and len(current) + len(addition) > size:
             chunks.append(current.strip())
