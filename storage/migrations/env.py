@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from storage import approvals as _approvals  # noqa: F401  (tool approval tables, rev. 0002)
 from storage.db import create_engine
 
 config = context.config

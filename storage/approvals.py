@@ -1,0 +1,315 @@
+"""`SqlApprovalStore`: the `bot.tools.approvals.ApprovalStore` on SQLite or PostgreSQL.
+
+Three tables (revision 0002): `paused_turns` (what a paused turn needs to resume), `tool_approvals`
+(one row per approval request, kept as the record of who decided what) and `approval_audit`
+(append-only events). Both state changes that must happen once are single conditional UPDATEs —
+`decide` (`WHERE id = ? AND status = 'pending'` and the expiry condition) and `claim_resume`
+(`WHERE turn_id = ? AND status = 'paused'`) — so the database, not a read-then-write, picks the one
+winner among double clicks, replays and workers. Writes begin IMMEDIATE on SQLite, like `SqlStore`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Table, Text, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlmodel import Field, SQLModel
+
+from bot.refs import Author, ConversationRef
+from bot.tools.approvals import (
+    ApprovalRequest,
+    ApprovalStatus,
+    AuditEntry,
+    PausedTurn,
+    TurnStatus,
+)
+from bot.tools.codec import decode_messages, encode_messages
+from storage.db import SQLITE_BEGIN
+from storage.models import RowId, UTCDateTime
+
+
+class PausedTurnRow(SQLModel, table=True):
+    __tablename__ = "paused_turns"
+
+    turn_id: str = Field(primary_key=True)
+    platform: str
+    workspace_id: str
+    channel_id: str
+    thread_id: str | None = None
+    author_id: str
+    author_name: str = ""
+    step: int
+    messages: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    """`bot.tools.codec` encoding, ending with the assistant message holding the calls."""
+    done: list[dict[str, Any]] = Field(sa_column=Column(JSON, nullable=False))
+    """Tool messages already known for the paused step."""
+    status: str = Field(default="paused", index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ApprovalRow(SQLModel, table=True):
+    __tablename__ = "tool_approvals"
+
+    id: str = Field(primary_key=True, max_length=32)
+    tool_call_id: str
+    turn_id: str = Field(
+        index=True, sa_column_args=[ForeignKey("paused_turns.turn_id", ondelete="CASCADE")]
+    )
+    tool: str
+    args_preview: str = Field(sa_type=Text)
+    args_hash: str
+    reason: str = Field(default="", sa_type=Text)
+    requested_by: str
+    requester_name: str = ""
+    platform: str
+    workspace_id: str
+    channel_id: str
+    thread_id: str | None = None
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default="pending", index=True)
+    decided_by: str | None = None
+    decided_by_name: str = ""
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    result: str | None = Field(default=None, sa_type=Text)
+    output: str | None = Field(default=None, sa_type=Text)
+    card_message_id: str | None = None
+
+
+class ApprovalAuditRow(SQLModel, table=True):
+    __tablename__ = "approval_audit"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=RowId)
+    approval_id: str = Field(index=True)
+    event: str
+    tool: str
+    requested_by: str
+    args_hash: str
+    actor: str
+    detail: str = Field(default="", sa_type=Text)
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+paused_turns: Table = PausedTurnRow.__table__  # type: ignore[attr-defined]
+tool_approvals: Table = ApprovalRow.__table__  # type: ignore[attr-defined]
+approval_audit: Table = ApprovalAuditRow.__table__  # type: ignore[attr-defined]
+
+
+class SqlApprovalStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._writer = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        if self._write_lock is None:
+            async with self._writer.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self._writer.begin() as conn:
+            yield conn
+
+    async def save_paused(self, turn: PausedTurn, approvals: Sequence[ApprovalRequest]) -> None:
+        ref, author = turn.ref, turn.author
+        row = PausedTurnRow(
+            turn_id=turn.turn_id,
+            platform=ref.platform,
+            workspace_id=ref.workspace_id,
+            channel_id=ref.channel_id,
+            thread_id=ref.thread_id,
+            author_id=author.id,
+            author_name=author.display_name,
+            step=turn.step,
+            messages=encode_messages(turn.messages),
+            done=encode_messages(turn.done),
+            status=turn.status.value,
+            created_at=turn.created_at,
+        )
+        async with self._write() as conn:
+            await conn.execute(paused_turns.insert(), row.model_dump())
+            if approvals:
+                await conn.execute(
+                    tool_approvals.insert(), [_approval_values(a) for a in approvals]
+                )
+
+    async def set_card(self, approval_id: str, message_id: str) -> None:
+        stmt = update(tool_approvals).where(tool_approvals.c.id == approval_id)
+        async with self._write() as conn:
+            await conn.execute(stmt.values(card_message_id=message_id))
+
+    async def get(self, approval_id: str) -> ApprovalRequest | None:
+        stmt = select(tool_approvals).where(tool_approvals.c.id == approval_id)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        return _approval(row) if row is not None else None
+
+    async def decide(
+        self,
+        approval_id: str,
+        status: ApprovalStatus,
+        *,
+        decided_by: str,
+        decided_by_name: str = "",
+        at: datetime,
+    ) -> bool:
+        a = tool_approvals.c
+        in_time = a.expires_at <= at if status is ApprovalStatus.EXPIRED else a.expires_at > at
+        stmt = (
+            update(tool_approvals)
+            .where(a.id == approval_id, a.status == ApprovalStatus.PENDING.value, in_time)
+            .values(
+                status=status.value,
+                decided_by=decided_by,
+                decided_by_name=decided_by_name,
+                decided_at=at,
+            )
+        )
+        async with self._write() as conn:
+            return (await conn.execute(stmt)).rowcount == 1
+
+    async def finish(self, approval_id: str, *, result: str, output: str) -> None:
+        stmt = update(tool_approvals).where(tool_approvals.c.id == approval_id)
+        async with self._write() as conn:
+            await conn.execute(stmt.values(result=result, output=output))
+
+    async def paused_turn(self, turn_id: str) -> PausedTurn | None:
+        stmt = select(paused_turns).where(paused_turns.c.turn_id == turn_id)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            return None
+        return PausedTurn(
+            turn_id=row.turn_id,
+            ref=ConversationRef(
+                platform=row.platform,
+                workspace_id=row.workspace_id,
+                channel_id=row.channel_id,
+                thread_id=row.thread_id,
+            ),
+            author=Author(id=row.author_id, display_name=row.author_name),
+            step=row.step,
+            messages=decode_messages(row.messages),
+            done=decode_messages(row.done),
+            created_at=row.created_at,
+            status=TurnStatus(row.status),
+        )
+
+    async def turn_approvals(self, turn_id: str) -> list[ApprovalRequest]:
+        a = tool_approvals.c
+        stmt = select(tool_approvals).where(a.turn_id == turn_id).order_by(a.created_at, a.id)
+        async with self._engine.connect() as conn:
+            return [_approval(row) for row in await conn.execute(stmt)]
+
+    async def claim_resume(self, turn_id: str) -> bool:
+        t = paused_turns.c
+        stmt = (
+            update(paused_turns)
+            .where(t.turn_id == turn_id, t.status == TurnStatus.PAUSED.value)
+            .values(status=TurnStatus.RESUMED.value)
+        )
+        async with self._write() as conn:
+            return (await conn.execute(stmt)).rowcount == 1
+
+    async def pending(self) -> list[ApprovalRequest]:
+        a = tool_approvals.c
+        stmt = select(tool_approvals).where(a.status == ApprovalStatus.PENDING.value)
+        async with self._engine.connect() as conn:
+            return [_approval(row) for row in await conn.execute(stmt.order_by(a.expires_at))]
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        values = ApprovalAuditRow(
+            approval_id=entry.approval_id,
+            event=entry.event,
+            tool=entry.tool,
+            requested_by=entry.requested_by,
+            args_hash=entry.args_hash,
+            actor=entry.actor,
+            detail=entry.detail,
+            at=entry.at,
+        ).model_dump(exclude={"id"})
+        async with self._write() as conn:
+            await conn.execute(approval_audit.insert(), values)
+
+    async def audit_log(self, approval_id: str | None = None) -> list[AuditEntry]:
+        l = approval_audit.c  # noqa: E741
+        stmt = select(approval_audit).order_by(l.id)
+        if approval_id is not None:
+            stmt = stmt.where(l.approval_id == approval_id)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        return [
+            AuditEntry(
+                approval_id=r.approval_id,
+                event=r.event,
+                tool=r.tool,
+                requested_by=r.requested_by,
+                args_hash=r.args_hash,
+                actor=r.actor,
+                at=r.at,
+                detail=r.detail,
+            )
+            for r in rows
+        ]
+
+
+def _approval_values(a: ApprovalRequest) -> dict[str, Any]:
+    return ApprovalRow(
+        id=a.id,
+        tool_call_id=a.tool_call_id,
+        turn_id=a.turn_id,
+        tool=a.tool,
+        args_preview=a.args_preview,
+        args_hash=a.args_hash,
+        reason=a.reason,
+        requested_by=a.requested_by,
+        requester_name=a.requester_name,
+        platform=a.ref.platform,
+        workspace_id=a.ref.workspace_id,
+        channel_id=a.ref.channel_id,
+        thread_id=a.ref.thread_id,
+        created_at=a.created_at,
+        expires_at=a.expires_at,
+        status=a.status.value,
+        decided_by=a.decided_by,
+        decided_by_name=a.decided_by_name,
+        decided_at=a.decided_at,
+        result=a.result,
+        output=a.output,
+        card_message_id=a.card_message_id,
+    ).model_dump()
+
+
+def _approval(row: Row[Any]) -> ApprovalRequest:
+    return ApprovalRequest(
+        id=row.id,
+        tool_call_id=row.tool_call_id,
+        turn_id=row.turn_id,
+        tool=row.tool,
+        args_preview=row.args_preview,
+        args_hash=row.args_hash,
+        reason=row.reason,
+        requested_by=row.requested_by,
+        requester_name=row.requester_name,
+        ref=ConversationRef(
+            platform=row.platform,
+            workspace_id=row.workspace_id,
+            channel_id=row.channel_id,
+            thread_id=row.thread_id,
+        ),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        status=ApprovalStatus(row.status),
+        decided_by=row.decided_by,
+        decided_by_name=row.decided_by_name,
+        decided_at=row.decided_at,
+        result=row.result,
+        output=row.output,
+        card_message_id=row.card_message_id,
+    )
