@@ -53,7 +53,12 @@ def _open(key: str, settings: Settings, path: Path | None) -> QdrantClient:
                 "index."
             ) from exc
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-    client = QdrantClient(url=settings.qdrant_url, api_key=api_key, timeout=SERVER_TIMEOUT_S)
+    client = QdrantClient(
+        url=settings.qdrant_url,
+        api_key=api_key,
+        timeout=SERVER_TIMEOUT_S,
+        check_compatibility=False,
+    )
     try:
         client.get_collections()
     except Exception as exc:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from knowledge.chunking import ChunkConfig, chunk_sections, split_section
@@ -12,7 +14,7 @@ def test_chunks_respect_size_and_overlap_is_applied() -> None:
     chunks = split_section(text, config)
     assert len(chunks) > 5
     assert all(len(c) <= 400 for c in chunks)
-    for before, after in zip(chunks, chunks[1:], strict=False):
+    for before, after in itertools.pairwise(chunks):
         head = after[:60]
         assert head in before, "each chunk starts with the tail of the previous one"
         shared = max(k for k in range(1, len(after)) if before.endswith(after[:k]))
@@ -23,7 +25,8 @@ def test_zero_overlap_means_disjoint_chunks() -> None:
     text = "\n\n".join(f"Paragraph {i} " + "word " * 30 for i in range(30))
     chunks = split_section(text, ChunkConfig(size=300, overlap=0))
     assert "".join(c.replace("\n", "").replace(" ", "") for c in chunks) == text.replace(
-        "\n", "").replace(" ", "")
+        "\n", ""
+    ).replace(" ", "")
 
 
 def test_code_fences_kept_whole_when_they_fit() -> None:
@@ -42,8 +45,10 @@ def test_oversized_code_block_is_split_and_refenced() -> None:
 
 
 def test_sections_keep_their_heading_paths() -> None:
-    sections = [Section(headings=("A",), text="alpha " * 100),
-                Section(headings=("A", "B"), text="beta")]
+    sections = [
+        Section(headings=("A",), text="alpha " * 100),
+        Section(headings=("A", "B"), text="beta"),
+    ]
     pieces = chunk_sections(sections, ChunkConfig(size=200, overlap=40))
     assert {p for p, _ in pieces} == {"A", "A > B"}
     assert pieces[-1] == ("A > B", "beta")

@@ -17,8 +17,10 @@ def load(path: Path):
 
 def test_markdown_headings_paths_and_fences(tmp_path: Path) -> None:
     path = tmp_path / "guide.md"
-    path.write_text("---\ntitle: The Guide\n---\nIntro.\n\n# Setup\n\nText.\n\n## Slack\n\n"
-                    "```\n# not a heading\n```\n\nSetext\n------\n\nBody.\n")
+    path.write_text(
+        "---\ntitle: The Guide\n---\nIntro.\n\n# Setup\n\nText.\n\n## Slack\n\n"
+        "```\n# not a heading\n```\n\nSetext\n------\n\nBody.\n"
+    )
     doc = load(path)
     assert doc.title == "The Guide"
     assert [s.path for s in doc.sections] == ["", "Setup", "Setup > Slack", "Setup > Setext"]
@@ -27,9 +29,11 @@ def test_markdown_headings_paths_and_fences(tmp_path: Path) -> None:
 
 def test_html_strips_scripts_and_nav(tmp_path: Path) -> None:
     path = tmp_path / "p.html"
-    path.write_text("<html><head><title>T</title><style>p{}</style></head><body><nav>menu</nav>"
-                    "<script>evil()</script><h1>Top</h1><p>One <b>bold</b> word.</p><h2>Sub</h2>"
-                    "<pre>x = 1\ny = 2</pre><footer>copyright</footer></body></html>")
+    path.write_text(
+        "<html><head><title>T</title><style>p{}</style></head><body><nav>menu</nav>"
+        "<script>evil()</script><h1>Top</h1><p>One <b>bold</b> word.</p><h2>Sub</h2>"
+        "<pre>x = 1\ny = 2</pre><footer>copyright</footer></body></html>"
+    )
     doc = load(path)
     text = "\n".join(s.text for s in doc.sections)
     assert doc.title == "T"

@@ -24,28 +24,37 @@ def test_scope_rules_parse_and_longest_prefix(tmp_path: Path) -> None:
 
 
 async def test_a_channel_never_sees_another_channels_documents(
-        make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
     root = tmp_path / "kb"
-    for folder, text in (("c1", "Launch codes for channel one: ALPHA."),
-                         ("c2", "Launch codes for channel two: BRAVO."),
-                         ("shared", "Launch codes are rotated weekly.")):
+    for folder, text in (
+        ("c1", "Launch codes for channel one: ALPHA."),
+        ("c2", "Launch codes for channel two: BRAVO."),
+        ("shared", "Launch codes are rotated weekly."),
+    ):
         (root / folder).mkdir(parents=True)
         (root / folder / "codes.md").write_text(f"# Codes\n\n{text}\n")
-    settings = make_settings(
-        knowledge_scopes=f"{root}/c1=slack:T1:C1;{root}/c2=slack:T1:C2")
-    kb = await open_knowledge_base(settings, embedder=HashingEmbedder(), schedule=False,
-                                   min_score=0.0)
+    settings = make_settings(knowledge_scopes=f"{root}/c1=slack:T1:C1;{root}/c2=slack:T1:C2")
+    kb = await open_knowledge_base(
+        settings, embedder=HashingEmbedder(), schedule=False, min_score=0.0
+    )
     try:
         await kb.reindex_report([str(root)])
         ref1 = ConversationRef(platform="slack", workspace_id="T1", channel_id="C1")
         ref2 = ConversationRef(platform="slack", workspace_id="T1", channel_id="C2", thread_id="9")
-        seen1 = {p.source.split("/")[-2] for p in await kb.retrieve("launch codes",
-                                                                   scopes=scopes_for(ref1))}
-        seen2 = {p.source.split("/")[-2] for p in await kb.retrieve("launch codes",
-                                                                   scopes=scopes_for(ref2))}
+        seen1 = {
+            p.source.split("/")[-2]
+            for p in await kb.retrieve("launch codes", scopes=scopes_for(ref1))
+        }
+        seen2 = {
+            p.source.split("/")[-2]
+            for p in await kb.retrieve("launch codes", scopes=scopes_for(ref2))
+        }
         other = ConversationRef(platform="discord", workspace_id="G", channel_id="C1")
-        seen3 = {p.source.split("/")[-2] for p in await kb.retrieve("launch codes",
-                                                                   scopes=scopes_for(other))}
+        seen3 = {
+            p.source.split("/")[-2]
+            for p in await kb.retrieve("launch codes", scopes=scopes_for(other))
+        }
         assert seen1 == {"c1", "shared"} and seen2 == {"c2", "shared"} and seen3 == {"shared"}
         assert len(await kb.search("launch codes")) == 3  # admin search sees everything
     finally:
@@ -53,14 +62,20 @@ async def test_a_channel_never_sees_another_channels_documents(
 
     # Re-scoping needs no re-embedding: only payloads change.
     embedder = HashingEmbedder()
-    kb = await open_knowledge_base(make_settings(knowledge_scopes=f"{root}/c1=public"),
-                                   embedder=embedder, schedule=False, min_score=0.0)
+    kb = await open_knowledge_base(
+        make_settings(knowledge_scopes=f"{root}/c1=public"),
+        embedder=embedder,
+        schedule=False,
+        min_score=0.0,
+    )
     try:
         report = await kb.reindex_report([str(root)])
         assert embedder.texts_embedded == 0 and report.unchanged == 3
         ref2 = ConversationRef(platform="slack", workspace_id="T1", channel_id="C2")
-        seen = {p.source.split("/")[-2] for p in await kb.retrieve("launch codes",
-                                                                  scopes=scopes_for(ref2))}
+        seen = {
+            p.source.split("/")[-2]
+            for p in await kb.retrieve("launch codes", scopes=scopes_for(ref2))
+        }
         assert seen == {"c1", "c2", "shared"}
     finally:
         await kb.close()
@@ -83,12 +98,14 @@ class WatchingEmbedder(HashingEmbedder):
 
 
 async def test_model_change_builds_new_collection_and_switches_alias(
-        make_settings: Callable[..., Settings], corpus: Path) -> None:
+    make_settings: Callable[..., Settings], corpus: Path
+) -> None:
     from dataclasses import replace
 
     settings = make_settings(knowledge_paths=str(corpus))
-    old = await open_knowledge_base(settings, embedder=HashingEmbedder(256), schedule=False,
-                                    min_score=0.0)
+    old = await open_knowledge_base(
+        settings, embedder=HashingEmbedder(256), schedule=False, min_score=0.0
+    )
     await old.reindex_report([str(corpus)])
     old_collection = old.store.active()
     await old.close()
@@ -107,8 +124,9 @@ async def test_model_change_builds_new_collection_and_switches_alias(
         meta = kb.store.read_meta(new_collection) or {}
         assert (meta["model"], meta["dimension"], meta["state"]) == ("hashing-128", 128, "ready")
         # During the build the alias kept pointing at the full old index: no empty window.
-        assert new_embedder.checks and all(active == old_collection and hits > 0
-                                           for active, hits in new_embedder.checks)
+        assert new_embedder.checks and all(
+            active == old_collection and hits > 0 for active, hits in new_embedder.checks
+        )
         assert (await kb.info()).documents == 4
         assert (await kb.search("vacation days"))[0].source.endswith("page.html")
     finally:
