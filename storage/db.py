@@ -13,12 +13,16 @@ PostgreSQL (psycopg 3, async): a plain pooled engine with pre-ping.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 BUSY_TIMEOUT_MS = 30_000
 SQLITE_BEGIN = "sqlite_begin"
@@ -74,3 +78,29 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         if mode not in _BEGIN_MODES:
             raise ValueError(f"{SQLITE_BEGIN} must be one of {sorted(_BEGIN_MODES)}, not {mode!r}")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """An engine plus the way to write to it: `async with db.write() as conn` is one transaction
+    that holds the write lock from its start (BEGIN IMMEDIATE on SQLite). SQLite has one writer
+    at a time, so this process's writers also queue on an asyncio.Lock rather than in SQLite's
+    sleeping busy handler; other processes still wait on busy_timeout."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        name = engine.dialect.name
+        if name not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database dialect {name!r}")
+        self.engine = engine
+        self.insert = sqlite.insert if name == "sqlite" else postgresql.insert
+        """The dialect's INSERT, which has `on_conflict_do_nothing`."""
+        self._writer = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        self._lock = asyncio.Lock() if name == "sqlite" else None
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        if self._lock is None:
+            async with self._writer.begin() as conn:
+                yield conn
+            return
+        async with self._lock, self._writer.begin() as conn:
+            yield conn

@@ -99,7 +99,9 @@ class Message(SQLModel, table=True):
     input_tokens: int | None = None
     output_tokens: int | None = None
     latency_ms: int | None = None
-    citations: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    citations: list[dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSON(none_as_null=True))
+    )
     error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

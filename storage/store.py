@@ -9,23 +9,29 @@ decides which worker claimed an event first. Conversation rows are created on fi
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Update, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.messages import Citation
 from bot.ports import MessageStatus, StoredMessage, Summary
 from bot.refs import Author, ConversationRef
-from storage.db import SQLITE_BEGIN, create_engine
+from storage.db import Database, create_engine
 from storage.migrate import upgrade
-from storage.models import conversations, messages, processed_events, usage_records, utcnow
+from storage.models import (
+    Conversation,
+    Message,
+    UsageRecord,
+    conversations,
+    messages,
+    processed_events,
+    usage_records,
+    utcnow,
+)
 
 _HIDDEN_FROM_HISTORY = (MessageStatus.PENDING.value, MessageStatus.FAILED.value)
 
@@ -33,34 +39,18 @@ _HIDDEN_FROM_HISTORY = (MessageStatus.PENDING.value, MessageStatus.FAILED.value)
 class SqlStore:
     """Conversation memory, event dedupe and usage accounting over one AsyncEngine."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._writer = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-        dialect = engine.dialect.name
-        if dialect not in ("sqlite", "postgresql"):
-            raise ValueError(f"unsupported database dialect {dialect!r}")
-        self._insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-        # SQLite has one writer at a time: queue this process's writers here rather than in
-        # SQLite's sleeping busy handler (other processes still wait on busy_timeout).
-        self._write_lock = asyncio.Lock() if dialect == "sqlite" else None
-
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction (BEGIN IMMEDIATE on SQLite), committed on success."""
-        if self._write_lock is None:
-            async with self._writer.begin() as conn:
-                yield conn
-            return
-        async with self._write_lock, self._writer.begin() as conn:
-            yield conn
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._write = db.write
+        self._insert = db.insert
 
     @property
     def engine(self) -> AsyncEngine:
-        return self._engine
+        return self._db.engine
 
     async def close(self) -> None:
         """Close every pooled connection. The store is unusable afterwards."""
-        await self._engine.dispose()
+        await self._db.engine.dispose()
 
     # --- dedupe --------------------------------------------------------------------------
     async def claim_event(self, event_id: str) -> bool:
@@ -83,24 +73,16 @@ class SqlStore:
             return await self._ensure(conn, ref)
 
     async def _ensure(self, conn: AsyncConnection, ref: ConversationRef) -> bool:
-        now = utcnow()
+        row = Conversation(
+            memory_key=ref.memory_key,
+            platform=ref.platform,
+            workspace_id=ref.workspace_id,
+            channel_id=ref.channel_id,
+            thread_id=ref.thread_id,
+        )
         stmt = self._insert(conversations).on_conflict_do_nothing(index_elements=["memory_key"])
         stmt = stmt.execution_options(preserve_rowcount=True)
-        result = await conn.execute(
-            stmt,
-            {
-                "memory_key": ref.memory_key,
-                "platform": ref.platform,
-                "workspace_id": ref.workspace_id,
-                "channel_id": ref.channel_id,
-                "thread_id": ref.thread_id,
-                "input_tokens": 0,
-                "output_tokens": 0,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-        return result.rowcount == 1
+        return (await conn.execute(stmt, row.model_dump())).rowcount == 1
 
     async def add_message(
         self,
@@ -112,22 +94,19 @@ class SqlStore:
         status: MessageStatus = MessageStatus.FINAL,
         platform_message_id: str | None = None,
     ) -> int:
-        now = utcnow()
-        row = {
-            "memory_key": ref.memory_key,
-            "role": role,
-            "text": text,
-            "author_id": author.id if author else "",
-            "author_name": author.display_name if author else "",
-            "status": MessageStatus(status).value,
-            "platform_message_id": platform_message_id,
-            "created_at": now,
-            "updated_at": now,
-        }
+        row = Message(
+            memory_key=ref.memory_key,
+            role=role,
+            text=text,
+            author_id=author.id if author else "",
+            author_name=author.display_name if author else "",
+            status=MessageStatus(status).value,
+            platform_message_id=platform_message_id,
+        )
         async with self._write() as conn:
             await self._ensure(conn, ref)
-            result = await conn.execute(messages.insert().values(row))
-            await _touch(conn, ref.memory_key)
+            result = await conn.execute(messages.insert(), row.model_dump(exclude={"id"}))
+            await conn.execute(_touch(ref.memory_key))
         (message_id,) = result.inserted_primary_key or (None,)
         assert isinstance(message_id, int)
         return message_id
@@ -185,18 +164,10 @@ class SqlStore:
             .order_by(m.id.desc())
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
+        async with self._db.engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         return [
-            StoredMessage(
-                id=row.id,
-                role=row.role,
-                text=row.text,
-                author_id=row.author_id,
-                author_name=row.author_name,
-                status=MessageStatus(row.status),
-                created_at=row.created_at,
-            )
+            StoredMessage(**{**row._asdict(), "status": MessageStatus(row.status)})
             for row in reversed(rows)
         ]
 
@@ -204,7 +175,7 @@ class SqlStore:
     async def summary(self, memory_key: str) -> Summary | None:
         c = conversations.c
         stmt = select(c.summary, c.summary_through_message_id).where(c.memory_key == memory_key)
-        async with self._engine.connect() as conn:
+        async with self._db.engine.connect() as conn:
             row = (await conn.execute(stmt)).first()
         if row is None or row.summary is None or row.summary_through_message_id is None:
             return None
@@ -212,15 +183,8 @@ class SqlStore:
 
     async def save_summary(self, memory_key: str, summary: Summary) -> None:
         """Replace the rolling summary. Raises LookupError if the conversation does not exist."""
-        stmt = (
-            update(conversations)
-            .where(conversations.c.memory_key == memory_key)
-            .values(
-                summary=summary.text,
-                summary_through_message_id=summary.through_message_id,
-                updated_at=utcnow(),
-            )
-        )
+        text, through = summary.text, summary.through_message_id
+        stmt = _touch(memory_key, summary=text, summary_through_message_id=through)
         async with self._write() as conn:
             updated = (await conn.execute(stmt)).rowcount
         if updated != 1:
@@ -229,11 +193,7 @@ class SqlStore:
     async def reset(self, memory_key: str) -> None:
         async with self._write() as conn:
             await conn.execute(delete(messages).where(messages.c.memory_key == memory_key))
-            await conn.execute(
-                update(conversations)
-                .where(conversations.c.memory_key == memory_key)
-                .values(summary=None, summary_through_message_id=None, updated_at=utcnow())
-            )
+            await conn.execute(_touch(memory_key, summary=None, summary_through_message_id=None))
 
     async def record_usage(
         self,
@@ -245,34 +205,29 @@ class SqlStore:
         output_tokens: int,
     ) -> None:
         c = conversations.c
+        usage = UsageRecord(
+            memory_key=ref.memory_key,
+            provider=provider,
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
         async with self._write() as conn:
             await self._ensure(conn, ref)
+            await conn.execute(usage_records.insert(), usage.model_dump(exclude={"id"}))
             await conn.execute(
-                usage_records.insert().values(
-                    memory_key=ref.memory_key,
-                    provider=provider,
-                    model=model,
-                    input_tokens=input_tokens,
-                    output_tokens=output_tokens,
-                    created_at=utcnow(),
-                )
-            )
-            await conn.execute(
-                update(conversations)
-                .where(c.memory_key == ref.memory_key)
-                .values(
+                _touch(
+                    ref.memory_key,
                     input_tokens=c.input_tokens + input_tokens,
                     output_tokens=c.output_tokens + output_tokens,
-                    updated_at=utcnow(),
                 )
             )
 
 
-async def _touch(conn: AsyncConnection, memory_key: str) -> None:
-    c = conversations.c
-    await conn.execute(
-        update(conversations).where(c.memory_key == memory_key).values(updated_at=utcnow())
-    )
+def _touch(memory_key: str, **values: Any) -> Update:
+    """UPDATE the conversation row: `values` and a fresh `updated_at`."""
+    where = conversations.c.memory_key == memory_key
+    return update(conversations).where(where).values(**values, updated_at=utcnow())
 
 
 async def open_store(url: str) -> SqlStore:
@@ -284,4 +239,4 @@ async def open_store(url: str) -> SqlStore:
     except BaseException:
         await engine.dispose()
         raise
-    return SqlStore(engine)
+    return SqlStore(Database(engine))

@@ -4,7 +4,9 @@ safe when workers start together, and Alembic leaves the application's logging a
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
+import pkgutil
 from datetime import UTC, datetime
 
 from alembic import command
@@ -14,6 +16,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
+import storage
 from bot.ports import Summary
 from storage import open_store
 from storage.db import create_engine
@@ -101,7 +104,15 @@ async def test_each_revision_upgrades_and_downgrades(db_url: str) -> None:
         await engine.dispose()
 
 
+def _import_every_storage_module() -> None:
+    """Tables may be declared in any `storage` module; load them all onto SQLModel.metadata."""
+    for module in pkgutil.iter_modules(storage.__path__):
+        if module.name != "migrations":
+            importlib.import_module(f"storage.{module.name}")
+
+
 async def test_models_match_the_migrated_schema(db_url: str) -> None:
+    _import_every_storage_module()
     store = await open_store(db_url)
     try:
         async with store.engine.connect() as conn:
