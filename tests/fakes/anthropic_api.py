@@ -165,7 +165,10 @@ class FakeAnthropic(LoopbackLLMServer):
             return web.Response(status=504)
         if not body.get("stream"):
             return web.json_response(self.message(body, scripted))
-        return await self.stream(request, body, scripted)
+        try:
+            return await self.stream(request, body, scripted)
+        except ConnectionResetError:  # the client went away mid-stream (e.g. it timed out)
+            return web.Response(status=499)
 
     # --- responses ---------------------------------------------------------------------------
     def content_of(self, scripted: Scripted) -> tuple[list[dict[str, Any]], str]:

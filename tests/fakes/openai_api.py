@@ -139,7 +139,10 @@ class FakeOpenAI(LoopbackLLMServer):
             return web.Response(status=504)
         if not body.get("stream"):
             return web.json_response(self.completion(body, scripted))
-        return await self.stream(request, body, scripted)
+        try:
+            return await self.stream(request, body, scripted)
+        except ConnectionResetError:  # the client went away mid-stream (e.g. it timed out)
+            return web.Response(status=499)
 
     # --- responses ---------------------------------------------------------------------------
     def _base(self, body: dict[str, Any], cid: str) -> dict[str, Any]:

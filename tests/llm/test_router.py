@@ -66,7 +66,10 @@ async def test_falls_back_on_auth_error_too(
 
 
 async def test_all_down_gives_one_clear_message(
-    fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic, caplog: pytest.LogCaptureFixture
+    fake_openai: FakeOpenAI,
+    fake_anthropic: FakeAnthropic,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     fake_openai.accepted_keys = frozenset({"another-key"})  # the fake echoes the wrong key back
     fake_anthropic.script_error(529, times=10)
@@ -83,7 +86,9 @@ async def test_all_down_gives_one_clear_message(
         ("openai", "401 unauthorized (check the API key)"),
         ("anthropic", "529 overloaded"),
     )
-    assert KEY not in caplog.text
+    out = capsys.readouterr()
+    assert "llm_all_providers_failed" in out.out + caplog.text  # it was logged...
+    assert KEY not in out.out + out.err + caplog.text  # ...without the key
 
 
 async def test_unreachable_provider(fake_openai: FakeOpenAI) -> None:
