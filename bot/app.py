@@ -98,6 +98,8 @@ class Parley:
         self.pipeline: Pipeline | None = None
         self.runner: TurnRunner | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self.tools: Any = None
+        """The `bot.tools.host.ApprovingToolHost`, once started."""
         self._indexed = asyncio.Event()
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -149,6 +151,8 @@ class Parley:
             deliveries=self.deliveries,
         )
         self.runner.tool_host = self._build_tool_host()
+        if self.tools is not None:
+            await self.tools.start(self.deliveries)  # re-arm expiry timers, sweep expired ones
         if http:
             app = build_http_app(self._readiness)
             for adapter in self.adapters.values():
@@ -175,6 +179,8 @@ class Parley:
             await self.http.stop()
         if self.knowledge is not None:
             await self.knowledge.close()
+        if self.tools is not None:
+            await self.tools.close()
         if self.store is not None:
             await self.store.close()
 
@@ -201,7 +207,19 @@ class Parley:
         return build_chat_model(self.settings, clock=self.clock)
 
     def _build_tool_host(self) -> ToolHost | None:
-        return None
+        from bot.tools.build import build_tool_host
+        from bot.tools.builtin.schedule import MessageScheduler
+        from storage.approvals import SqlApprovalStore
+
+        self.tools = build_tool_host(
+            self.settings,
+            store=SqlApprovalStore(self.store.engine),
+            retriever=self.knowledge,
+            resumer=self,
+            clock=self.clock,
+            scheduler=MessageScheduler(self.settings.sqlalchemy_url),
+        )
+        return self.tools  # type: ignore[no-any-return]
 
     async def _open_knowledge(self) -> None:
         try:

@@ -245,7 +245,7 @@ class TurnRunner:
             if self.tool_host is None:
                 return None
             if (
-                step >= max_steps
+                step > max_steps  # steps 1..max_steps may use tools; the next is refused
                 or self._clock.now() - started > self._settings.tool_turn_timeout_s
             ):
                 progress.texts.append(
