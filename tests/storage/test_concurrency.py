@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +55,47 @@ async def test_concurrent_writers_lose_nothing(
     history = await first.history(ref.memory_key)
     assert sorted(m.text for m in history) == sorted(f"m{n}" for n in range(40))
     assert [m.id for m in history] == sorted(m.id for m in history)
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WORKERS = 3
+_WORKER = """
+import asyncio, sys
+from storage import open_store
+
+async def main(url: str) -> None:
+    store = await open_store(url)
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    results = await asyncio.gather(*(store.claim_event("Ev-processes") for _ in range(10)))
+    await store.close()
+    print(sum(results), flush=True)
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+@pytest.mark.slow
+async def test_one_claim_wins_across_processes(db_url: str) -> None:
+    """Workers are separate processes: the database alone decides who claimed an event."""
+    await (await open_store(db_url)).close()  # migrate first, so the workers only claim
+    workers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _WORKER,
+            db_url,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=REPO_ROOT,
+        )
+        for _ in range(WORKERS)
+    ]
+    for worker in workers:
+        assert worker.stdout is not None
+        assert (await asyncio.wait_for(worker.stdout.readline(), 60)).strip() == b"ready"
+    outputs = await asyncio.wait_for(
+        asyncio.gather(*(worker.communicate(b"go\n") for worker in workers)), 60
+    )
+    assert [w.returncode for w in workers] == [0] * WORKERS
+    assert sum(int(out.strip()) for out, _ in outputs) == 1
