@@ -5,20 +5,18 @@ Three tables (revision 0002): `paused_turns` (what a paused turn needs to resume
 (append-only events). Both state changes that must happen once are single conditional UPDATEs —
 `decide` (`WHERE id = ? AND status = 'pending'` and the expiry condition) and `claim_resume`
 (`WHERE turn_id = ? AND status = 'paused'`) — so the database, not a read-then-write, picks the one
-winner among double clicks, replays and workers. Writes begin IMMEDIATE on SQLite, like `SqlStore`.
+winner among double clicks, replays and workers. Writes go through `storage.db.Database.write`.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, ForeignKey, Table, Text, select, update
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import Field, SQLModel
 
 from bot.refs import Author, ConversationRef
@@ -30,7 +28,7 @@ from bot.tools.approvals import (
     TurnStatus,
 )
 from bot.tools.codec import decode_messages, encode_messages
-from storage.db import SQLITE_BEGIN
+from storage.db import Database
 from storage.models import RowId, UTCDateTime
 
 
@@ -102,19 +100,11 @@ approval_audit: Table = ApprovalAuditRow.__table__  # type: ignore[attr-defined]
 
 
 class SqlApprovalStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._writer = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
-
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[AsyncConnection]:
-        if self._write_lock is None:
-            async with self._writer.begin() as conn:
-                yield conn
-            return
-        async with self._write_lock, self._writer.begin() as conn:
-            yield conn
+    def __init__(self, db: Database | AsyncEngine) -> None:
+        """Pass the app's `Database` to share its write lock; an engine gets its own."""
+        self._db = db if isinstance(db, Database) else Database(db)
+        self._engine = self._db.engine
+        self._write = self._db.write
 
     async def save_paused(self, turn: PausedTurn, approvals: Sequence[ApprovalRequest]) -> None:
         ref, author = turn.ref, turn.author
