@@ -52,6 +52,8 @@ class Call:
     """time.monotonic() when the request arrived."""
     status: int = 200
     error: str = ""
+    ts: str = ""
+    """The message written (post/update/stream calls that succeeded)."""
 
 
 @dataclass
@@ -265,6 +267,7 @@ class FakeSlackApi:
         if wait > 0:
             return self._fail(call, "ratelimited", status=429, retry_after=wait)
         message = self._store(args["channel"], text, args, thread_ts=args.get("thread_ts"))
+        call.ts = message.ts
         return {
             "channel": message.channel,
             "ts": message.ts,
@@ -284,6 +287,7 @@ class FakeSlackApi:
         message.text = text
         message.blocks = _blocks(args.get("blocks"), message.blocks)
         message.edits.append(text)
+        call.ts = message.ts
         return {"channel": message.channel, "ts": message.ts, "text": text}
 
     def _m_chat_postEphemeral(self, call: Call, args: dict[str, Any]) -> Any:
