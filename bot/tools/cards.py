@@ -23,9 +23,7 @@ def _body(req: ApprovalRequest) -> list[str]:
 
 def approval_card(req: ApprovalRequest) -> OutgoingMessage:
     lines = _body(req)
-    lines.append(
-        f"Approve or deny with the buttons, or type `/approve {req.id}` or `/deny {req.id}`."
-    )
+    lines.append(f"Approval id: `{req.id}` (approve or deny with the buttons or the command).")
     return OutgoingMessage(
         text_markdown="\n".join(lines),
         buttons=(
