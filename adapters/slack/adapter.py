@@ -147,6 +147,13 @@ class SlackAdapter:
             self._socket = AsyncSocketModeHandler(
                 self._bolt, self._app_token, web_client=self._client
             )
+            # Ask for the websocket URL ourselves: a bad app token then fails here, loudly,
+            # instead of inside the SDK's endless reconnect loop.
+            opened = await call(
+                "apps.connections.open",
+                self._client.apps_connections_open(app_token=self._app_token),
+            )
+            self._socket.client.wss_uri = str(opened.get("url", "")) or None
             await self._socket.connect_async()
         log.info(
             "slack.started",

@@ -37,6 +37,7 @@ import aiohttp
 from aiohttp import web
 
 DEFAULT_TOKEN = "xoxb-fake-token"
+DEFAULT_APP_TOKEN = "xapp-fake-token"
 DEFAULT_TEAM = "T0FAKE"
 BOT_USER_ID = "UBOT0001"
 BOT_ID = "BBOT0001"
@@ -106,6 +107,10 @@ class FakeSlackApi:
         self._updates: dict[str, deque[float]] = defaultdict(deque)
         self._posts: dict[str, tuple[float, float]] = {}
         self._response_urls: set[str] = set()
+        self.app_tokens: set[str] = {DEFAULT_APP_TOKEN}
+        self.socket_acks: dict[str, dict[str, Any]] = {}
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_open = asyncio.Event()
         self._seq = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
@@ -117,6 +122,7 @@ class FakeSlackApi:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/response/{key}", self._response)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -126,6 +132,8 @@ class FakeSlackApi:
         return self
 
     async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -214,6 +222,8 @@ class FakeSlackApi:
             args.pop("token", "")
         )
         team = self.tokens.get(token, "")
+        if method == "apps.connections.open" and token in self.app_tokens:
+            team = self.team_id
         call = Call(method=method, args=args, team=team, at=time.monotonic())
         self.calls.append(call)
         if self.latency_s:
@@ -256,6 +266,9 @@ class FakeSlackApi:
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
         }
+
+    def _m_apps_connections_open(self, call: Call, args: dict[str, Any]) -> dict[str, Any]:
+        return {"url": f"{self.base_url.replace('http://', 'ws://')}/socket?ticket={call.at}"}
 
     def _m_chat_postMessage(self, call: Call, args: dict[str, Any]) -> Any:
         text = str(args.get("text") or "")
@@ -377,6 +390,54 @@ class FakeSlackApi:
         )
         self.messages[channel].append(message)
         return message
+
+    # --- Socket Mode ----------------------------------------------------------------------
+
+    async def socket_connected(self, within: float = 5.0) -> None:
+        async with asyncio.timeout(within):
+            await self._socket_open.wait()
+
+    async def socket_push(self, kind: str, payload: dict[str, Any]) -> str:
+        """Deliver a payload over Socket Mode (`events_api`, `slash_commands`, `interactive`);
+        the app's ack lands in `socket_acks[envelope_id]`."""
+        envelope_id = f"env-{next(self._seq)}"
+        message = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": 0,
+            "retry_reason": "",
+        }
+        for ws in self._sockets:
+            await ws.send_str(json.dumps(message))
+        return envelope_id
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(
+            json.dumps(
+                {
+                    "type": "hello",
+                    "num_connections": len(self._sockets),
+                    "connection_info": {"app_id": "A0FAKE"},
+                }
+            )
+        )
+        self._socket_open.set()
+        try:
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    data = json.loads(msg.data)
+                    if "envelope_id" in data:
+                        self.socket_acks[data["envelope_id"]] = data
+        finally:
+            self._sockets.remove(ws)
+            if not self._sockets:
+                self._socket_open.clear()
+        return ws
 
     async def _response(self, request: web.Request) -> web.Response:
         key = request.match_info["key"]

@@ -18,6 +18,7 @@ from bot.messages import Button, OutgoingMessage
 from bot.refs import ConversationRef, MessageHandle
 from bot.settings import Settings
 from tests.fakes.slack_api import (
+    DEFAULT_APP_TOKEN,
     FakeSlackApi,
     block_actions_payload,
     event_envelope,
@@ -406,3 +407,52 @@ async def test_followups_can_be_turned_off_per_workspace(rig: Rig) -> None:
     await reply_in(rig, envelope["event"]["ts"])
     await asyncio.sleep(0.2)
     assert len(rig.events) == 1
+
+
+# --- Socket Mode ----------------------------------------------------------------------------
+
+
+async def test_socket_mode_receives_acks_and_hands_off(fake_slack: FakeSlackApi) -> None:
+    adapter = SlackAdapter(
+        bot_token=fake_slack.token,
+        app_token=DEFAULT_APP_TOKEN,
+        api_url=fake_slack.api_url,
+        post_interval_s=0.0,
+    )
+    events: list[object] = []
+
+    async def sink(event: object) -> None:
+        events.append(event)
+
+    await adapter.start(sink)
+    try:
+        await fake_slack.socket_connected()
+        message = fake_slack.user_message("C0GENERAL", "<@UBOT0001> over the socket")
+        event_env = await fake_slack.socket_push(
+            "events_api", event_envelope(message_event(message, kind="app_mention"))
+        )
+        command_env = await fake_slack.socket_push(
+            "slash_commands",
+            slash_command_form("kb status", response_url=fake_slack.new_response_url()),
+        )
+        async with asyncio.timeout(5):
+            while len(events) < 2 or len(fake_slack.socket_acks) < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        assert {event_env, command_env} <= set(fake_slack.socket_acks)
+        kinds = sorted(type(e).__name__ for e in events)
+        assert kinds == ["Command", "IncomingMessage"]
+    finally:
+        await adapter.stop()
+
+
+async def test_socket_mode_with_a_bad_app_token_fails_loudly(fake_slack: FakeSlackApi) -> None:
+    adapter = SlackAdapter(
+        bot_token=fake_slack.token, app_token="xapp-wrong", api_url=fake_slack.api_url
+    )
+
+    async def sink(event: object) -> None: ...
+
+    with pytest.raises(PlatformError) as info:
+        await adapter.start(sink)
+    assert (info.value.method, info.value.code) == ("apps.connections.open", "invalid_auth")
+    await adapter.stop()
