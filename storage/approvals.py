@@ -213,6 +213,12 @@ class SqlApprovalStore:
         async with self._engine.connect() as conn:
             return [_approval(row) for row in await conn.execute(stmt.order_by(a.expires_at))]
 
+    async def paused_turns(self) -> list[str]:
+        t = paused_turns.c
+        stmt = select(t.turn_id).where(t.status == TurnStatus.PAUSED.value).order_by(t.created_at)
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(stmt)).scalars())
+
     async def add_audit(self, entry: AuditEntry) -> None:
         values = ApprovalAuditRow(
             approval_id=entry.approval_id,

@@ -159,6 +159,9 @@ class ApprovalStore(Protocol):
     async def pending(self) -> list[ApprovalRequest]:
         """Every request still pending (for expiry timers and the start-up sweep)."""
 
+    async def paused_turns(self) -> list[str]:
+        """Ids of turns still paused (the start-up sweep finishes interrupted ones)."""
+
     async def add_audit(self, entry: AuditEntry) -> None: ...
 
     async def audit_log(self, approval_id: str | None = None) -> list[AuditEntry]:

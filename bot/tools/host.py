@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Protocol
 
@@ -53,6 +53,9 @@ from bot.tools.wallclock import WallClock
 
 log = structlog.get_logger(__name__)
 
+RECOVERY_GRACE_S = 60.0
+"""Beyond the tool's timeout: how long a decided request may lack its outcome before the
+start-up sweep treats it as interrupted."""
 ACTIONS = {"approve": ApprovalStatus.APPROVED, "deny": ApprovalStatus.DENIED}
 
 
@@ -125,6 +128,8 @@ class ApprovingToolHost:
                 await self._expire(req.id)
             else:
                 self._arm(req)
+        for turn_id in await self.store.paused_turns():
+            await self._recover(turn_id, now)
 
     async def close(self) -> None:
         if self.scheduler is not None:
@@ -390,6 +395,31 @@ class ApprovingToolHost:
             f"Nobody approved this call of {req.tool} in time; it "
             "expired and was not run. Continue without it.",
         )
+
+    async def _recover(self, turn_id: str, now: datetime) -> None:
+        """Finish what a crash interrupted: a decision without its outcome (after a grace period,
+        in case another worker is still running it), then a turn whose requests are all final."""
+        for req in await self.store.turn_approvals(turn_id):
+            tool = self.registry.get(req.tool)
+            grace = timedelta(seconds=(tool.timeout_s if tool else 60.0) + RECOVERY_GRACE_S)
+            if req.finished or req.decided_at is None or now - req.decided_at < grace:
+                continue
+            if req.status is ApprovalStatus.APPROVED:
+                await self._finish(
+                    req,
+                    "interrupted",
+                    f"The approved call of {req.tool} was "
+                    "interrupted by a restart; it may or may not have completed. "
+                    "Tell the user to check before retrying.",
+                )
+            else:
+                await self._finish(
+                    req,
+                    req.status.value,
+                    f"This call of {req.tool} was "
+                    f"{req.status.value} and not run. Continue without it.",
+                )
+        await self._maybe_resume(turn_id)
 
     # --- running and resuming ---------------------------------------------------------------
     async def _run_approved(self, req: ApprovalRequest) -> tuple[str, str]:

@@ -84,6 +84,9 @@ class MemoryApprovalStore:
     async def pending(self) -> list[ApprovalRequest]:
         return [a for a in self.approvals.values() if a.status is ApprovalStatus.PENDING]
 
+    async def paused_turns(self) -> list[str]:
+        return [t.turn_id for t in self.turns.values() if t.status is TurnStatus.PAUSED]
+
     async def add_audit(self, entry: AuditEntry) -> None:
         self.audit.append(entry)
 

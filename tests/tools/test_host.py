@@ -245,3 +245,38 @@ async def test_turn_time_cap_bounds_read_tools(harness: Harness) -> None:
         isinstance(outcome, ToolResults) and "time limit was reached" in outcome.messages[0].content
     )
     await host.close()
+
+
+async def test_startup_recovers_a_decision_interrupted_by_a_crash(harness: Harness) -> None:
+    h = harness
+    approval_id = await pause(h, deploy_call())
+    await h.host.close()
+    # the process died right after winning the decision, before running the tool
+    assert await h.store.decide(
+        approval_id, ApprovalStatus.APPROVED, decided_by="slack:U_ADA", at=h.host.wall.now()
+    )
+    restarted = h.new_host()
+    await restarted.start({"slack": h.delivery})
+    assert h.resumer.calls == []  # within the grace period another worker may still be running it
+    h.clock.advance(120)
+    again = h.new_host()
+    await again.start({"slack": h.delivery})
+    [resumed] = h.resumer.calls
+    assert "interrupted by a restart" in resumed.messages[-1].content
+    assert h.runs.log == []
+    await restarted.close()
+    await again.close()
+
+
+async def test_startup_resumes_a_turn_whose_requests_all_finished(harness: Harness) -> None:
+    h = harness
+    approval_id = await pause(h, deploy_call())
+    await h.host.close()
+    at = h.host.wall.now()
+    assert await h.store.decide(approval_id, ApprovalStatus.DENIED, decided_by="slack:U_ADA", at=at)
+    await h.store.finish(approval_id, result="declined", output="declined")
+    restarted = h.new_host()
+    await restarted.start({"slack": h.delivery})
+    [resumed] = h.resumer.calls
+    assert resumed.messages[-1].content == "declined"
+    await restarted.close()

@@ -153,3 +153,11 @@ async def test_audit_log_is_append_only_and_ordered(store: ApprovalStore) -> Non
     assert [e.event for e in await store.audit_log("a1")] == ["requested", "approved", "result"]
     assert len(await store.audit_log()) == 4
     assert (await store.audit_log("a1"))[-1].detail == "ok (3 chars)"
+
+
+async def test_paused_turns_lists_only_paused_ones(store: ApprovalStore) -> None:
+    await store.save_paused(TURN, [request("a1")])
+    await store.save_paused(replace(TURN, turn_id="turn2"), [])
+    assert sorted(await store.paused_turns()) == ["turn1", "turn2"]
+    assert await store.claim_resume("turn1")
+    assert await store.paused_turns() == ["turn2"]
