@@ -180,8 +180,16 @@ class E2E:
         return [(user_id, m.text_markdown) for _, user_id, m in self.adapter.private]
 
     def tool_messages(self) -> list[str]:
-        """Tool message contents in the last request the model got."""
-        return [m["content"] for m in self.fake.bodies[-1]["messages"] if m["role"] == "tool"]
+        """Tool results in the last request the model got (OpenAI or Anthropic shape)."""
+        found: list[str] = []
+        for m in self.fake.bodies[-1]["messages"]:
+            if m["role"] == "tool":
+                found.append(m["content"])
+            elif isinstance(m.get("content"), list):
+                found += [
+                    str(b.get("content")) for b in m["content"] if b.get("type") == "tool_result"
+                ]
+        return found
 
     async def restart(self) -> None:
         await self.app.stop()
@@ -208,19 +216,30 @@ async def _start_app(
     return app
 
 
-@pytest.fixture
-async def e2e(fake_openai: Any, tmp_path: Path) -> AsyncIterator[E2E]:
+async def _harness(fake: Any, tmp_path: Path) -> E2E:
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         data_dir=tmp_path,
         admin_users=("memory:U_ROOT",),
         http_tool_allowed_hosts=("api.example.com",),
-        **fake_openai.settings_overrides(),
+        **fake.settings_overrides(),
     )
     adapter = MemoryAdapter(CAPS, clock=MonotonicClock())
     tool_clock, deployments = FakeClock(autojump=False), Deployments()
     app = await _start_app(settings, adapter, tool_clock, deployments)
-    harness = E2E(app, adapter, fake_openai, tool_clock, deployments, settings)
+    return E2E(app, adapter, fake, tool_clock, deployments, settings)
+
+
+@pytest.fixture
+async def e2e(fake_openai: Any, tmp_path: Path) -> AsyncIterator[E2E]:
+    harness = await _harness(fake_openai, tmp_path)
+    yield harness
+    await harness.app.stop()
+
+
+@pytest.fixture
+async def e2e_anthropic(fake_anthropic: Any, tmp_path: Path) -> AsyncIterator[E2E]:
+    harness = await _harness(fake_anthropic, tmp_path)
     yield harness
     await harness.app.stop()
 
@@ -345,3 +364,15 @@ async def test_eleventh_step_is_refused(e2e: E2E) -> None:
     assert len(tools) == 10 and "9 + 1 = 10" in tools[-1]
     assert len(e2e.fake.bodies) == 11
     assert "limit of 10 tool steps" in e2e.last_answer()
+
+
+async def test_approval_flow_on_anthropic(e2e_anthropic: E2E) -> None:
+    e2e = e2e_anthropic
+    deploy_request(e2e.fake)
+    await e2e.say("Please deploy api")
+    approval_id = e2e.card_id()
+    await e2e.click(approval_id)
+    assert e2e.deployments.runs == ["api"]
+    [tool] = e2e.tool_messages()
+    assert "deployed api (run 1)" in tool
+    assert "deployed api (run 1)" in e2e.last_answer()
