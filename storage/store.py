@@ -45,6 +45,11 @@ class SqlStore:
         self._insert = db.insert
 
     @property
+    def db(self) -> Database:
+        """The engine and its write path, for other stores sharing this database."""
+        return self._db
+
+    @property
     def engine(self) -> AsyncEngine:
         return self._db.engine
 
