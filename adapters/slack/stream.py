@@ -7,15 +7,19 @@ message adds beyond what was streamed, plus the sources/buttons blocks; if the f
 a continuation of what was streamed, the message is replaced with `chat.update` after stopping.
 
 Any Slack error (including an expired stream) is raised as a typed error: the caller falls back
-to posting and editing.
+to posting and editing (a failed append first ends the stream, best effort). RateLimited is
+raised as is: the caller waits and appends the newer text.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.errors import call
 from adapters.slack.render import render
+from bot.errors import PlatformError, RateLimited
 from bot.messages import OutgoingMessage
 from bot.refs import ConversationRef, MessageHandle
 
@@ -55,13 +59,28 @@ class SlackNativeStream:
     async def append(self, text: str) -> None:
         if not text:
             return
-        await call(
-            "chat.appendStream",
-            self._client.chat_appendStream(
-                channel=self._ref.channel_id, ts=self._ts, markdown_text=text
-            ),
-        )
+        try:
+            await call(
+                "chat.appendStream",
+                self._client.chat_appendStream(
+                    channel=self._ref.channel_id, ts=self._ts, markdown_text=text
+                ),
+            )
+        except RateLimited:
+            raise  # the caller waits and sends the newer text
+        except PlatformError:
+            await self._abandon()
+            raise
         self._streamed += text
+
+    async def _abandon(self) -> None:
+        """The caller falls back to edits in a new message: end this stream (best effort) so
+        the partial text does not stay in Slack's "streaming" state."""
+        with contextlib.suppress(PlatformError):
+            await call(
+                "chat.stopStream",
+                self._client.chat_stopStream(channel=self._ref.channel_id, ts=self._ts),
+            )
 
     async def finish(self, message: OutgoingMessage) -> MessageHandle:
         final = message.text_markdown

@@ -300,3 +300,70 @@ async def test_twenty_concurrent_mentions_within_the_workspace_budget(
         assert worst <= 20  # the workspace budget held
     finally:
         await stop_bot(bot)
+
+
+# --- native streaming -----------------------------------------------------------------------
+
+
+async def native_bot(tmp_path: Path, fake: FakeSlackApi, llm: FakeOpenAI) -> Bot:
+    caps = dataclasses.replace(
+        slack_capabilities(native_stream=True),
+        min_edit_interval_s=0.1,
+        edits_per_window=50,
+        rate_window_s=6.0,
+    )
+    adapter = SlackAdapter(
+        bot_token=fake.token,
+        signing_secret=SECRET,
+        api_url=fake.api_url,
+        native_streaming=True,
+        capabilities=caps,
+        post_interval_s=0.0,
+    )
+    return await start_bot(tmp_path, fake, llm, adapter)
+
+
+async def test_native_stream_answers_in_the_thread(
+    tmp_path: Path, fake_slack: FakeSlackApi, fake_openai: FakeOpenAI
+) -> None:
+    bot = await native_bot(tmp_path, fake_slack, fake_openai)
+    try:
+        fake_openai.script(Text("Streamed **natively**, token by token.", chunks=5, delay_s=0.15))
+        question = await bot.mention("stream please")
+        await bot.idle()
+        [answer] = bot.answers(CHANNEL, question.ts)
+        assert answer.text == "Streamed **natively**, token by token."
+        assert not answer.streaming and len(answer.edits) >= 3
+        start = fake_slack.calls_to("chat.startStream")[0].args
+        assert (start["recipient_user_id"], start["thread_ts"]) == ("U0USER1", question.ts)
+        assert fake_slack.calls_to("chat.update") == []
+    finally:
+        await stop_bot(bot)
+
+
+async def test_native_stream_error_falls_back_to_edits(
+    tmp_path: Path, fake_slack: FakeSlackApi, fake_openai: FakeOpenAI
+) -> None:
+    bot = await native_bot(tmp_path, fake_slack, fake_openai)
+    try:
+        fake_slack.fail_next("chat.startStream", "feature_not_enabled")
+        question = await bot.mention("stream please")
+        await bot.idle()
+        [answer] = bot.answers(CHANNEL, question.ts)
+        assert answer.text == "You said: stream please"
+        assert fake_slack.calls_to("chat.update", ok=True)
+    finally:
+        await stop_bot(bot)
+
+
+async def test_first_summoned_into_a_thread_reads_it_once(bot: Bot) -> None:
+    parent = bot.fake.user_message(CHANNEL, "Our refund window is 14 days.")
+    bot.fake.user_message(CHANNEL, "Annual plans get 30.", user="U0USER2", thread_ts=parent.ts)
+    await bot.mention("summarise this thread", thread_ts=parent.ts)
+    await bot.idle()
+    assert len(bot.fake.calls_to("conversations.replies")) == 1
+    seen = " ".join(user_texts(bot.llm))
+    assert "14 days" in seen and "Annual plans get 30." in seen
+    await bot.mention("and monthly?", thread_ts=parent.ts)
+    await bot.idle()
+    assert len(bot.fake.calls_to("conversations.replies")) == 1  # memory is ours from now on
