@@ -450,6 +450,7 @@ class ApprovingToolHost:
             return
         if not await self.store.claim_resume(turn_id):
             return
+        self._deadlines.pop(turn_id, None)  # the time cap counts tool time, not time waiting
         outputs = {a.tool_call_id: a for a in approvals}
         done = {m.tool_call_id: m for m in turn.done}
         results: list[ChatMessage] = []

@@ -280,3 +280,17 @@ async def test_startup_resumes_a_turn_whose_requests_all_finished(harness: Harne
     [resumed] = h.resumer.calls
     assert resumed.messages[-1].content == "declined"
     await restarted.close()
+
+
+async def test_waiting_for_approval_does_not_use_up_the_turn_time(harness: Harness) -> None:
+    h = harness
+    host = h.new_host(turn_timeout_s=10)
+    calls = (deploy_call(),)
+    await host.handle_calls(h.turn(*calls), calls, h.delivery)
+    approval_id = (await h.store.pending())[0].id
+    h.clock.advance(60)
+    await host.on_click(h.click(approval_id), h.delivery)
+    read = (ToolCall(id="e", name="echo", arguments={"text": "x"}),)
+    outcome = await host.handle_calls(h.turn(*read, step=2), read, h.delivery)
+    assert isinstance(outcome, ToolResults) and "echo: x" in outcome.messages[0].content
+    await host.close()
