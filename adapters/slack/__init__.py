@@ -8,12 +8,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pydantic import SecretStr
+
     from adapters.slack.adapter import SlackAdapter
     from bot.settings import Settings
 
 
-def _secret(value: object) -> str:
-    return value.get_secret_value() if value is not None else ""  # type: ignore[attr-defined]
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""
 
 
 def create_adapter(settings: Settings) -> SlackAdapter:

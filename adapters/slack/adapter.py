@@ -22,7 +22,6 @@ from collections.abc import Coroutine, Mapping
 from typing import Any
 
 import aiohttp
-import structlog
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
@@ -41,10 +40,11 @@ from bot.capabilities import Capabilities, RateScope
 from bot.clock import Clock
 from bot.errors import ConfigError, MessageTooLong, PlatformError, RateLimited
 from bot.events import Command, Event, IncomingMessage
+from bot.logs import get_logger
 from bot.messages import OutgoingMessage
 from bot.refs import ConversationRef, MessageHandle
 
-log = structlog.get_logger("adapters.slack")
+log = get_logger("adapters.slack")
 
 EVENTS_PATH = "/slack/events"
 DEFAULT_API_URL = "https://slack.com/api/"

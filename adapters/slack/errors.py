@@ -12,13 +12,13 @@ from collections.abc import Awaitable
 from typing import Any
 
 import aiohttp
-import structlog
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.errors import MessageTooLong, PlatformError, RateLimited
+from bot.logs import get_logger
 
-log = structlog.get_logger("adapters.slack")
+log = get_logger("adapters.slack")
 
 SLACK_TEXT_LIMIT = 4000
 """chat.update refuses longer text with `msg_too_long`."""

@@ -70,29 +70,3 @@ def render_manifest(
             "token_rotation_enabled": False,
         },
     }
-
-
-def register(subparsers: Any) -> None:
-    """`slack manifest --base-url URL [--socket-mode] [--format yaml|json]` for an argparse CLI
-    (the composition root has its own equivalent; this is for callers that want it ready-made)."""
-    parser = subparsers.add_parser("slack", help="Slack app helpers")
-    sub = parser.add_subparsers(dest="slack_command", required=True)
-    manifest = sub.add_parser("manifest", help="print the Slack app manifest for a base URL")
-    manifest.add_argument("--base-url", required=True, help="public https URL of this bot")
-    manifest.add_argument("--socket-mode", action="store_true", help="Socket Mode: no URLs")
-    manifest.add_argument("--format", choices=("yaml", "json"), default="yaml")
-    manifest.set_defaults(
-        handler=lambda args, *_: print_manifest(
-            args.base_url, socket_mode=args.socket_mode, fmt=args.format
-        )
-    )
-
-
-def print_manifest(base_url: str, *, socket_mode: bool = False, fmt: str = "yaml") -> int:
-    import json
-
-    import yaml
-
-    data = render_manifest(base_url, socket_mode=socket_mode)
-    print(json.dumps(data, indent=2) if fmt == "json" else yaml.safe_dump(data, sort_keys=False))
-    return 0
