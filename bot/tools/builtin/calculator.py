@@ -122,6 +122,8 @@ def _bounded(value: Any) -> Number:
         raise CalcError("the result is not a number")
     if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
         raise CalcError("result too large")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CalcError("result too large" if not math.isnan(value) else "not a number")
     return value
 
 
