@@ -213,7 +213,7 @@ class Parley:
 
         self.tools = build_tool_host(
             self.settings,
-            store=SqlApprovalStore(self.store.engine),
+            store=SqlApprovalStore(self.store.db),  # shares the write lock
             retriever=self.knowledge,
             resumer=self,
             clock=self.clock,

@@ -91,7 +91,7 @@ class ToolParley(Parley):
     def _build_tool_host(self) -> ToolHost | None:
         self.tools = build_tool_host(
             self.settings,
-            store=SqlApprovalStore(self.store.engine),
+            store=SqlApprovalStore(self.store.db),
             retriever=None,
             resumer=self,
             clock=self.tool_clock,
