@@ -12,8 +12,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def main(argv: list[str]) -> int:
-    names = sorted(m.name for m in pkgutil.iter_modules([os.path.dirname(__file__)])
-                   if m.name.startswith("bench_"))
+    names = sorted(
+        m.name
+        for m in pkgutil.iter_modules([os.path.dirname(__file__)])
+        if m.name.startswith("bench_")
+    )
     wanted = {f"bench_{a}" for a in argv}
     failed = 0
     for name in names:

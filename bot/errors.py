@@ -32,7 +32,9 @@ class MessageTooLong(PlatformError):
     """The platform refused a text for its length (Slack msg_too_long, Discord 50035, Teams 413)."""
 
     def __init__(self, length: int, limit: int | None = None, *, method: str = "") -> None:
-        super().__init__(f"message of {length} chars is too long", method=method, code="msg_too_long")
+        super().__init__(
+            f"message of {length} chars is too long", method=method, code="msg_too_long"
+        )
         self.length = length
         self.limit = limit
 

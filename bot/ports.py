@@ -75,7 +75,9 @@ class ConversationStore(Protocol):
         error: str | None = None,
     ) -> None: ...
 
-    async def history(self, memory_key: str, *, after_id: int = 0, limit: int = 200) -> list[StoredMessage]:
+    async def history(
+        self, memory_key: str, *, after_id: int = 0, limit: int = 200
+    ) -> list[StoredMessage]:
         """Messages with id > `after_id`, oldest first, excluding failed and pending ones."""
 
     async def summary(self, memory_key: str) -> Summary | None: ...
@@ -86,7 +88,13 @@ class ConversationStore(Protocol):
         """Forget the conversation's messages and summary (usage records stay)."""
 
     async def record_usage(
-        self, ref: ConversationRef, *, provider: str, model: str, input_tokens: int, output_tokens: int
+        self,
+        ref: ConversationRef,
+        *,
+        provider: str,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
     ) -> None:
         """Add a usage record and the conversation's running token totals."""
 
@@ -120,9 +128,13 @@ ProgressCallback = Callable[[dict[str, float]], None]
 class KnowledgeAdmin(Protocol):
     """Chat- and CLI-driven knowledge administration."""
 
-    async def reindex(self, paths: Sequence[str] = (), *, progress: ProgressCallback | None = None) -> str:
+    async def reindex(
+        self, paths: Sequence[str] = (), *, progress: ProgressCallback | None = None
+    ) -> str:
         """Reindex `paths` (or the configured ones); return a human-readable report."""
 
     async def status(self) -> str: ...
 
-    async def search(self, query: str, *, scopes: Sequence[str] | None = None, limit: int = 5) -> list[Passage]: ...
+    async def search(
+        self, query: str, *, scopes: Sequence[str] | None = None, limit: int = 5
+    ) -> list[Passage]: ...

@@ -8,8 +8,15 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # Settings read .env from the working directory; tests must not pick up a developer's real keys.
 for _name in list(os.environ):
-    if _name.startswith(("OPENAI_", "ANTHROPIC_", "SLACK_", "DISCORD_", "TEAMS_", "QDRANT_")) or _name in {
-        "DATABASE_URL", "LLM_PROVIDERS", "LLM_MODEL", "KNOWLEDGE_PATHS", "ADMIN_USERS", "DATA_DIR",
+    if _name.startswith(
+        ("OPENAI_", "ANTHROPIC_", "SLACK_", "DISCORD_", "TEAMS_", "QDRANT_")
+    ) or _name in {
+        "DATABASE_URL",
+        "LLM_PROVIDERS",
+        "LLM_MODEL",
+        "KNOWLEDGE_PATHS",
+        "ADMIN_USERS",
+        "DATA_DIR",
     }:
         del os.environ[_name]
 pytest_plugins = ["tests.fakes.llm_fixtures", "tests.fakes.slack_fixtures"]

@@ -8,8 +8,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SDKS = {
-    "slack_bolt": "slack", "slack_sdk": "slack", "discord": "discord",
-    "botbuilder": "teams", "botframework": "teams",
+    "slack_bolt": "slack",
+    "slack_sdk": "slack",
+    "discord": "discord",
+    "botbuilder": "teams",
+    "botframework": "teams",
 }
 PACKAGES = ("bot", "adapters", "knowledge", "storage")
 

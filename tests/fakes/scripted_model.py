@@ -9,7 +9,16 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from bot.errors import ProviderError
-from bot.llm.types import Answering, Finish, LLMRequest, StreamEvent, TextDelta, ToolCall, ToolCallEvent, Usage
+from bot.llm.types import (
+    Answering,
+    Finish,
+    LLMRequest,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolCallEvent,
+    Usage,
+)
 
 
 @dataclass
@@ -38,7 +47,10 @@ class ScriptedModel:
             reply = self.responder(request) if self.responder else _echo(request)
         for i in range(0, len(reply), self.chunk):
             yield TextDelta(text=reply[i : i + self.chunk])
-        yield Usage(input_tokens=sum(len(m.content) for m in request.messages) // 4, output_tokens=len(reply) // 4)
+        yield Usage(
+            input_tokens=sum(len(m.content) for m in request.messages) // 4,
+            output_tokens=len(reply) // 4,
+        )
         yield Finish(reason="stop")
 
 
