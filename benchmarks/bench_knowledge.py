@@ -28,6 +28,7 @@ from knowledge.embedding import HashingEmbedder
 from knowledge.embedding.onnx import MiniLMEmbedder
 
 DATA = Path(__file__).parent / "data" / "knowledge_eval.json"
+LATENCY_QUERIES = 100
 EVAL_MODULES = sorted({q["source"] for q in json.loads(DATA.read_text())["questions"]})
 EXTRA_MODULES = (
     "os io socket ssl http.client http.server smtplib configparser inspect ast traceback warnings "
@@ -58,8 +59,9 @@ def write_docstring_corpus(root: Path, modules: list[str]) -> None:
         parts = [f"# {name}\n\n{inspect.cleandoc(module.__doc__ or '')}\n"]
         for attr in sorted(dir(module)):
             obj = getattr(module, attr)
-            if attr.startswith("_") or not (inspect.isfunction(obj) or inspect.isclass(obj)
-                                            or inspect.isbuiltin(obj)):
+            if attr.startswith("_") or not (
+                inspect.isfunction(obj) or inspect.isclass(obj) or inspect.isbuiltin(obj)
+            ):
                 continue
             owner = getattr(obj, "__module__", "") or ""
             if owner.lstrip("_") != name and not owner.startswith(name + "."):
@@ -107,50 +109,57 @@ def bench_throughput(real: MiniLMEmbedder, corpus: Path) -> dict[str, float]:
     started = time.perf_counter()
     real.embed(chunks)
     elapsed = time.perf_counter() - started
-    return {"chunks": len(chunks), "avg_chars": sum(map(len, chunks)) / len(chunks),
-            "chunks_per_s": len(chunks) / elapsed}
+    return {
+        "chunks": len(chunks),
+        "avg_chars": sum(map(len, chunks)) / len(chunks),
+        "chunks_per_s": len(chunks) / elapsed,
+    }
 
 
-async def bench_reindex(tmp: Path, corpus: Path) -> dict[str, float]:
-    kb = await _open(tmp / "reindex", HashingEmbedder(384))
+async def bench_reindex_and_latency(
+    tmp: Path, corpus: Path, real: MiniLMEmbedder, questions: list[str]
+) -> dict[str, float]:
+    """Full vs unchanged reindex of `corpus`, then copies of it up to 10,000 chunks and queries."""
+    kb = await _open(tmp / "index", IndexCheapQueryReal(real), min_score=0.0)
     try:
+        root = tmp / "big"
+        shutil.copytree(corpus, root / "copy0")
         started = time.perf_counter()
-        full = await kb.reindex_report([str(corpus)])
+        full = await kb.reindex_report([str(root)])
         full_s = time.perf_counter() - started
         started = time.perf_counter()
-        again = await kb.reindex_report([str(corpus)])
+        again = await kb.reindex_report([str(root)])
         unchanged_s = time.perf_counter() - started
-        assert again.indexed == 0 and again.unchanged == full.indexed
-    finally:
-        await kb.close()
-    return {"documents": full.indexed, "chunks": full.chunks_written, "full_s": full_s,
-            "unchanged_s": unchanged_s, "speedup": full_s / unchanged_s}
-
-
-async def bench_latency(tmp: Path, corpus: Path, real: MiniLMEmbedder, questions: list[str]
-                        ) -> dict[str, float]:
-    big = tmp / "big"
-    copies = 0
-    chunks = 0
-    kb = await _open(tmp / "latency", IndexCheapQueryReal(real), min_score=0.0)
-    try:
+        assert again.indexed == 0 and again.unchanged == full.indexed and not full.errors
+        out = {
+            "documents": full.indexed,
+            "chunks": full.chunks_written,
+            "full_s": full_s,
+            "unchanged_s": unchanged_s,
+            "speedup": full_s / unchanged_s,
+        }
+        copies, chunks = 1, full.chunks_written
         while chunks < 10_000:
-            shutil.copytree(corpus, big / f"copy{copies}")
+            shutil.copytree(corpus, root / f"copy{copies}")
             copies += 1
-            report = await kb.reindex_report([str(big)])
+            await kb.reindex_report([str(root)])
             chunks = (await kb.info()).chunks
-            assert not report.errors
+        await kb.retrieve(questions[0], scopes=["public"])  # warm up
         timings = []
-        for i in range(200):
-            query = questions[i % len(questions)]
+        for i in range(LATENCY_QUERIES):
             started = time.perf_counter()
-            await kb.retrieve(query, scopes=["public"], limit=8)
+            await kb.retrieve(questions[i % len(questions)], scopes=["public"], limit=8)
             timings.append((time.perf_counter() - started) * 1000)
     finally:
         await kb.close()
     timings.sort()
-    return {"chunks": chunks, "queries": len(timings), "p50_ms": statistics.median(timings),
-            "p99_ms": timings[int(len(timings) * 0.99) - 1]}
+    out.update(
+        latency_chunks=chunks,
+        queries=len(timings),
+        p50_ms=statistics.median(timings),
+        p99_ms=timings[max(0, int(len(timings) * 0.99) - 1)],
+    )
+    return out
 
 
 async def bench_recall(tmp: Path, corpus: Path, real: MiniLMEmbedder) -> dict[str, float]:
@@ -160,17 +169,25 @@ async def bench_recall(tmp: Path, corpus: Path, real: MiniLMEmbedder) -> dict[st
         started = time.perf_counter()
         report = await kb.reindex_report([str(corpus)])
         index_s = time.perf_counter() - started
-        results: dict[str, float] = {"questions": len(questions), "chunks": report.chunks_written,
-                                     "index_s": index_s}
-        modes = {"hybrid": (kb.min_score, kb.sparse_ratio), "dense only": (kb.min_score, 1e9),
-                 "sparse only": (1.01, kb.sparse_ratio)}
+        results: dict[str, float] = {
+            "questions": len(questions),
+            "chunks": report.chunks_written,
+            "index_s": index_s,
+        }
+        modes = {
+            "hybrid": (kb.min_score, kb.sparse_ratio),
+            "dense only": (kb.min_score, 1e9),
+            "sparse only": (1.01, kb.sparse_ratio),
+        }
         for mode, (min_score, ratio) in modes.items():
             kb.min_score, kb.sparse_ratio = min_score, ratio
             hits = 0
             misses = []
             for item in questions:
-                found = [Path(p.source).stem for p in
-                         await kb.retrieve(item["q"], scopes=["public"], limit=5)]
+                found = [
+                    Path(p.source).stem
+                    for p in await kb.retrieve(item["q"], scopes=["public"], limit=5)
+                ]
                 if item["source"] in found:
                     hits += 1
                 elif mode == "hybrid":
@@ -193,30 +210,42 @@ async def run() -> None:
         questions = [q["q"] for q in json.loads(DATA.read_text())["questions"]]
 
         t = bench_throughput(real, big_corpus)
-        print(f"embedding throughput (all-MiniLM-L6-v2 int8, {t['chunks']:.0f} chunks of "
-              f"~{t['avg_chars']:.0f} chars): {t['chunks_per_s']:.1f} chunks/s", flush=True)
+        print(
+            f"embedding throughput (all-MiniLM-L6-v2 int8, {t['chunks']:.0f} chunks of "
+            f"~{t['avg_chars']:.0f} chars): {t['chunks_per_s']:.1f} chunks/s",
+            flush=True,
+        )
 
-        r = await bench_reindex(tmp, big_corpus)
-        print(f"reindex {r['documents']:.0f} docs / {r['chunks']:.0f} chunks (hashing embedder): "
-              f"full {r['full_s']:.2f}s, unchanged {r['unchanged_s']:.3f}s "
-              f"({r['speedup']:.0f}x faster)", flush=True)
-        est = r["full_s"] + r["chunks"] / t["chunks_per_s"]
-        print(f"  with the real model the full run would add ~{est - r['full_s']:.0f}s of "
-              f"embedding (unchanged stays {r['unchanged_s']:.3f}s, ~{est / r['unchanged_s']:.0f}x)",
-              flush=True)
-
-        lat = await bench_latency(tmp, big_corpus, real, questions)
-        print(f"query latency at {lat['chunks']:.0f} chunks (real query embedding + hybrid "
-              f"search, {lat['queries']:.0f} queries): p50 {lat['p50_ms']:.1f} ms, "
-              f"p99 {lat['p99_ms']:.1f} ms", flush=True)
+        r = await bench_reindex_and_latency(tmp, big_corpus, real, questions)
+        print(
+            f"reindex {r['documents']:.0f} docs / {r['chunks']:.0f} chunks (hashing embedder, "
+            f"Qdrant local mode): full {r['full_s']:.2f}s, unchanged {r['unchanged_s']:.3f}s "
+            f"({r['speedup']:.0f}x faster)",
+            flush=True,
+        )
+        embed_s = r["chunks"] / t["chunks_per_s"]
+        print(
+            f"  with the real model the full run would add ~{embed_s:.0f}s of embedding "
+            f"(~{(r['full_s'] + embed_s) / r['unchanged_s']:.0f}x)",
+            flush=True,
+        )
+        print(
+            f"query latency at {r['latency_chunks']:.0f} chunks (real query embedding + hybrid "
+            f"search, Qdrant local mode, {r['queries']:.0f} queries): p50 {r['p50_ms']:.1f} ms, "
+            f"p99 {r['p99_ms']:.1f} ms",
+            flush=True,
+        )
 
         eval_corpus = tmp / "docstrings"
         write_docstring_corpus(eval_corpus, EVAL_MODULES)
         rec = await bench_recall(tmp, eval_corpus, real)
-        print(f"Recall@5 over {rec['questions']:.0f} questions ({rec['chunks']:.0f} chunks of "
-              f"stdlib docstrings, indexed in {rec['index_s']:.1f}s): "
-              f"hybrid {rec['recall@5 hybrid']:.2f}, dense only {rec['recall@5 dense only']:.2f}, "
-              f"sparse only {rec['recall@5 sparse only']:.2f}", flush=True)
+        print(
+            f"Recall@5 over {rec['questions']:.0f} questions ({rec['chunks']:.0f} chunks of "
+            f"stdlib docstrings, indexed in {rec['index_s']:.1f}s): "
+            f"hybrid {rec['recall@5 hybrid']:.2f}, dense only {rec['recall@5 dense only']:.2f}, "
+            f"sparse only {rec['recall@5 sparse only']:.2f}",
+            flush=True,
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

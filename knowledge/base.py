@@ -115,7 +115,7 @@ class KnowledgeBase:
         self.sparse_ratio = sparse_ratio
         """Sparse score a passage needs, as a share of the best single-term IDF in the corpus."""
         self._query_embedders: dict[str, Embedder] = {embedder.name: embedder}
-        self._chunk_counts: dict[str, int] = {}
+        self._stats: dict[str, tuple[int, bool]] = {}
         self._reindex_lock = threading.Lock()
         self._cancel = threading.Event()
         self._closed = False
@@ -146,6 +146,15 @@ class KnowledgeBase:
             self._query_embedders[model] = embedder
         return embedder
 
+    def _collection_stats(self, name: str) -> tuple[int, bool]:
+        """(chunk count, whether every document is public), cached until the next reindex."""
+        stats = self._stats.get(name)
+        if stats is None:
+            docs = self.store.docs(name)
+            all_public = all("public" in record.get("scopes", ()) for record in docs.values())
+            stats = self._stats[name] = (self.store.count_chunks(name), all_public)
+        return stats
+
     def _query(
         self, query: str, scopes: list[str] | None, limit: int, threshold: bool
     ) -> list[Passage]:
@@ -157,9 +166,9 @@ class KnowledgeBase:
                 return []
             meta = self.store.read_meta(name) or {}
             embedder = self._query_embedder(str(meta.get("model", self.embedder.name)))
-            count = self._chunk_counts.get(name)
-            if count is None:
-                count = self._chunk_counts[name] = self.store.count_chunks(name)
+            count, all_public = self._collection_stats(name)
+            if scopes is not None and all_public and "public" in scopes:
+                scopes = None  # every document is public: skip the filter (a scan in local mode)
             dense = embedder.embed([query])[0]
             best_idf = math.log(1 + max(count - 0.5, 0.5) / 1.5)
             points = self.store.search(
@@ -264,7 +273,7 @@ class KnowledgeBase:
             all_roots = list(dict.fromkeys([*meta.get("roots", []), *(str(r) for r in roots)]))
             meta.update(roots=all_roots, last_run=report.summary())
             store.write_meta(target, meta)
-            self._chunk_counts.pop(target, None)
+            self._stats.pop(target, None)
         if switching and not report.cancelled:
             meta["state"] = "ready"
             store.write_meta(target, meta)

@@ -3,8 +3,9 @@
 How it works: a document is already split into sections by its headings (see `loaders`); each
 section is chunked on its own, so a chunk never straddles two sections and carries its heading path.
 A section's text is cut into *atoms*: paragraphs (blank-line separated) and fenced code blocks,
-which stay whole. An atom longer than the chunk size is split recursively on the coarsest
-separator that works (line, sentence, word, then characters); a code block that is too long is
+which stay whole. A paragraph longer than the chunk size is split recursively on the coarsest
+separator that works (line, sentence, word, then characters) into pieces of `size - overlap`,
+leaving room for the overlap; a code block that is too long is
 split on lines and each part re-fenced, so every chunk stays valid Markdown. Atoms are then packed
 greedily into chunks of at most `size` characters. Each new chunk starts with the last `overlap`
 characters of the previous one (cut at a word boundary), so a sentence cut in two is whole in at

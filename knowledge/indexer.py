@@ -70,6 +70,8 @@ def _under(path: Path, roots: Sequence[Path]) -> bool:
 class _Pending:
     record: dict[str, Any]
     chunks: list[Chunk]
+    new: bool
+    """No record of this document yet: nothing of it to delete."""
 
 
 class Indexer:
@@ -131,13 +133,17 @@ class Indexer:
             at = 0
             for item in pending:
                 n = len(item.chunks)
+                if item.new:  # recorded first, so a crash before the final record is redone
+                    pending_record = {**item.record, "content_hash": "", "chunks": 0}
+                    self.store.put_doc(collection, pending_record)
                 self.store.upsert_chunks(
                     collection, item.chunks, dense[at : at + n], sparse[at : at + n]
                 )
                 at += n
-                self.store.delete_doc(
-                    collection, item.record["doc_id"], keep_hash=item.record["content_hash"]
-                )
+                if not item.new:  # drop the previous version's chunks (and any orphans)
+                    self.store.delete_doc(
+                        collection, item.record["doc_id"], keep_hash=item.record["content_hash"]
+                    )
                 self.store.put_doc(collection, item.record)
                 report.indexed += 1
                 report.chunks_written += n
@@ -245,4 +251,4 @@ class Indexer:
             "indexed_at": time.time(),
             "bytes": len(data),
         }
-        return _Pending(new_record, chunks)
+        return _Pending(new_record, chunks, new=record is None)

@@ -228,12 +228,14 @@ class Store:
         min_dense: float | None,
         min_sparse: float | None,
     ) -> list[models.ScoredPoint]:
-        must: list[models.Condition] = [_match("kind", "chunk")]
+        # Only chunk points have vectors, so no `kind` filter is needed (it costs a payload scan
+        # per query in local mode).
+        must: list[models.Condition] = []
         if scopes is not None:
             must.append(
                 models.FieldCondition(key="scopes", match=models.MatchAny(any=list(scopes)))
             )
-        flt = models.Filter(must=must)
+        flt = models.Filter(must=must) if must else None
         depth = max(limit * 4, 20)
         prefetch = [
             models.Prefetch(
@@ -258,6 +260,7 @@ class Store:
                 limit=limit,
                 with_payload=True,
             )
-        for point in result.points:
+        points = [p for p in result.points if p.payload and p.payload.get("kind") == "chunk"]
+        for point in points:
             point.score = point.score * RRF_K / 2
-        return list(result.points)
+        return points
