@@ -30,7 +30,7 @@ from knowledge.embedding.onnx import MiniLMEmbedder
 DATA = Path(__file__).parent / "data" / "knowledge_eval.json"
 LATENCY_QUERIES = 100
 EVAL_MODULES = sorted({q["source"] for q in json.loads(DATA.read_text())["questions"]})
-EXTRA_MODULES = (
+EXTRA_MODULES = (  # noqa: SIM905
     "os io socket ssl http.client http.server smtplib configparser inspect ast traceback warnings "
     "weakref operator codecs locale platform signal selectors concurrent.futures typing unittest "
     "doctest timeit email.message xml.etree.ElementTree html.parser array abc numbers mmap"
