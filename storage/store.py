@@ -2,8 +2,9 @@
 
 Every write is a short transaction whose first statement writes (on SQLite it also begins
 IMMEDIATE), so concurrent workers queue on the write lock instead of deadlocking. Event dedupe is
-one `INSERT … ON CONFLICT DO NOTHING` on the primary key: the database, not a read-then-write,
-decides which worker claimed an event first. Conversation rows are created on first use
+one `INSERT … ON CONFLICT DO NOTHING RETURNING` on the primary key, group-committed for bursts
+(`storage.claims`): the database, not a read-then-write, decides which worker claimed an event
+first. Conversation rows are created on first use
 (`ON CONFLICT DO NOTHING` again), so callers never need to order `ensure_conversation` first.
 """
 
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.messages import Citation
 from bot.ports import MessageStatus, StoredMessage, Summary
 from bot.refs import Author, ConversationRef
+from storage.claims import ClaimBatcher
 from storage.db import Database, create_engine
 from storage.migrate import upgrade
 from storage.models import (
@@ -43,6 +45,7 @@ class SqlStore:
         self._db = db
         self._write = db.write
         self._insert = db.insert
+        self._claims = ClaimBatcher(self._claim_many)
 
     @property
     def db(self) -> Database:
@@ -59,11 +62,19 @@ class SqlStore:
 
     # --- dedupe --------------------------------------------------------------------------
     async def claim_event(self, event_id: str) -> bool:
-        stmt = self._insert(processed_events).on_conflict_do_nothing(index_elements=["event_id"])
-        stmt = stmt.execution_options(preserve_rowcount=True)  # INSERT rowcount: 1 new, 0 seen
+        return await self._claims.claim(event_id)
+
+    async def _claim_many(self, event_ids: Sequence[str]) -> set[str]:
+        now = utcnow()
+        stmt = (
+            self._insert(processed_events)
+            .values([{"event_id": event_id, "seen_at": now} for event_id in event_ids])
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(processed_events.c.event_id)
+        )
         async with self._write() as conn:
-            result = await conn.execute(stmt, {"event_id": event_id, "seen_at": utcnow()})
-            return result.rowcount == 1
+            result = await conn.execute(stmt)
+            return {row[0] for row in result}
 
     async def prune_events(self, *, before: datetime) -> int:
         """Forget event ids first seen before `before` (platforms stop retrying within minutes)."""

@@ -1,0 +1,146 @@
+"""Event → placeholder overhead of the conversation core.
+
+A zero-latency scripted model and an in-memory adapter (no platform limits), with the real
+pipeline, queues, delivery engine and SQLite storage under a temporary DATA_DIR. The time measured
+is from handing an event to the pipeline (the adapter's sink) to the adapter's `send` of the
+placeholder: what the core adds before a user sees that the bot is answering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections import defaultdict, deque
+from pathlib import Path
+
+from bot.app import Parley
+from bot.capabilities import Capabilities, RateScope
+from bot.clock import MonotonicClock
+from bot.events import IncomingMessage
+from bot.messages import OutgoingMessage
+from bot.refs import Author, ConversationRef, MessageHandle
+from bot.settings import Settings
+from tests.fakes.memory_adapter import MemoryAdapter
+from tests.fakes.scripted_model import ScriptedModel
+
+UNLIMITED = Capabilities(
+    max_post_chars=100_000,
+    max_edit_chars=100_000,
+    min_edit_interval_s=0.0,
+    rate_scope=RateScope.CHANNEL,
+    edits_per_window=1_000_000,
+    rate_window_s=1.0,
+)
+
+
+class TimedAdapter(MemoryAdapter):
+    """Resolves a waiter with the time of the next `send` (the placeholder) in a conversation."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            UNLIMITED, clock=MonotonicClock(), enforce_rate=False, enforce_edit_interval=False
+        )
+        self._waiters: dict[str, deque[asyncio.Future[float]]] = defaultdict(deque)
+
+    def expect(self, memory_key: str) -> asyncio.Future[float]:
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiters[memory_key].append(future)
+        return future
+
+    async def send(self, ref: ConversationRef, message: OutgoingMessage) -> MessageHandle:
+        if message.text_markdown == "…" and self._waiters[ref.memory_key]:
+            self._waiters[ref.memory_key].popleft().set_result(time.perf_counter())
+        return await super().send(ref, message)
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def _event(conversation: int) -> IncomingMessage:
+    ref = ConversationRef(platform="memory", workspace_id="T", channel_id=f"C{conversation}")
+    return IncomingMessage(
+        event_id=uuid.uuid4().hex,
+        ref=ref,
+        author=Author(id=uuid.uuid4().hex),
+        text="hello",
+        mentions_bot=True,
+    )
+
+
+async def _measure(
+    scenario: str, conversations: int, *, events: int, rate_per_s: float = 0.0
+) -> list[float]:
+    """`sequential`: one event at a time; `steady`: Poisson arrivals at `rate_per_s` spread over
+    `conversations`; `burst`: `conversations` events handed over in the same instant."""
+    with tempfile.TemporaryDirectory() as tmp:
+        adapter = TimedAdapter()
+        app = Parley(
+            Settings(_env_file=None, data_dir=Path(tmp)),  # type: ignore[call-arg]
+            chat_model=ScriptedModel(),
+            adapters=[adapter],
+            load_platforms=False,
+            knowledge=False,
+        )
+        await app.start(http=False)
+        assert app.pipeline is not None
+        pipeline = app.pipeline
+        rng = random.Random(7)
+        samples: list[float] = []
+        pending: list[asyncio.Task[None]] = []
+
+        async def one(event: IncomingMessage) -> None:
+            t0 = time.perf_counter()
+            waiter = adapter.expect(event.ref.memory_key)
+            await pipeline(event)
+            samples.append((await waiter - t0) * 1000)
+
+        try:
+            if scenario == "sequential":
+                for _ in range(events):
+                    await one(_event(0))
+                    await app.settled()
+            elif scenario == "steady":
+                for _ in range(events):
+                    pending.append(asyncio.create_task(one(_event(rng.randrange(conversations)))))
+                    await asyncio.sleep(rng.expovariate(rate_per_s))
+            else:
+                for _ in range(events // conversations):
+                    batch = [_event(i) for i in range(conversations)]
+                    pending.extend(asyncio.create_task(one(e)) for e in batch)
+                    await asyncio.gather(*pending)
+                    await app.settled()
+            await asyncio.wait_for(asyncio.gather(*pending), timeout=60)
+            await app.settled()
+        finally:
+            await app.stop()
+        return samples
+
+
+SCENARIOS = (
+    ("1 conversation, one event at a time", "sequential", 1, 300, 0.0),
+    ("200 conversations, 100 events/s (Poisson)", "steady", 200, 1000, 100.0),
+    ("200 conversations, 200 events in one instant", "burst", 200, 1000, 0.0),
+)
+
+
+def main() -> None:
+    print("event→placeholder overhead (zero-latency model, SQLite, in-memory adapter)")
+    print(f"{'scenario':<46} {'samples':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    for label, scenario, conversations, events, rate in SCENARIOS:
+        asyncio.run(
+            _measure(scenario, conversations, events=min(events, 200), rate_per_s=rate)
+        )  # warm-up
+        samples = asyncio.run(_measure(scenario, conversations, events=events, rate_per_s=rate))
+        print(
+            f"{label:<46} {len(samples):>8} {statistics.median(samples):>8.2f} {_pct(samples, 99):>8.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
