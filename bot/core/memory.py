@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.grounding import estimate_tokens
 from bot.llm.types import ChatMessage, ChatModel, LLMRequest, TextDelta
 from bot.logs import get_logger
 from bot.ports import ConversationStore, StoredMessage, Summary
@@ -26,10 +27,6 @@ from bot.settings import Settings
 
 log = get_logger(__name__)
 MESSAGE_OVERHEAD_TOKENS = 4
-
-
-def estimate_tokens(text: str) -> int:
-    return (len(text) + 3) // 4
 
 
 def message_tokens(message: StoredMessage | ChatMessage) -> int:
@@ -77,6 +74,8 @@ class Recall:
 
     summary: str
     messages: tuple[StoredMessage, ...]
+    backlog_tokens: int = 0
+    """Tokens of every message the summary does not cover yet (not only those recalled)."""
 
 
 SUMMARY_INSTRUCTIONS = (
@@ -107,11 +106,25 @@ class Memory:
         messages = await self._store.history(memory_key, after_id=after)
         summary_text = summary.text if summary else ""
         room = self.budget.history - estimate_tokens(summary_text)
-        return Recall(summary=summary_text, messages=tuple(self._newest_fitting(messages, room)))
+        return Recall(
+            summary=summary_text,
+            messages=tuple(self._newest_fitting(messages, room)),
+            backlog_tokens=estimate_tokens(summary_text) + sum(message_tokens(m) for m in messages),
+        )
 
-    async def fold_if_needed(self, memory_key: str) -> bool:
-        """Fold the oldest unsummarized messages into the summary when history is over budget."""
+    async def fold_if_needed(
+        self, memory_key: str, *, known: Recall | None = None, added: str = ""
+    ) -> bool:
+        """Fold the oldest unsummarized messages into the summary when history is over budget.
+
+        `known` (the turn's recall) and `added` (the text the turn added) let a turn that is
+        clearly under budget skip the database entirely."""
         if self._summarizer is None or not self._summarizer.available:
+            return False
+        if (
+            known is not None
+            and known.backlog_tokens + estimate_tokens(added) + 16 <= self.budget.history
+        ):
             return False
         summary = await self._store.summary(memory_key)
         after = summary.through_message_id if summary else 0

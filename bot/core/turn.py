@@ -28,13 +28,20 @@ from dataclasses import dataclass, field
 
 from bot.adapter import ThreadReader
 from bot.clock import Clock
-from bot.core.memory import Memory, Recall, estimate_tokens
+from bot.core.memory import Memory, Recall
 from bot.core.prompt import history_messages, system_message
 from bot.core.toolhost import Paused, ToolHost, TurnContext
 from bot.delivery import Delivery, StreamingReply
 from bot.errors import ProviderError
 from bot.events import IncomingMessage
-from bot.grounding import answer_without_llm, build_context, resolve_citations
+from bot.grounding import (
+    NumberedPassage,
+    answer_without_llm,
+    build_context,
+    estimate_tokens,
+    number_passages,
+    resolve_citations,
+)
 from bot.llm.types import (
     Answering,
     ChatMessage,
@@ -47,16 +54,34 @@ from bot.llm.types import (
     Usage,
 )
 from bot.logs import get_logger
-from bot.messages import OutgoingMessage
+from bot.messages import Citation, OutgoingMessage
 from bot.ports import ConversationStore, MessageStatus, Passage, Retriever, scopes_for
 from bot.refs import Author, ConversationRef, MessageHandle
 from bot.settings import Settings
 
 log = get_logger(__name__)
-Compose = Callable[[], Awaitable[tuple[list[ChatMessage], list[Passage]]]]
+Compose = Callable[[], Awaitable[tuple[list[ChatMessage], tuple[NumberedPassage, ...]]]]
 
 REFERRING_WORDS = frozenset(
-    ["it", "its", "this", "that", "these", "those", "they", "them", "their", "he", "she", "him", "her", "there", "such", "same", "above"]
+    [
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "they",
+        "them",
+        "their",
+        "he",
+        "she",
+        "him",
+        "her",
+        "there",
+        "such",
+        "same",
+        "above",
+    ]
 )
 FINISH_NOTES = {
     "length": "\n\n_(The answer was cut short: it reached the length limit.)_",
@@ -115,17 +140,28 @@ class TurnRunner:
         # The placeholder goes out while the message is being stored: the user sees at once
         # that the bot is answering, and the question is durable before any model is called.
         placeholder = asyncio.create_task(reply.start())
-        created = await self._store.ensure_conversation(ref)
-        if created and thread_reader is not None and ref.thread_id:
+        # add_message creates the conversation row; only a thread reader needs to know if it is new.
+        if (
+            thread_reader is not None
+            and ref.thread_id
+            and await self._store.ensure_conversation(ref)
+        ):
             await self._seed_from_thread(ref, thread_reader, skip_text=text)
         recall = await self._memory.recall(ref.memory_key)
         await self._store.add_message(ref, role="user", text=text, author=event.author)
 
-        async def compose() -> tuple[list[ChatMessage], list[Passage]]:
+        async def compose() -> tuple[list[ChatMessage], tuple[NumberedPassage, ...]]:
             return await self._first_step(ref, event.author, text, recall)
 
         await self._run(
-            ref, delivery, reply, placeholder, compose, question=text, author=event.author
+            ref,
+            delivery,
+            reply,
+            placeholder,
+            compose,
+            question=text,
+            author=event.author,
+            recall=recall,
         )
 
     async def resume(
@@ -142,8 +178,8 @@ class TurnRunner:
         reply = delivery.reply(ref)
         placeholder = asyncio.create_task(reply.start())
 
-        async def compose() -> tuple[list[ChatMessage], list[Passage]]:
-            return list(messages), []
+        async def compose() -> tuple[list[ChatMessage], tuple[NumberedPassage, ...]]:
+            return list(messages), ()
 
         await self._run(
             ref,
@@ -167,6 +203,7 @@ class TurnRunner:
         *,
         author: Author,
         question: str = "",
+        recall: Recall | None = None,
         turn_id: str | None = None,
         first_step: int = 1,
     ) -> None:
@@ -197,14 +234,14 @@ class TurnRunner:
             )
             if done is not None:  # paused for approval
                 await reply.finish(OutgoingMessage.text(done))
-                await self._finalize_row(row, done, progress, started, ())
+                await self._finalize_row(ref, row, done, progress, started, ())
                 return
             answer = progress.shown + FINISH_NOTES.get(progress.finish, "")
             clean, citations = resolve_citations(answer, passages)
             if not clean.strip():
                 clean = "_(The model returned an empty answer. Please rephrase the question.)_"
             await reply.finish(OutgoingMessage(text_markdown=clean, citations=citations))
-            await self._finalize_row(row, clean, progress, started, citations)
+            await self._finalize_row(ref, row, clean, progress, started, citations)
         except ProviderError as exc:
             await self._fail(reply, row, progress, str(exc))
         except asyncio.CancelledError:
@@ -220,7 +257,8 @@ class TurnRunner:
                 reply, row, progress, GENERIC_FAILURE.format(ref=turn_id), error=repr(exc)
             )
         else:
-            await self._memory.fold_if_needed(ref.memory_key)
+            added = question + progress.shown
+            await self._memory.fold_if_needed(ref.memory_key, known=recall, added=added)
 
     async def _steps(
         self,
@@ -297,7 +335,7 @@ class TurnRunner:
 
     async def _first_step(
         self, ref: ConversationRef, author: Author, text: str, recall: Recall
-    ) -> tuple[list[ChatMessage], list[Passage]]:
+    ) -> tuple[list[ChatMessage], tuple[NumberedPassage, ...]]:
         passages: list[Passage] = []
         if self._retriever is not None:
             query = await self._standalone_query(text, recall)
@@ -309,7 +347,7 @@ class TurnRunner:
             *history_messages(recall),
             ChatMessage(role="user", content=f"{name}: {text}" if name else text),
         ]
-        return messages, list(numbered)
+        return messages, numbered
 
     # --- helpers ----------------------------------------------------------------------------
     async def _retrieve(self, ref: ConversationRef, query: str) -> list[Passage]:
@@ -354,8 +392,7 @@ class TurnRunner:
     ) -> None:
         passages = await self._retrieve(ref, question) if self._retriever and question else []
         text = answer_without_llm(question, passages)
-        _, numbered = build_context(passages, self._memory.budget.knowledge)
-        clean, citations = resolve_citations(text, numbered)
+        clean, citations = resolve_citations(text, number_passages(passages))
         await reply.finish(OutgoingMessage(text_markdown=clean, citations=citations))
         await self._store.update_message(
             row,
@@ -367,8 +404,22 @@ class TurnRunner:
         )
 
     async def _finalize_row(
-        self, row: int, text: str, progress: _Progress, started: float, citations: Sequence[object]
+        self,
+        ref: ConversationRef,
+        row: int,
+        text: str,
+        progress: _Progress,
+        started: float,
+        citations: Sequence[Citation],
     ) -> None:
+        if progress.provider and (progress.input_tokens or progress.output_tokens):
+            await self._store.record_usage(
+                ref,
+                provider=progress.provider,
+                model=progress.model,
+                input_tokens=progress.input_tokens,
+                output_tokens=progress.output_tokens,
+            )
         await self._store.update_message(
             row,
             text=text,
@@ -378,7 +429,7 @@ class TurnRunner:
             input_tokens=progress.input_tokens,
             output_tokens=progress.output_tokens,
             latency_ms=int((self._clock.now() - started) * 1000),
-            citations=citations,  # type: ignore[arg-type]
+            citations=citations,
         )
 
     async def _fail(

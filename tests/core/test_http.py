@@ -9,8 +9,10 @@ from tests.fakes.scripted_model import ScriptedModel
 
 async def test_health_ready_and_metrics(tmp_path) -> None:
     app = Parley(
-        make_settings(tmp_path, port=0, host="127.0.0.1"), chat_model=ScriptedModel(),
-        load_platforms=False, knowledge=False,
+        make_settings(tmp_path, port=0, host="127.0.0.1"),
+        chat_model=ScriptedModel(),
+        load_platforms=False,
+        knowledge=False,
     )
     await app.start()
     try:

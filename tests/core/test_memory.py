@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.core.memory import Budget, Memory, estimate_tokens
+from bot.core.memory import Budget, Memory
+from bot.grounding import estimate_tokens
 from bot.llm.types import TextDelta
 from bot.ports import StoredMessage
 from bot.refs import Author, ConversationRef
