@@ -114,7 +114,7 @@ class Parley:
             await self._open_knowledge()
         else:
             self._indexed.set()
-        chat_model = self._chat_model or self._build_chat_model()
+        chat_model = self._chat_model = self._chat_model or self._build_chat_model()
         memory = Memory(store, Budget.from_settings(settings), chat_model)
         self.runner = TurnRunner(
             settings=settings,
@@ -181,6 +181,9 @@ class Parley:
             await self.knowledge.close()
         if self.tools is not None:
             await self.tools.close()
+        close_model = getattr(self._chat_model, "aclose", None)
+        if close_model is not None:
+            await close_model()  # SDK HTTP clients, before the loop goes away
         if self.store is not None:
             await self.store.close()
 
@@ -294,6 +297,7 @@ def register_platform_commands(sub: argparse._SubParsersAction) -> None:  # type
 
 def _slack_manifest(args: argparse.Namespace, settings: Settings) -> int:
     import yaml
+
     from adapters.slack.manifest import render_manifest
 
     data = render_manifest(args.base_url, socket_mode=args.socket_mode)

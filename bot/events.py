@@ -26,6 +26,10 @@ class IncomingMessage:
     mentions_bot: bool = False
     is_direct: bool = False
     """A direct message (Slack IM, Discord DM, Teams personal chat)."""
+    is_followup: bool = False
+    """The adapter judged this un-mentioned thread reply a follow-up to the bot (it was mentioned
+    or answered in that thread). Adapters that do not judge leave it False and the core decides
+    from its own memory of the thread."""
     attachments: tuple[Attachment, ...] = ()
     message_id: str = ""
     """The platform id of the incoming message itself (used e.g. to thread a reply under it)."""

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     slack_command: str = "/parley"
     slack_native_streaming: bool = False
     slack_thread_followups: bool = True
+    """Slack: answer thread replies without a new mention where the bot took part."""
 
     # --- Discord -------------------------------------------------------------------------
     discord_bot_token: SecretStr | None = None
@@ -89,6 +90,9 @@ class Settings(BaseSettings):
     """Cosine similarity a passage needs on the dense side (an exact keyword hit also passes)."""
     knowledge_max_file_mb: float = Field(default=20.0, gt=0)
     """Larger files are capped (their first part is indexed) with a warning."""
+
+    thread_followups: bool = True
+    """Other platforms: answer thread replies without a mention where the bot took part."""
 
     # --- Access and tools ----------------------------------------------------------------
     admin_users: CommaList = ()

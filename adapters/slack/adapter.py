@@ -17,6 +17,7 @@ How it works:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 from collections.abc import Coroutine, Mapping
 from typing import Any
@@ -229,7 +230,7 @@ class SlackAdapter:
         if await self._followups.should_answer(
             _thread_key(event.ref), parent_user_id=parent_user_id, bot_user_id=self._bot.user_id
         ):
-            await self._deliver(event)
+            await self._deliver(dataclasses.replace(event, is_followup=True))
 
     async def _deliver(self, event: Event) -> None:
         sink = self._sink

@@ -87,10 +87,13 @@ class Pipeline:
         await next_(event)
 
     async def _relevance(self, event: Event, next_: Next) -> None:
-        if isinstance(event, IncomingMessage) and not (event.mentions_bot or event.is_direct):
-            if not (self._settings.slack_thread_followups and event.ref.thread_id):
+        if isinstance(event, IncomingMessage) and not (
+            event.mentions_bot or event.is_direct or event.is_followup
+        ):
+            # An adapter that does not judge follow-ups itself: answer an un-mentioned thread
+            # reply only where the bot has already taken part in that thread.
+            if not (self._settings.thread_followups and event.ref.thread_id):
                 return self._drop(event, "not_addressed")
-            # A thread follow-up is answered only where the bot has already taken part.
             if not await self._store.history(event.ref.memory_key, limit=1):
                 return self._drop(event, "not_addressed")
         await next_(event)
