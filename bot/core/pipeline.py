@@ -20,7 +20,7 @@ from bot.adapter import Adapter, ThreadReader
 from bot.core.commands import Commands
 from bot.core.queues import ConversationQueues
 from bot.core.toolhost import ToolHost
-from bot.core.turn import TurnRunner
+from bot.core.turn import TurnRunner, start_reply
 from bot.delivery import Delivery
 from bot.events import ButtonClick, Command, Event, IncomingMessage
 from bot.logs import get_logger
@@ -87,6 +87,8 @@ class Pipeline:
         await next_(event)
 
     async def _relevance(self, event: Event, next_: Next) -> None:
+        if isinstance(event, IncomingMessage) and not (event.text.strip() or event.attachments):
+            return self._drop(event, "empty")
         if isinstance(event, IncomingMessage) and not (
             event.mentions_bot or event.is_direct or event.is_followup
         ):
@@ -141,12 +143,17 @@ class Pipeline:
         """Queue an answer to `event` in its conversation."""
         adapter, delivery = self._adapters[event.ref.platform], self._deliveries[event.ref.platform]
         reader = adapter if isinstance(adapter, ThreadReader) else None
+        # In an idle conversation the placeholder goes out now, ahead of any other work queued
+        # on the event loop; behind an answer still streaming it waits its turn, so replies
+        # appear in the order of the questions.
+        idle = self._queues.idle(event.ref.memory_key)
+        started = start_reply(delivery, event.ref) if idle else None
 
         async def job() -> None:
             with structlog.contextvars.bound_contextvars(
                 event_id=event.event_id, memory_key=event.ref.memory_key
             ):
-                await self._runner.answer(event, delivery, reader)
+                await self._runner.answer(event, delivery, reader, started=started)
 
         self._queues.submit(event.ref.memory_key, job)
 

@@ -31,6 +31,10 @@ class ConversationQueues:
             self._workers[key] = asyncio.create_task(self._work(key), name=f"conversation:{key}")
         return done
 
+    def idle(self, key: str) -> bool:
+        """No work queued or running for `key`."""
+        return key not in self._workers
+
     @property
     def active(self) -> int:
         return len(self._workers)

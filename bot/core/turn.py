@@ -29,7 +29,12 @@ from dataclasses import dataclass, field
 from bot.adapter import ThreadReader
 from bot.clock import Clock
 from bot.core.memory import Memory, Recall
-from bot.core.prompt import history_messages, system_message
+from bot.core.prompt import (
+    NOTHING_FOUND,
+    NOTHING_FOUND_GENERAL,
+    history_messages,
+    system_message,
+)
 from bot.core.toolhost import Paused, ToolHost, TurnContext
 from bot.delivery import Delivery, StreamingReply
 from bot.errors import ProviderError
@@ -60,6 +65,15 @@ from bot.refs import Author, ConversationRef, MessageHandle
 from bot.settings import Settings
 
 log = get_logger(__name__)
+Started = tuple[StreamingReply, "asyncio.Task[MessageHandle]"]
+"""A reply whose placeholder post is under way."""
+
+
+def start_reply(delivery: Delivery, ref: ConversationRef) -> Started:
+    reply = delivery.reply(ref)
+    return reply, asyncio.create_task(reply.start())
+
+
 Compose = Callable[[], Awaitable[tuple[list[ChatMessage], tuple[NumberedPassage, ...]]]]
 
 REFERRING_WORDS = frozenset(
@@ -128,18 +142,22 @@ class TurnRunner:
 
     # --- entry points -----------------------------------------------------------------------
     async def answer(
-        self, event: IncomingMessage, delivery: Delivery, thread_reader: ThreadReader | None = None
+        self,
+        event: IncomingMessage,
+        delivery: Delivery,
+        thread_reader: ThreadReader | None = None,
+        *,
+        started: Started | None = None,
     ) -> None:
+        """Answer `event`. `started` is a placeholder the pipeline already posted (when the
+        conversation was idle); otherwise the placeholder is posted here."""
         ref, text = event.ref, event.text.strip()
-        if not text and not event.attachments:
-            return
         if len(text) > self._settings.max_message_chars:
-            await self._reject_too_long(event, delivery)
+            await self._reject_too_long(event, delivery, started)
             return
-        reply = delivery.reply(ref)
         # The placeholder goes out while the message is being stored: the user sees at once
         # that the bot is answering, and the question is durable before any model is called.
-        placeholder = asyncio.create_task(reply.start())
+        reply, placeholder = started or start_reply(delivery, ref)
         # add_message creates the conversation row; only a thread reader needs to know if it is new.
         if (
             thread_reader is not None
@@ -341,9 +359,16 @@ class TurnRunner:
             query = await self._standalone_query(text, recall)
             passages = await self._retrieve(ref, query)
         context, numbered = build_context(passages, self._memory.budget.knowledge)
+        note = ""
+        if self._retriever is not None and not numbered:
+            note = (
+                NOTHING_FOUND_GENERAL
+                if self._settings.answer_from_general_knowledge
+                else NOTHING_FOUND
+            )
         name = author.display_name
         messages = [
-            system_message(ref, recall, context),
+            system_message(ref, recall, context, note=note),
             *history_messages(recall),
             ChatMessage(role="user", content=f"{name}: {text}" if name else text),
         ]
@@ -458,7 +483,9 @@ class TurnRunner:
         except Exception:
             log.exception("could not mark the reply failed")
 
-    async def _reject_too_long(self, event: IncomingMessage, delivery: Delivery) -> None:
+    async def _reject_too_long(
+        self, event: IncomingMessage, delivery: Delivery, started: Started | None
+    ) -> None:
         limit = self._settings.max_message_chars
         await self._store.ensure_conversation(event.ref)
         row = await self._store.add_message(
@@ -469,13 +496,16 @@ class TurnRunner:
             status=MessageStatus.FAILED,
         )
         await self._store.update_message(row, error="message too long")
-        await delivery.post(
-            event.ref,
-            OutgoingMessage.text(
-                f"That message is too long: {len(event.text):,} characters, and the limit is {limit:,}. "
-                "Please shorten it, or split it into several messages."
-            ),
+        message = OutgoingMessage.text(
+            f"That message is too long: {len(event.text):,} characters, and the limit is {limit:,}. "
+            "Please shorten it, or split it into several messages."
         )
+        if started is None:
+            await delivery.post(event.ref, message)
+            return
+        reply, placeholder = started
+        await asyncio.gather(placeholder, return_exceptions=True)
+        await reply.finish(message)
 
     async def _seed_from_thread(
         self, ref: ConversationRef, reader: ThreadReader, *, skip_text: str
