@@ -39,7 +39,7 @@ typecheck: $(VENV)/.installed-dev
 check: lint typecheck test
 
 bench: $(VENV)/.installed-dev
-	$(PY) -m benchmarks
+	scripts/with-postgres $(PY) -m benchmarks $(BENCH)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -9,6 +9,7 @@ placeholder: what the core adds before a user sees that the bot is answering.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import statistics
 import tempfile
@@ -74,15 +75,34 @@ def _event(conversation: int) -> IncomingMessage:
     )
 
 
+async def _fresh_database(server_url: str) -> str:
+    """A new, empty PostgreSQL database on the server `server_url` points at."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = f"bench_{uuid.uuid4().hex[:12]}"
+    engine = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
 async def _measure(
-    scenario: str, conversations: int, *, events: int, rate_per_s: float = 0.0
+    scenario: str,
+    conversations: int,
+    *,
+    events: int,
+    rate_per_s: float = 0.0,
+    database_url: str | None = None,
 ) -> list[float]:
     """`sequential`: one event at a time; `steady`: Poisson arrivals at `rate_per_s` spread over
     `conversations`; `burst`: `conversations` events handed over in the same instant."""
     with tempfile.TemporaryDirectory() as tmp:
         adapter = TimedAdapter()
+        database = await _fresh_database(database_url) if database_url else None
         app = Parley(
-            Settings(_env_file=None, data_dir=Path(tmp)),  # type: ignore[call-arg]
+            Settings(_env_file=None, data_dir=Path(tmp), database_url=database),  # type: ignore[call-arg]
             chat_model=ScriptedModel(),
             adapters=[adapter],
             load_platforms=False,
@@ -133,16 +153,18 @@ SCENARIOS = (
 
 def main() -> None:
     configure_logging("WARNING", "console")
-    print("event→placeholder overhead (zero-latency model, SQLite, in-memory adapter)")
-    print(f"{'scenario':<46} {'samples':>8} {'p50 ms':>8} {'p99 ms':>8}")
-    for label, scenario, conversations, events, rate in SCENARIOS:
-        asyncio.run(
-            _measure(scenario, conversations, events=min(events, 200), rate_per_s=rate)
-        )  # warm-up
-        samples = asyncio.run(_measure(scenario, conversations, events=events, rate_per_s=rate))
-        print(
-            f"{label:<46} {len(samples):>8} {statistics.median(samples):>8.2f} {_pct(samples, 99):>8.2f}"
-        )
+    backends = [("SQLite", None)]
+    if os.environ.get("TEST_DATABASE_URL"):  # set by scripts/with-postgres (make bench)
+        backends.append(("PostgreSQL", os.environ["TEST_DATABASE_URL"]))
+    print("event→placeholder overhead (zero-latency model, in-memory adapter)")
+    print(f"{'database':<11} {'scenario':<46} {'samples':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    for backend, url in backends:
+        for label, scenario, conversations, events, rate in SCENARIOS:
+            kw = {"rate_per_s": rate, "database_url": url}
+            asyncio.run(_measure(scenario, conversations, events=min(events, 200), **kw))  # warm-up
+            samples = asyncio.run(_measure(scenario, conversations, events=events, **kw))
+            p50, p99 = statistics.median(samples), _pct(samples, 99)
+            print(f"{backend:<11} {label:<46} {len(samples):>8} {p50:>8.2f} {p99:>8.2f}")
 
 
 if __name__ == "__main__":
