@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from anthropic import AsyncAnthropic
 
-from bot.llm.errors import LLMError, RetryableLLMError, translate_sdk_error
+from bot.llm.errors import RetryableLLMError, with_translated_errors
 from bot.llm.toolargs import make_tool_call
 from bot.llm.types import (
     ChatMessage,
@@ -129,18 +129,8 @@ class AnthropicProvider:
             params["temperature"] = request.temperature
         return params
 
-    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
-        params = self.build_params(request)
-        try:
-            async for event in self._stream(params):
-                yield event
-        except LLMError:
-            raise
-        except Exception as exc:
-            error = translate_sdk_error(exc, provider=self.name)
-            if error is None:
-                raise
-            raise error from exc
+    def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
+        return with_translated_errors(self._stream(self.build_params(request)), provider=self.name)
 
     async def _stream(self, params: dict[str, Any]) -> AsyncIterator[StreamEvent]:
         input_tokens = output_tokens = 0

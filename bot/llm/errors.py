@@ -18,9 +18,10 @@ from __future__ import annotations
 import email.utils
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 from bot.errors import ParleyError, ProviderError
+from bot.llm.types import StreamEvent
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 _STATUS_WORDS = {
@@ -176,3 +177,19 @@ def translate_sdk_error(exc: BaseException, *, provider: str) -> LLMError | None
         what = kind if isinstance(kind, str) and kind.isidentifier() else "error"
         return RetryableLLMError(f"{what} in stream", provider=provider)
     return None
+
+
+async def with_translated_errors(
+    events: AsyncIterator[StreamEvent], *, provider: str
+) -> AsyncIterator[StreamEvent]:
+    """Pass `events` through, turning SDK exceptions into our typed LLM errors."""
+    try:
+        async for event in events:
+            yield event
+    except LLMError:
+        raise
+    except Exception as exc:
+        error = translate_sdk_error(exc, provider=provider)
+        if error is None:
+            raise
+        raise error from exc
