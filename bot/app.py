@@ -14,6 +14,7 @@ import asyncio
 import importlib
 import json
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.adapter import Adapter, HttpMounted
@@ -161,6 +162,7 @@ class Parley:
             self.http = HttpServer(app, settings.host, settings.port)
             await self.http.start()
             log.info("http server listening", port=self.http.port)
+        self._spawn(self._prune_events())
         for adapter in self.adapters.values():
             await adapter.start(self.pipeline)
             log.info("adapter started", adapter=adapter.name)
@@ -243,6 +245,18 @@ class Parley:
                 self._indexed.set()
 
         self._spawn(index())
+
+    async def _prune_events(self) -> None:
+        """Forget processed event ids past their retention, hourly, so dedupe stays small."""
+        retention = timedelta(hours=self.settings.event_retention_hours)
+        while True:
+            try:
+                removed = await self.store.prune_events(before=datetime.now(UTC) - retention)
+                if removed:
+                    log.info("pruned processed events", removed=removed)
+            except Exception as exc:
+                log.warning("pruning processed events failed", error=str(exc))
+            await self.clock.sleep(3600)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

@@ -93,6 +93,10 @@ class Settings(BaseSettings):
 
     thread_followups: bool = True
     """Other platforms: answer thread replies without a mention where the bot took part."""
+    user_messages_per_minute: int = Field(default=20, ge=1)
+    """Messages and commands one person may send per minute before being asked to wait."""
+    event_retention_hours: int = Field(default=48, ge=1)
+    """How long processed event ids are kept for dedupe (platforms retry within minutes)."""
 
     # --- Access and tools ----------------------------------------------------------------
     admin_users: CommaList = ()

@@ -44,7 +44,6 @@ class Pipeline:
         commands: Commands,
         adapters: Mapping[str, Adapter],
         deliveries: Mapping[str, Delivery],
-        messages_per_minute: int = 20,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -53,7 +52,7 @@ class Pipeline:
         self._commands = commands
         self._adapters = adapters
         self._deliveries = deliveries
-        self._per_minute = messages_per_minute
+        self._per_minute = settings.user_messages_per_minute
         self._limiters: dict[str, AsyncLimiter] = {}
         self._chain: Sequence[Middleware] = (
             self._ignore_bots,
