@@ -15,6 +15,7 @@ import importlib
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.adapter import Adapter, HttpMounted
@@ -102,6 +103,7 @@ class Parley:
         self.tools: Any = None
         """The `bot.tools.host.ApprovingToolHost`, once started."""
         self._indexed = asyncio.Event()
+        self._knowledge_roots: list[Path] = []
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, *, http: bool = True) -> None:
@@ -141,6 +143,7 @@ class Parley:
             clock=self.clock,
             knowledge=self.knowledge,
             tool_host=lambda: self.runner.tool_host if self.runner else None,
+            reindex_roots=self._knowledge_roots,
         )
         self.pipeline = Pipeline(
             settings=settings,
@@ -229,8 +232,10 @@ class Parley:
     async def _open_knowledge(self) -> None:
         try:
             from knowledge import ensure_initial_index, open_knowledge_base
+            from knowledge.base import default_paths
 
             self.knowledge = await open_knowledge_base(self.settings)
+            self._knowledge_roots = [Path(p) for p in default_paths(self.settings)]
         except Exception as exc:
             log.error("knowledge base unavailable; answering without it", error=str(exc))
             self._indexed.set()

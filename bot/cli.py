@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 
 from bot.errors import ConfigError
-from bot.logs import configure_logging, get_logger
+from bot.logs import configure_logging, get_logger, register_secrets
 from bot.settings import Settings, load_settings
 
 log = get_logger(__name__)
@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
+    from bot.app import secret_values
+
+    register_secrets(secret_values(settings))
     handler: Callable[[argparse.Namespace, Settings], int] | None = getattr(args, "handler", None)
     if handler is None:
         kb_handler = getattr(args, "kb_handler", None)

@@ -35,7 +35,7 @@ ACTION_PREFIX = "parley_"
 # message_deleted, bot_message, channel_join, …) is skipped.
 _USER_SUBTYPES = frozenset({"", "thread_broadcast", "file_share", "me_message"})
 KB_SUBCOMMANDS = frozenset({"reindex", "status", "search"})
-SUBCOMMANDS = frozenset({"ask", "reset", "help", "kb"})
+SUBCOMMANDS = frozenset({"ask", "reset", "help", "kb", "approve", "deny"})
 
 Payload = Mapping[str, Any]
 

@@ -9,7 +9,9 @@ run advances, ending with the run's report.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 
 from bot.adapter import Adapter
 from bot.clock import Clock
@@ -34,6 +36,27 @@ HELP = """\
 • `approve <id>` / `deny <id>`: decide a pending tool approval
 • `help`: this text"""
 
+KB_SUBCOMMANDS = frozenset({"status", "search", "reindex"})
+_APPROVAL_ID = re.compile(r"[0-9a-f]{8,32}")
+
+
+def text_command(text: str) -> tuple[str, tuple[str, ...]] | None:
+    """A message to the bot that is a command, not a question: exactly `reset` or `help`,
+    `approve <id>` / `deny <id>`, or `kb status|search|reindex …` (a leading `/` allowed).
+    Anything else, "help me with X" included, stays a question."""
+    words = text.split()
+    if not words:
+        return None
+    head = words[0].lower().lstrip("/")
+    if len(words) == 1 and head in ("reset", "help"):
+        return head, ()
+    if head in ("approve", "deny") and len(words) == 2 and _APPROVAL_ID.fullmatch(words[1]):
+        return head, (words[1],)
+    if head == "kb" and len(words) >= 2 and words[1].lower() in KB_SUBCOMMANDS:
+        return "kb", (words[1].lower(), *words[2:])
+    return None
+
+
 Ask = Callable[[IncomingMessage], Awaitable[None]]
 Handler = Callable[[Command, Adapter, Delivery], Awaitable[None]]
 
@@ -48,6 +71,7 @@ class Commands:
         clock: Clock,
         knowledge: KnowledgeAdmin | None = None,
         tool_host: Callable[[], ToolHost | None] = lambda: None,
+        reindex_roots: Sequence[Path] = (),
     ) -> None:
         self._store = store
         self._access = access
@@ -55,6 +79,7 @@ class Commands:
         self._clock = clock
         self._knowledge = knowledge
         self._tool_host = tool_host
+        self._reindex_roots = tuple(root.resolve() for root in reindex_roots)
         self._table: Mapping[str, Handler] = {
             "help": self._help,
             "reset": self._reset,
@@ -151,6 +176,18 @@ class Commands:
 
     async def _kb_reindex(self, command: Command, delivery: Delivery, paths: list[str]) -> None:
         assert self._knowledge is not None
+        outside = [p for p in paths if not _within(Path(p), self._reindex_roots)]
+        if outside:
+            roots = ", ".join(str(r) for r in self._reindex_roots) or "(none configured)"
+            await delivery.post(
+                command.ref,
+                OutgoingMessage.text(
+                    f"Not reindexed: {', '.join(outside)} is outside the knowledge folders "
+                    f"({roots}). Add it to KNOWLEDGE_PATHS, or run `python -m bot kb reindex` "
+                    "on the server."
+                ),
+            )
+            return
         handle = await delivery.post(
             command.ref, OutgoingMessage.text("Reindexing the knowledge base…")
         )
@@ -178,3 +215,9 @@ class Commands:
             reporter.cancel()
             await asyncio.gather(reporter, return_exceptions=True)
             await delivery.update(handle, OutgoingMessage.text(report))
+
+
+def _within(path: Path, roots: Sequence[Path]) -> bool:
+    """Chat-driven reindexing may only touch the configured knowledge folders."""
+    resolved = path.resolve()
+    return any(resolved == root or root in resolved.parents for root in roots)

@@ -20,6 +20,10 @@ NOTHING_FOUND = (
     "The knowledge base has nothing on this question. Say so plainly in one sentence, do not "
     "answer from general knowledge, and suggest asking an admin to add the relevant documents."
 )
+KNOWLEDGE_DOWN = (
+    "The knowledge base could not be searched just now (it is unavailable). Say so in one "
+    "sentence, then help as far as you can without it, making clear the answer is not from it."
+)
 NOTHING_FOUND_GENERAL = (
     "The knowledge base has nothing on this question. Say so plainly in one sentence first, then "
     "answer from your general knowledge, without citations."

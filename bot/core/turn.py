@@ -30,6 +30,7 @@ from bot.adapter import ThreadReader
 from bot.clock import Clock
 from bot.core.memory import Memory, Recall
 from bot.core.prompt import (
+    KNOWLEDGE_DOWN,
     NOTHING_FOUND,
     NOTHING_FOUND_GENERAL,
     history_messages,
@@ -56,6 +57,7 @@ from bot.llm.types import (
     TextDelta,
     ToolCall,
     ToolCallEvent,
+    ToolSpec,
     Usage,
 )
 from bot.logs import get_logger
@@ -101,6 +103,11 @@ FINISH_NOTES = {
     "length": "\n\n_(The answer was cut short: it reached the length limit.)_",
     "content_filter": "\n\n_(The model stopped: its content filter withheld the rest of this answer.)_",
 }
+STORAGE_FAILURE = (
+    "Sorry, I couldn't save your message: my database is unavailable. Please try again in a minute."
+)
+SAVE_EVERY_S = 2.0
+"""How often a streaming reply's text is written to its row, so a crash keeps most of it."""
 GENERIC_FAILURE = "Sorry, something went wrong while answering (reference {ref}). Please try again."
 
 
@@ -108,6 +115,9 @@ GENERIC_FAILURE = "Sorry, something went wrong while answering (reference {ref})
 class _Progress:
     """What one turn has produced so far, across model steps."""
 
+    row: int = 0
+    """The reply's message row, saved every SAVE_EVERY_S while it streams."""
+    saved_at: float = 0.0
     texts: list[str] = field(default_factory=list)
     provider: str = ""
     model: str = ""
@@ -158,15 +168,21 @@ class TurnRunner:
         # The placeholder goes out while the message is being stored: the user sees at once
         # that the bot is answering, and the question is durable before any model is called.
         reply, placeholder = started or start_reply(delivery, ref)
-        # add_message creates the conversation row; only a thread reader needs to know if it is new.
-        if (
-            thread_reader is not None
-            and ref.thread_id
-            and await self._store.ensure_conversation(ref)
-        ):
-            await self._seed_from_thread(ref, thread_reader, skip_text=text)
-        recall = await self._memory.recall(ref.memory_key)
-        await self._store.add_message(ref, role="user", text=text, author=event.author)
+        try:
+            # add_message creates the conversation row; only seeding needs to know if it is new.
+            if (
+                thread_reader is not None
+                and ref.thread_id
+                and await self._store.ensure_conversation(ref)
+            ):
+                await self._seed_from_thread(ref, thread_reader, skip_text=text)
+            recall = await self._memory.recall(ref.memory_key)
+            await self._store.add_message(ref, role="user", text=text, author=event.author)
+        except Exception:
+            log.exception("could not store the question", memory_key=ref.memory_key)
+            await asyncio.gather(placeholder, return_exceptions=True)
+            await reply.fail(STORAGE_FAILURE)
+            return
 
         async def compose() -> tuple[list[ChatMessage], tuple[NumberedPassage, ...]]:
             return await self._first_step(ref, event.author, text, recall)
@@ -241,7 +257,7 @@ class TurnRunner:
             status=MessageStatus.STREAMING,
             platform_message_id=handle.message_id,
         )
-        progress = _Progress()
+        progress = _Progress(row=row, saved_at=started)
         try:
             if not self._model.available:
                 await self._answer_without_model(ref, reply, row, question)
@@ -326,12 +342,12 @@ class TurnRunner:
         self,
         reply: StreamingReply,
         messages: list[ChatMessage],
-        tools: Sequence[object],
+        tools: Sequence[ToolSpec],
         progress: _Progress,
     ) -> list[ToolCall]:
         request = LLMRequest(
             messages=tuple(messages),
-            tools=tuple(tools),  # type: ignore[arg-type]
+            tools=tuple(tools),
             max_output_tokens=self._memory.budget.output,
         )
         progress.texts.append("")
@@ -340,6 +356,9 @@ class TurnRunner:
             if isinstance(event, TextDelta):
                 progress.texts[-1] += event.text
                 reply.set_text(progress.shown)
+                if self._clock.now() - progress.saved_at >= SAVE_EVERY_S:
+                    progress.saved_at = self._clock.now()
+                    await self._store.update_message(progress.row, text=progress.shown)
             elif isinstance(event, ToolCallEvent):
                 calls.append(event.call)
             elif isinstance(event, Usage):
@@ -354,13 +373,15 @@ class TurnRunner:
     async def _first_step(
         self, ref: ConversationRef, author: Author, text: str, recall: Recall
     ) -> tuple[list[ChatMessage], tuple[NumberedPassage, ...]]:
-        passages: list[Passage] = []
+        passages: list[Passage] | None = []
         if self._retriever is not None:
             query = await self._standalone_query(text, recall)
             passages = await self._retrieve(ref, query)
-        context, numbered = build_context(passages, self._memory.budget.knowledge)
+        context, numbered = build_context(passages or [], self._memory.budget.knowledge)
         note = ""
-        if self._retriever is not None and not numbered:
+        if passages is None:
+            note = KNOWLEDGE_DOWN
+        elif self._retriever is not None and not numbered:
             note = (
                 NOTHING_FOUND_GENERAL
                 if self._settings.answer_from_general_knowledge
@@ -375,13 +396,15 @@ class TurnRunner:
         return messages, numbered
 
     # --- helpers ----------------------------------------------------------------------------
-    async def _retrieve(self, ref: ConversationRef, query: str) -> list[Passage]:
+    async def _retrieve(self, ref: ConversationRef, query: str) -> list[Passage] | None:
+        """Passages for `query`, or None when the knowledge base could not be searched (an
+        outage degrades the answer, and the user is told; it does not kill the turn)."""
         assert self._retriever is not None
         try:
             return await self._retriever.retrieve(query, scopes=scopes_for(ref))
-        except Exception as exc:  # a knowledge outage degrades the answer, it does not kill it
+        except Exception as exc:
             log.warning("knowledge retrieval failed", error=str(exc))
-            return []
+            return None
 
     async def _standalone_query(self, text: str, recall: Recall) -> str:
         """Rewrite a follow-up that leans on earlier turns into a self-contained search query.
@@ -416,7 +439,15 @@ class TurnRunner:
         self, ref: ConversationRef, reply: StreamingReply, row: int, question: str
     ) -> None:
         passages = await self._retrieve(ref, question) if self._retriever and question else []
-        text = answer_without_llm(question, passages)
+        if passages is None:
+            text = (
+                "No language model is configured, and the knowledge base is unavailable right "
+                "now, so I can't answer. Please try again in a minute, or ask an admin to check "
+                "`python -m bot kb status`."
+            )
+            passages = []
+        else:
+            text = answer_without_llm(question, passages)
         clean, citations = resolve_citations(text, number_passages(passages))
         await reply.finish(OutgoingMessage(text_markdown=clean, citations=citations))
         await self._store.update_message(

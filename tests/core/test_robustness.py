@@ -1,0 +1,138 @@
+"""Failures in the middle of a turn still end in a final message; commands typed as messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.core.access import Access
+from bot.core.commands import Commands, text_command
+from bot.delivery import Delivery
+from bot.events import Command
+from bot.llm.types import Answering, Finish, TextDelta
+from bot.ports import MessageStatus, Passage
+from tests.core.conftest import ADA, Harness, channel, start_harness
+from tests.fakes.memory_adapter import MemoryAdapter
+from tests.fakes.scripted_model import ScriptedModel
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("reset", ("reset", ())),
+        ("/help", ("help", ())),
+        ("approve f43d5f54776e837c", ("approve", ("f43d5f54776e837c",))),
+        ("kb search rotate keys", ("kb", ("search", "rotate", "keys"))),
+        ("help me with the deploy", None),
+        ("reset the router, how?", None),
+        ("approve this plan please", None),
+    ],
+)
+def test_text_commands_are_exact(text, expected) -> None:
+    assert text_command(text) == expected
+
+
+async def test_mentioning_reset_clears_the_thread(harness: Harness) -> None:
+    thread = channel(thread="42.1")
+    await harness.say("My name is Ada.", ref=thread)
+    await harness.say("reset", ref=thread)
+    assert await harness.app.store.history(thread.memory_key) == []
+    assert "forgotten" in harness.adapter.private[-1][2].text_markdown
+
+
+async def test_database_failure_before_the_model_still_finalizes(
+    harness: Harness, monkeypatch
+) -> None:
+    async def broken(*args, **kwargs):
+        raise ConnectionError("database is gone")
+
+    monkeypatch.setattr(harness.app.store, "add_message", broken)
+    await harness.say("Are you there?")
+    assert "couldn't save your message" in harness.last_text()
+    assert harness.model.requests == []
+
+
+async def test_knowledge_outage_is_told_to_the_model_not_hidden(harness: Harness) -> None:
+    class DownRetriever:
+        async def retrieve(self, query, *, scopes, limit=8) -> list[Passage]:
+            raise ConnectionError("qdrant is down")
+
+    assert harness.app.runner is not None
+    harness.app.runner._retriever = DownRetriever()
+    await harness.say("How do I rotate keys?")
+    system = harness.model.requests[-1].messages[0].content
+    assert "could not be searched" in system and "nothing on this question" not in system
+    assert harness.last_text().startswith("You said:")
+
+
+async def test_reply_text_is_saved_while_it_streams(tmp_path) -> None:
+    seen: list[str] = []
+    holder: list[Harness] = []
+
+    class Slow(ScriptedModel):
+        async def stream(self, request):  # type: ignore[override]
+            clock = holder[0].app.clock
+            yield Answering(provider="scripted", model="slow")
+            for word in ("one ", "two ", "three ", "four "):
+                yield TextDelta(text=word)
+                await clock.sleep(1.5)
+            history = await holder[0].app.store.history(channel().memory_key)
+            seen.append(history[-1].text)
+            yield Finish(reason="stop")
+
+    h = await start_harness(tmp_path, Slow())
+    holder.append(h)
+    try:
+        await h.say("count")
+        assert seen and seen[0].startswith("one two")
+        final = await h.app.store.history(channel().memory_key)
+        assert final[-1].status is MessageStatus.FINAL and final[-1].text == "one two three four"
+    finally:
+        await h.app.stop()
+
+
+class _Knowledge:
+    def __init__(self) -> None:
+        self.reindexed: list[list[str]] = []
+
+    async def reindex(self, paths=(), *, progress=None) -> str:
+        self.reindexed.append(list(paths))
+        return "Indexed 1 document."
+
+    async def status(self) -> str:
+        return "ok"
+
+    async def search(self, query, *, scopes=None, limit=5):
+        return []
+
+
+async def test_chat_reindex_stays_inside_the_knowledge_folders(tmp_path: Path) -> None:
+    root = tmp_path / "kb"
+    (root / "team").mkdir(parents=True)
+    clock = FakeClock()
+    adapter = MemoryAdapter(clock=clock)
+    delivery = Delivery(adapter, clock=clock)
+    knowledge = _Knowledge()
+
+    async def ask(_):
+        return None
+
+    commands = Commands(
+        store=None,  # type: ignore[arg-type]
+        access=Access(["memory:U1"]),
+        ask=ask,
+        clock=clock,
+        knowledge=knowledge,
+        reindex_roots=[root],
+    )
+    for path in ("/etc", str(root / ".." / "elsewhere"), str(root / "team")):
+        await commands.handle(
+            Command(event_id=path, ref=channel(), author=ADA, name="kb", args=("reindex", path)),
+            adapter,
+            delivery,
+        )
+    assert knowledge.reindexed == [[str(root / "team")]]
+    refusals = [c.text for c in adapter.ok_calls("send") if c.text.startswith("Not reindexed")]
+    assert len(refusals) == 2 and "KNOWLEDGE_PATHS" in refusals[0]
