@@ -8,21 +8,31 @@ handling is turned off and SQLAlchemy emits BEGIN itself. A connection with the 
 `sqlite_begin="IMMEDIATE"` takes the write lock at BEGIN: migrations and the store's writes use
 it, so two processes serialize on the lock instead of failing to upgrade a read lock.
 
+Every aiosqlite call is a hop to the driver's thread and back, and SQLAlchemy's cursor makes three
+per statement (open, execute, close), so the per-transaction overhead is trimmed: BEGIN is sent
+straight to the driver in one hop (errors still surface as SQLAlchemy's `DBAPIError`s), and the
+pool's rollback-on-return, a wasted hop after every COMMIT, rolls back only a connection whose
+transaction really is still open.
+
 PostgreSQL (psycopg 3, async): a plain pooled engine with pre-ping.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+import aiosqlite
+from sqlalchemy import event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import PoolResetState
+from sqlalchemy.util import await_
 
 BUSY_TIMEOUT_MS = 30_000
 SQLITE_BEGIN = "sqlite_begin"
@@ -40,6 +50,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         _ensure_parent_dir(parsed.database)
+        kwargs.setdefault("pool_reset_on_return", None)  # see _on_reset
         engine = create_async_engine(parsed, **kwargs)
         _install_sqlite_hooks(engine)
         return engine
@@ -77,7 +88,30 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         mode = str(conn.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")).upper()
         if mode not in _BEGIN_MODES:
             raise ValueError(f"{SQLITE_BEGIN} must be one of {sorted(_BEGIN_MODES)}, not {mode!r}")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        _execute_bare(conn, f"BEGIN {mode}")
+
+    @event.listens_for(engine.sync_engine, "reset")
+    def _on_reset(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+        # Replaces the pool's unconditional rollback-on-return (pool_reset_on_return=None).
+        if not state.asyncio_safe:
+            return  # as the pool's own reset: no driver calls outside the event loop's greenlet
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if not isinstance(driver, aiosqlite.Connection) or driver.in_transaction:
+            dbapi_connection.rollback()
+
+
+def _execute_bare(conn: Connection, sql: str) -> None:
+    """Run a parameterless, row-less statement in one trip to aiosqlite's thread (SQLAlchemy's
+    cursor makes three: open, execute, close; every transaction begins with one)."""
+    driver = conn.connection.driver_connection
+    if not isinstance(driver, aiosqlite.Connection):
+        conn.exec_driver_sql(sql)
+        return
+    try:
+        # execute_fetchall's cursor is used up and dropped in the driver's thread.
+        await_(driver.execute_fetchall(sql))
+    except sqlite3.Error as error:
+        raise exc.DBAPIError.instance(sql, (), error, sqlite3.Error) from error
 
 
 class Database:

@@ -4,8 +4,14 @@ Every write is a short transaction whose first statement writes (on SQLite it al
 IMMEDIATE), so concurrent workers queue on the write lock instead of deadlocking. Event dedupe is
 one `INSERT … ON CONFLICT DO NOTHING RETURNING` on the primary key, group-committed for bursts
 (`storage.claims`): the database, not a read-then-write, decides which worker claimed an event
-first. Conversation rows are created on first use
-(`ON CONFLICT DO NOTHING` again), so callers never need to order `ensure_conversation` first.
+first. Conversation rows are created on first use, so callers never need to order
+`ensure_conversation` first: a message or usage write upserts its conversation
+(`ON CONFLICT DO UPDATE`, creating it or bumping `updated_at` and the token totals) in the same
+statement, then INSERTs its own row.
+
+The per-turn paths are kept to few statements, since each one costs several driver round trips
+(on SQLite, hops to aiosqlite's thread): statements are built once and executed with plain
+parameter dicts, so SQLAlchemy's compiled cache does the rest and no model objects are made.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Update, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Update, bindparam, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.messages import Citation
 from bot.ports import MessageStatus, StoredMessage, Summary
@@ -25,9 +31,6 @@ from storage.claims import ClaimBatcher
 from storage.db import Database, create_engine
 from storage.migrate import upgrade
 from storage.models import (
-    Conversation,
-    Message,
-    UsageRecord,
     conversations,
     messages,
     processed_events,
@@ -46,6 +49,42 @@ class SqlStore:
         self._write = db.write
         self._insert = db.insert
         self._claims = ClaimBatcher(self._claim_many)
+        c, m = conversations.c, messages.c
+        create = self._insert(conversations)
+        self._create_conversation = create.on_conflict_do_nothing(
+            index_elements=[c.memory_key]
+        ).execution_options(preserve_rowcount=True)
+        """INSERT the conversation if absent (True-when-created needs the rowcount)."""
+        self._touch_conversation = create.on_conflict_do_update(
+            index_elements=[c.memory_key], set_={c.updated_at: create.excluded.updated_at}
+        )
+        """Create the conversation, or else bump its `updated_at`."""
+        self._count_usage = create.on_conflict_do_update(
+            index_elements=[c.memory_key],
+            set_={
+                c.input_tokens: c.input_tokens + create.excluded.input_tokens,
+                c.output_tokens: c.output_tokens + create.excluded.output_tokens,
+                c.updated_at: create.excluded.updated_at,
+            },
+        )
+        """Create the conversation with these token totals, or else add them to its totals."""
+        self._insert_message = messages.insert()
+        self._insert_usage = usage_records.insert()
+        self._update_message = update(messages).where(m.id == bindparam("message_id"))
+        """The SET clause comes from the other parameter names (compiled once per set)."""
+        self._select_history = (
+            select(m.id, m.role, m.text, m.author_id, m.author_name, m.status, m.created_at)
+            .where(
+                m.memory_key == bindparam("memory_key"),
+                m.id > bindparam("after_id"),
+                m.status.not_in(_HIDDEN_FROM_HISTORY),
+            )
+            .order_by(m.id.desc())
+            .limit(bindparam("limit"))
+        )
+        self._select_summary = select(c.summary, c.summary_through_message_id).where(
+            c.memory_key == bindparam("memory_key")
+        )
 
     @property
     def db(self) -> Database:
@@ -85,20 +124,9 @@ class SqlStore:
 
     # --- conversations and messages ------------------------------------------------------
     async def ensure_conversation(self, ref: ConversationRef) -> bool:
+        row = _conversation_row(ref, utcnow())
         async with self._write() as conn:
-            return await self._ensure(conn, ref)
-
-    async def _ensure(self, conn: AsyncConnection, ref: ConversationRef) -> bool:
-        row = Conversation(
-            memory_key=ref.memory_key,
-            platform=ref.platform,
-            workspace_id=ref.workspace_id,
-            channel_id=ref.channel_id,
-            thread_id=ref.thread_id,
-        )
-        stmt = self._insert(conversations).on_conflict_do_nothing(index_elements=["memory_key"])
-        stmt = stmt.execution_options(preserve_rowcount=True)
-        return (await conn.execute(stmt, row.model_dump())).rowcount == 1
+            return (await conn.execute(self._create_conversation, row)).rowcount == 1
 
     async def add_message(
         self,
@@ -110,19 +138,21 @@ class SqlStore:
         status: MessageStatus = MessageStatus.FINAL,
         platform_message_id: str | None = None,
     ) -> int:
-        row = Message(
-            memory_key=ref.memory_key,
-            role=role,
-            text=text,
-            author_id=author.id if author else "",
-            author_name=author.display_name if author else "",
-            status=MessageStatus(status).value,
-            platform_message_id=platform_message_id,
-        )
+        now = utcnow()
+        row = {
+            "memory_key": ref.memory_key,
+            "role": role,
+            "text": text,
+            "author_id": author.id if author else "",
+            "author_name": author.display_name if author else "",
+            "status": MessageStatus(status).value,
+            "platform_message_id": platform_message_id,
+            "created_at": now,
+            "updated_at": now,
+        }
         async with self._write() as conn:
-            await self._ensure(conn, ref)
-            result = await conn.execute(messages.insert(), row.model_dump(exclude={"id"}))
-            await conn.execute(_touch(ref.memory_key))
+            await conn.execute(self._touch_conversation, _conversation_row(ref, now))
+            result = await conn.execute(self._insert_message, row)
         (message_id,) = result.inserted_primary_key or (None,)
         assert isinstance(message_id, int)
         return message_id
@@ -160,9 +190,9 @@ class SqlStore:
         if not values:
             return
         values["updated_at"] = utcnow()
-        stmt = update(messages).where(messages.c.id == message_id).values(values)
+        values["message_id"] = message_id
         async with self._write() as conn:
-            await conn.execute(stmt)
+            await conn.execute(self._update_message, values)
 
     async def history(
         self, memory_key: str, *, after_id: int = 0, limit: int = 200
@@ -171,31 +201,33 @@ class SqlStore:
         of them, returned oldest first."""
         if limit <= 0:
             return []
-        m = messages.c
-        stmt = (
-            select(m.id, m.role, m.text, m.author_id, m.author_name, m.status, m.created_at)
-            .where(
-                m.memory_key == memory_key, m.id > after_id, m.status.not_in(_HIDDEN_FROM_HISTORY)
-            )
-            .order_by(m.id.desc())
-            .limit(limit)
-        )
+        params = {"memory_key": memory_key, "after_id": after_id, "limit": limit}
         async with self._db.engine.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
+            rows = (await conn.execute(self._select_history, params)).all()
         return [
-            StoredMessage(**{**row._asdict(), "status": MessageStatus(row.status)})
-            for row in reversed(rows)
+            StoredMessage(
+                id=id_,
+                role=role,
+                text=text,
+                author_id=author_id,
+                author_name=author_name,
+                status=MessageStatus(status),
+                created_at=created_at,
+            )
+            for id_, role, text, author_id, author_name, status, created_at in reversed(rows)
         ]
 
     # --- summary, reset, usage -----------------------------------------------------------
     async def summary(self, memory_key: str) -> Summary | None:
-        c = conversations.c
-        stmt = select(c.summary, c.summary_through_message_id).where(c.memory_key == memory_key)
         async with self._db.engine.connect() as conn:
-            row = (await conn.execute(stmt)).first()
-        if row is None or row.summary is None or row.summary_through_message_id is None:
+            result = await conn.execute(self._select_summary, {"memory_key": memory_key})
+            row = result.first()
+        if row is None:
             return None
-        return Summary(text=row.summary, through_message_id=row.summary_through_message_id)
+        text, through = row
+        if text is None or through is None:
+            return None
+        return Summary(text=text, through_message_id=through)
 
     async def save_summary(self, memory_key: str, summary: Summary) -> None:
         """Replace the rolling summary. Raises LookupError if the conversation does not exist."""
@@ -220,24 +252,35 @@ class SqlStore:
         input_tokens: int,
         output_tokens: int,
     ) -> None:
-        c = conversations.c
-        usage = UsageRecord(
-            memory_key=ref.memory_key,
-            provider=provider,
-            model=model,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-        )
+        now = utcnow()
+        totals = _conversation_row(ref, now)
+        totals["input_tokens"], totals["output_tokens"] = input_tokens, output_tokens
+        usage = {
+            "memory_key": ref.memory_key,
+            "provider": provider,
+            "model": model,
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "created_at": now,
+        }
         async with self._write() as conn:
-            await self._ensure(conn, ref)
-            await conn.execute(usage_records.insert(), usage.model_dump(exclude={"id"}))
-            await conn.execute(
-                _touch(
-                    ref.memory_key,
-                    input_tokens=c.input_tokens + input_tokens,
-                    output_tokens=c.output_tokens + output_tokens,
-                )
-            )
+            await conn.execute(self._count_usage, totals)
+            await conn.execute(self._insert_usage, usage)
+
+
+def _conversation_row(ref: ConversationRef, now: datetime) -> dict[str, Any]:
+    """The INSERT values of a new conversation row (the model's defaults, spelled out)."""
+    return {
+        "memory_key": ref.memory_key,
+        "platform": ref.platform,
+        "workspace_id": ref.workspace_id,
+        "channel_id": ref.channel_id,
+        "thread_id": ref.thread_id,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _touch(memory_key: str, **values: Any) -> Update:

@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.refs import ConversationRef
 from storage import SqlStore, open_store
+from storage.models import conversations
 
 
 @pytest.fixture
@@ -55,6 +57,32 @@ async def test_concurrent_writers_lose_nothing(
     history = await first.history(ref.memory_key)
     assert sorted(m.text for m in history) == sorted(f"m{n}" for n in range(40))
     assert [m.id for m in history] == sorted(m.id for m in history)
+
+
+async def test_concurrent_first_writes_create_one_conversation(
+    two_stores: tuple[SqlStore, SqlStore], ref: ConversationRef
+) -> None:
+    """No ensure_conversation first: the writes' upserts race to create the row."""
+    first, second = two_stores
+
+    async def write(store: SqlStore, n: int) -> None:
+        if n % 3:
+            await store.add_message(ref, role="user", text=f"m{n}")
+        else:
+            await store.record_usage(ref, provider="p", model="m", input_tokens=1, output_tokens=2)
+
+    await asyncio.gather(*(write(first if n % 2 else second, n) for n in range(30)))
+    assert await first.ensure_conversation(ref) is False
+    assert len(await second.history(ref.memory_key)) == 20
+
+    c = conversations.c
+    async with first.engine.connect() as conn:
+        totals = (
+            await conn.execute(
+                select(c.input_tokens, c.output_tokens).where(c.memory_key == ref.memory_key)
+            )
+        ).one()
+    assert tuple(totals) == (10, 20)
 
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

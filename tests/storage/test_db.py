@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import aiosqlite
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from bot.settings import Settings
-from storage.db import BUSY_TIMEOUT_MS, SQLITE_BEGIN, create_engine
+from storage.db import BUSY_TIMEOUT_MS, SQLITE_BEGIN, Database, create_engine
 
 
 async def test_sqlite_engine_creates_the_data_dir_and_sets_pragmas(tmp_path) -> None:
@@ -67,3 +69,54 @@ def test_postgres_url_from_settings_uses_psycopg() -> None:
 def test_unsupported_backend_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="DATABASE_URL"):
         create_engine("mysql+aiomysql://u:p@localhost/db")
+
+
+async def test_sqlite_begin_errors_are_sqlalchemy_errors(tmp_path) -> None:
+    """BEGIN goes straight to the driver (one trip), yet fails like any other statement."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/t.db"
+    holder, waiter = Database(create_engine(url)), create_engine(url)
+    try:
+        async with holder.write() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        async with waiter.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+            await conn.commit()
+            await conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+            async with holder.write():
+                with pytest.raises(OperationalError, match="locked"):
+                    await conn.begin()
+    finally:
+        await holder.engine.dispose()
+        await waiter.dispose()
+
+
+async def test_sqlite_pool_rolls_back_only_open_transactions(tmp_path) -> None:
+    """The pool's rollback-on-return is replaced by one that skips connections already
+    committed or rolled back, but still ends a transaction left open underneath SQLAlchemy."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/t.db", pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+        assert isinstance(driver, aiosqlite.Connection)
+        rollbacks = 0
+        rollback = driver.rollback
+
+        async def counted_rollback() -> None:
+            nonlocal rollbacks
+            rollbacks += 1
+            await rollback()
+
+        driver.rollback = counted_rollback  # type: ignore[method-assign]
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        assert (rollbacks, driver.in_transaction) == (0, False)  # committed: nothing to undo
+        async with engine.connect() as conn:
+            assert (await conn.get_raw_connection()).driver_connection is driver
+            await driver.execute("BEGIN")
+            await driver.execute("INSERT INTO t VALUES (1)")
+        assert (rollbacks, driver.in_transaction) == (1, False)  # left open: rolled back
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 0
+        assert rollbacks == 2  # the read's own rollback, and no second one from the pool
+    finally:
+        await engine.dispose()

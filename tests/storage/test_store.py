@@ -214,3 +214,66 @@ async def test_foreign_keys_are_enforced(store: SqlStore) -> None:
                     updated_at=datetime.now(UTC),
                 )
             )
+
+
+async def test_writes_create_or_touch_the_conversation(
+    store: SqlStore, ref: ConversationRef
+) -> None:
+    """add_message and record_usage create the conversation row with the model's defaults in
+    one upsert, and on later writes bump only its updated_at (and the token totals)."""
+    first = await store.add_message(ref, role="user", text="hi")
+    assert await store.ensure_conversation(ref) is False
+    conv = await _row(store, conversations, conversations.c.memory_key, ref.memory_key)
+    assert (conv.platform, conv.workspace_id, conv.channel_id, conv.thread_id) == (
+        "slack",
+        "T1",
+        "C1",
+        "17.5",
+    )
+    assert (conv.input_tokens, conv.output_tokens, conv.summary) == (0, 0, None)
+    assert conv.summary_through_message_id is None
+    assert conv.created_at.tzinfo is not None and conv.updated_at == conv.created_at
+    msg = await _row(store, messages, messages.c.id, first)
+    assert msg.created_at == msg.updated_at and msg.created_at.tzinfo is not None
+    assert msg.created_at >= conv.created_at
+    assert (msg.author_id, msg.author_name, msg.status, msg.platform_message_id) == (
+        "",
+        "",
+        "final",
+        None,
+    )
+    assert (msg.provider, msg.model, msg.input_tokens, msg.output_tokens) == (None,) * 4
+    assert (msg.latency_ms, msg.citations, msg.error) == (None, None, None)
+    async with store.engine.connect() as conn:
+        sql_null = messages.c.citations.is_(None)  # SQL NULL, not JSON 'null'
+        assert (await conn.execute(select(sql_null).where(messages.c.id == first))).scalar_one()
+
+    await store.add_message(other := ref.in_thread("elsewhere"), role="user", text="x")
+    await store.add_message(ref, role="assistant", text="hello")
+    touched = await _row(store, conversations, conversations.c.memory_key, ref.memory_key)
+    assert touched.created_at == conv.created_at and touched.updated_at > conv.updated_at
+    assert (touched.platform, touched.thread_id, touched.input_tokens) == ("slack", "17.5", 0)
+
+    await store.record_usage(ref, provider="p", model="m", input_tokens=3, output_tokens=4)
+    counted = await _row(store, conversations, conversations.c.memory_key, ref.memory_key)
+    assert counted.updated_at > touched.updated_at and counted.created_at == conv.created_at
+    assert (counted.input_tokens, counted.output_tokens) == (3, 4)
+    untouched = await _row(store, conversations, conversations.c.memory_key, other.memory_key)
+    assert (untouched.input_tokens, untouched.output_tokens) == (0, 0)
+    usage = await _row(store, usage_records, usage_records.c.memory_key, ref.memory_key)
+    assert usage.created_at == counted.updated_at
+
+
+async def test_record_usage_creates_the_conversation(store: SqlStore, ref: ConversationRef) -> None:
+    await store.record_usage(ref, provider="p", model="m", input_tokens=7, output_tokens=9)
+    conv = await _row(store, conversations, conversations.c.memory_key, ref.memory_key)
+    assert (conv.platform, conv.channel_id, conv.thread_id, conv.summary) == (
+        "slack",
+        "C1",
+        "17.5",
+        None,
+    )
+    assert (conv.input_tokens, conv.output_tokens) == (7, 9)
+    assert conv.created_at == conv.updated_at
+    assert await store.ensure_conversation(ref) is False
+    assert await store.history(ref.memory_key) == []
