@@ -106,6 +106,7 @@ FINISH_NOTES = {
 STORAGE_FAILURE = (
     "Sorry, I couldn't save your message: my database is unavailable. Please try again in a minute."
 )
+PLACEHOLDER_HEAD_START_S = 0.05
 SAVE_EVERY_S = 2.0
 """How often a streaming reply's text is written to its row, so a crash keeps most of it."""
 GENERIC_FAILURE = "Sorry, something went wrong while answering (reference {ref}). Please try again."
@@ -168,6 +169,11 @@ class TurnRunner:
         # The placeholder goes out while the message is being stored: the user sees at once
         # that the bot is answering, and the question is durable before any model is called.
         reply, placeholder = started or start_reply(delivery, ref)
+        # Let the placeholder go out before this turn's storage work competes with it for the
+        # event loop (a burst of events would otherwise queue every placeholder behind every
+        # turn's database statements); a slow platform delays the work by PLACEHOLDER_HEAD_START_S
+        # at most.
+        await asyncio.wait({placeholder}, timeout=PLACEHOLDER_HEAD_START_S)
         try:
             # add_message creates the conversation row; only seeding needs to know if it is new.
             if (

@@ -111,6 +111,8 @@ class RateBudget:
         """Wait for a slot. Always `release` the ticket afterwards."""
         loop = asyncio.get_running_loop()
         ticket.granted = loop.create_future()
+        if not self._waiting and self._grant_now(ticket):
+            return  # fast path: nobody queued and a slot is free, no trip through the pump
         self._waiting.append(ticket)
         if self._pump is None or self._pump.done():
             self._pump = loop.create_task(self._run())
@@ -174,16 +176,26 @@ class RateBudget:
             if ticket.granted.done():  # cancelled while queued
                 self._waiting.remove(ticket)
                 continue
-            ready = self._ready_at(ticket.priority, now)
-            if ready is None or ready > now:
+            if not self._grant_now(ticket):
+                ready = self._ready_at(ticket.priority, now)
                 await self._wait(None if ready is None else ready - now)
                 continue
             self._waiting.remove(ticket)
-            if ticket.priority is Priority.STREAM:
-                self._stream_tokens -= 1.0
-            ticket.at = now
-            self._slots.append(ticket)
-            ticket.granted.set_result(None)
+
+    def _grant_now(self, ticket: Ticket) -> bool:
+        """Give `ticket` a slot if one is free at this instant."""
+        now = self._clock.now()
+        self._refill(now)
+        ready = self._ready_at(ticket.priority, now)
+        if ready is None or ready > now:
+            return False
+        if ticket.priority is Priority.STREAM:
+            self._stream_tokens -= 1.0
+        ticket.at = now
+        self._slots.append(ticket)
+        assert ticket.granted is not None
+        ticket.granted.set_result(None)
+        return True
 
     async def _wait(self, delay: float | None) -> None:
         """Until `delay` passes on the clock, or the queue or the window changes."""
