@@ -252,10 +252,14 @@ class Parley:
         self._spawn(index())
 
     async def _prune_events(self) -> None:
-        """Forget processed event ids past their retention, hourly, so dedupe stays small."""
+        """Hourly housekeeping: forget processed event ids past their retention, so dedupe stays
+        small, and close replies a dead process left streaming."""
         retention = timedelta(hours=self.settings.event_retention_hours)
         while True:
             try:
+                stale = datetime.now(UTC) - timedelta(minutes=10)
+                if closed := await self.store.close_unfinished(stale_before=stale):
+                    log.info("closed replies interrupted by a stop", replies=closed)
                 removed = await self.store.prune_events(before=datetime.now(UTC) - retention)
                 if removed:
                     log.info("pruned processed events", removed=removed)

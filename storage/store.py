@@ -122,6 +122,25 @@ class SqlStore:
             result = await conn.execute(stmt)
             return result.rowcount
 
+    async def close_unfinished(self, *, stale_before: datetime) -> int:
+        """Mark replies still `pending`/`streaming` but untouched since `stale_before` as failed:
+        their process died mid-answer (a live reply saves its text every few seconds, so other
+        workers' answers in progress are never touched)."""
+        m = messages.c
+        stmt = (
+            update(messages)
+            .where(
+                m.status.in_((MessageStatus.PENDING.value, MessageStatus.STREAMING.value)),
+                m.updated_at < stale_before,
+            )
+            .values(
+                status=MessageStatus.FAILED.value, error="interrupted: the bot stopped mid-answer"
+            )
+        )
+        async with self._write() as conn:
+            result = await conn.execute(stmt)
+            return result.rowcount
+
     # --- conversations and messages ------------------------------------------------------
     async def ensure_conversation(self, ref: ConversationRef) -> bool:
         row = _conversation_row(ref, utcnow())
