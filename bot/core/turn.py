@@ -166,13 +166,10 @@ class TurnRunner:
         if len(text) > self._settings.max_message_chars:
             await self._reject_too_long(event, delivery, started)
             return
-        # The placeholder goes out while the message is being stored: the user sees at once
-        # that the bot is answering, and the question is durable before any model is called.
+        # The user sees at once that the bot is answering; the question is stored before any
+        # model is called. The placeholder gets a short head start so that, in a burst of
+        # events, placeholders are not queued behind every turn's database statements.
         reply, placeholder = started or start_reply(delivery, ref)
-        # Let the placeholder go out before this turn's storage work competes with it for the
-        # event loop (a burst of events would otherwise queue every placeholder behind every
-        # turn's database statements); a slow platform delays the work by PLACEHOLDER_HEAD_START_S
-        # at most.
         await asyncio.wait({placeholder}, timeout=PLACEHOLDER_HEAD_START_S)
         try:
             # add_message creates the conversation row; only seeding needs to know if it is new.
@@ -215,8 +212,7 @@ class TurnRunner:
         step: int,
     ) -> None:
         """Continue a turn paused for approval, in a new reply in the same place."""
-        reply = delivery.reply(ref)
-        placeholder = asyncio.create_task(reply.start())
+        reply, placeholder = start_reply(delivery, ref)
 
         async def compose() -> tuple[list[ChatMessage], tuple[NumberedPassage, ...]]:
             return list(messages), ()
