@@ -13,10 +13,10 @@ import argparse
 import asyncio
 import importlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.adapter import Adapter, HttpMounted
 from bot.clock import Clock, MonotonicClock
@@ -25,17 +25,20 @@ from bot.core.commands import Commands
 from bot.core.memory import Budget, Memory
 from bot.core.pipeline import Pipeline
 from bot.core.queues import ConversationQueues
-from bot.core.toolhost import ToolHost
 from bot.core.turn import TurnRunner
 from bot.delivery import Delivery
 from bot.errors import ConfigError
-from bot.events import IncomingMessage
 from bot.http import HttpServer, build_http_app
 from bot.llm.types import ChatMessage, ChatModel
 from bot.logs import get_logger, register_secrets
 from bot.ports import ConversationStore
 from bot.refs import Author, ConversationRef
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.tools.host import ApprovingToolHost
+    from knowledge import KnowledgeBase
+    from storage import SqlStore
 
 log = get_logger(__name__)
 
@@ -94,14 +97,13 @@ class Parley:
         self.queues = ConversationQueues()
         self.adapters: dict[str, Adapter] = {}
         self.deliveries: dict[str, Delivery] = {}
-        self.store: Any = None
-        self.knowledge: Any = None
+        self.store: SqlStore = None  # type: ignore[assignment]  # set by start()
+        self.knowledge: KnowledgeBase | None = None
         self.http: HttpServer | None = None
         self.pipeline: Pipeline | None = None
         self.runner: TurnRunner | None = None
         self._background: set[asyncio.Task[Any]] = set()
-        self.tools: Any = None
-        """The `bot.tools.host.ApprovingToolHost`, once started."""
+        self.tools: ApprovingToolHost | None = None
         self._indexed = asyncio.Event()
         self._knowledge_roots: list[Path] = []
 
@@ -118,14 +120,15 @@ class Parley:
         else:
             self._indexed.set()
         chat_model = self._chat_model = self._chat_model or self._build_chat_model()
-        memory = Memory(store, Budget.from_settings(settings), chat_model)
+        self.tools = self._build_tool_host()
         self.runner = TurnRunner(
             settings=settings,
             store=store,
-            memory=memory,
+            memory=Memory(store, Budget.from_settings(settings), chat_model),
             chat_model=chat_model,
             clock=self.clock,
             retriever=self.knowledge,
+            tool_host=self.tools,
         )
         for adapter in self._extra_adapters:
             self.adapters[adapter.name] = adapter
@@ -139,10 +142,9 @@ class Parley:
         commands = Commands(
             store=store,
             access=Access(settings.admin_users),
-            ask=self._ask,
             clock=self.clock,
             knowledge=self.knowledge,
-            tool_host=lambda: self.runner.tool_host if self.runner else None,
+            tool_host=self.tools,
             reindex_roots=self._knowledge_roots,
         )
         self.pipeline = Pipeline(
@@ -154,9 +156,7 @@ class Parley:
             adapters=self.adapters,
             deliveries=self.deliveries,
         )
-        self.runner.tool_host = self._build_tool_host()
-        if self.tools is not None:
-            await self.tools.start(self.deliveries)  # re-arm expiry timers, sweep expired ones
+        await self.tools.start(self.deliveries)  # re-arm expiry timers, sweep expired ones
         if http:
             app = build_http_app(self._readiness)
             for adapter in self.adapters.values():
@@ -165,7 +165,7 @@ class Parley:
             self.http = HttpServer(app, settings.host, settings.port)
             await self.http.start()
             log.info("http server listening", port=self.http.port)
-        self._spawn(self._prune_events())
+        self._spawn(self._housekeeping())
         for adapter in self.adapters.values():
             await adapter.start(self.pipeline)
             log.info("adapter started", adapter=adapter.name)
@@ -205,21 +205,17 @@ class Parley:
         return self.http.port
 
     # --- wiring -------------------------------------------------------------------------------
-    async def _ask(self, event: IncomingMessage) -> None:
-        assert self.pipeline is not None
-        self.pipeline.ask(event)
-
     def _build_chat_model(self) -> ChatModel:
         from bot.llm.router import build_chat_model
 
         return build_chat_model(self.settings, clock=self.clock)
 
-    def _build_tool_host(self) -> ToolHost | None:
+    def _build_tool_host(self) -> ApprovingToolHost:
         from bot.tools.build import build_tool_host
         from bot.tools.builtin.schedule import MessageScheduler
         from storage.approvals import SqlApprovalStore
 
-        self.tools = build_tool_host(
+        return build_tool_host(
             self.settings,
             store=SqlApprovalStore(self.store.db),  # shares the write lock
             retriever=self.knowledge,
@@ -227,14 +223,12 @@ class Parley:
             clock=self.clock,
             scheduler=MessageScheduler(self.settings.sqlalchemy_url),
         )
-        return self.tools  # type: ignore[no-any-return]
 
     async def _open_knowledge(self) -> None:
         try:
-            from knowledge import ensure_initial_index, open_knowledge_base
-            from knowledge.base import default_paths
+            from knowledge import default_paths, ensure_initial_index, open_knowledge_base
 
-            self.knowledge = await open_knowledge_base(self.settings)
+            kb = self.knowledge = await open_knowledge_base(self.settings)
             self._knowledge_roots = [Path(p) for p in default_paths(self.settings)]
         except Exception as exc:
             log.error("knowledge base unavailable; answering without it", error=str(exc))
@@ -243,7 +237,7 @@ class Parley:
 
         async def index() -> None:
             try:
-                await ensure_initial_index(self.knowledge, self.settings)
+                await ensure_initial_index(kb, self.settings)
             except Exception as exc:
                 log.error("initial indexing failed", error=str(exc))
             finally:
@@ -251,7 +245,7 @@ class Parley:
 
         self._spawn(index())
 
-    async def _prune_events(self) -> None:
+    async def _housekeeping(self) -> None:
         """Hourly housekeeping: forget processed event ids past their retention, so dedupe stays
         small, and close replies a dead process left streaming."""
         retention = timedelta(hours=self.settings.event_retention_hours)
@@ -267,7 +261,7 @@ class Parley:
                 log.warning("pruning processed events failed", error=str(exc))
             await self.clock.sleep(3600)
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)

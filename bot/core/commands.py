@@ -18,7 +18,7 @@ from bot.clock import Clock
 from bot.core.access import Access
 from bot.core.toolhost import ToolHost
 from bot.delivery import Delivery
-from bot.events import Command, IncomingMessage
+from bot.events import Command
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
 from bot.ports import ConversationStore, KnowledgeAdmin, scopes_for
@@ -57,7 +57,6 @@ def text_command(text: str) -> tuple[str, tuple[str, ...]] | None:
     return None
 
 
-Ask = Callable[[IncomingMessage], Awaitable[None]]
 Handler = Callable[[Command, Adapter, Delivery], Awaitable[None]]
 
 
@@ -67,15 +66,13 @@ class Commands:
         *,
         store: ConversationStore,
         access: Access,
-        ask: Ask,
         clock: Clock,
         knowledge: KnowledgeAdmin | None = None,
-        tool_host: Callable[[], ToolHost | None] = lambda: None,
+        tool_host: ToolHost | None = None,
         reindex_roots: Sequence[Path] = (),
     ) -> None:
         self._store = store
         self._access = access
-        self._ask = ask
         self._clock = clock
         self._knowledge = knowledge
         self._tool_host = tool_host
@@ -83,7 +80,7 @@ class Commands:
         self._table: Mapping[str, Handler] = {
             "help": self._help,
             "reset": self._reset,
-            "ask": self._ask_command,
+            "ask": self._ask_usage,
             "kb": self._kb,
             "approve": self._decide,
             "deny": self._decide,
@@ -109,22 +106,12 @@ class Commands:
             "Done: I've forgotten this conversation. The next message starts fresh.",
         )
 
-    async def _ask_command(self, command: Command, adapter: Adapter, delivery: Delivery) -> None:
-        if not command.text.strip():
-            await self._private(command, adapter, "Usage: `ask <question>`")
-            return
-        await self._ask(
-            IncomingMessage(
-                event_id=command.event_id,
-                ref=command.ref,
-                author=command.author,
-                text=command.text,
-                mentions_bot=True,
-            )
-        )
+    async def _ask_usage(self, command: Command, adapter: Adapter, delivery: Delivery) -> None:
+        """`ask` with a question never gets here: the pipeline turns it into the question."""
+        await self._private(command, adapter, "Usage: `ask <question>`")
 
     async def _decide(self, command: Command, adapter: Adapter, delivery: Delivery) -> None:
-        host = self._tool_host()
+        host = self._tool_host
         if host is None or not await host.on_command(command, delivery):
             await self._private(command, adapter, "There is no pending approval with that id.")
 

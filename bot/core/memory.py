@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.core.completion import complete
 from bot.grounding import estimate_tokens
-from bot.llm.types import ChatMessage, ChatModel, LLMRequest, TextDelta
+from bot.llm.types import ChatMessage, ChatModel, LLMRequest
 from bot.logs import get_logger
 from bot.ports import ConversationStore, StoredMessage, Summary
 from bot.settings import Settings
@@ -29,10 +30,8 @@ log = get_logger(__name__)
 MESSAGE_OVERHEAD_TOKENS = 4
 
 
-def message_tokens(message: StoredMessage | ChatMessage) -> int:
-    return estimate_tokens(
-        message.text if isinstance(message, StoredMessage) else message.content
-    ) + (MESSAGE_OVERHEAD_TOKENS)
+def message_tokens(message: StoredMessage) -> int:
+    return estimate_tokens(message.text) + MESSAGE_OVERHEAD_TOKENS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,15 +100,12 @@ class Memory:
         self._keep = keep_verbatim
 
     async def recall(self, memory_key: str) -> Recall:
-        summary = await self._store.summary(memory_key)
-        after = summary.through_message_id if summary else 0
-        messages = await self._store.history(memory_key, after_id=after)
-        summary_text = summary.text if summary else ""
-        room = self.budget.history - estimate_tokens(summary_text)
+        summary, messages, backlog = await self._backlog(memory_key)
+        room = self.budget.history - estimate_tokens(summary)
         return Recall(
-            summary=summary_text,
+            summary=summary,
             messages=tuple(self._newest_fitting(messages, room)),
-            backlog_tokens=estimate_tokens(summary_text) + sum(message_tokens(m) for m in messages),
+            backlog_tokens=backlog,
         )
 
     async def fold_if_needed(
@@ -126,11 +122,7 @@ class Memory:
             and known.backlog_tokens + estimate_tokens(added) + 16 <= self.budget.history
         ):
             return False
-        summary = await self._store.summary(memory_key)
-        after = summary.through_message_id if summary else 0
-        messages = await self._store.history(memory_key, after_id=after)
-        summary_text = summary.text if summary else ""
-        used = estimate_tokens(summary_text) + sum(message_tokens(m) for m in messages)
+        summary_text, messages, used = await self._backlog(memory_key)
         if used <= self.budget.history or len(messages) <= self._keep:
             return False
         keep = self._newest_fitting(messages, self.budget.history // 2)
@@ -147,6 +139,14 @@ class Memory:
         )
         log.info("history folded into summary", memory_key=memory_key, folded=len(fold))
         return True
+
+    async def _backlog(self, memory_key: str) -> tuple[str, list[StoredMessage], int]:
+        """The summary, the messages it does not cover yet, and their tokens together."""
+        summary = await self._store.summary(memory_key)
+        text = summary.text if summary else ""
+        after = summary.through_message_id if summary else 0
+        messages = await self._store.history(memory_key, after_id=after)
+        return text, messages, estimate_tokens(text) + sum(message_tokens(m) for m in messages)
 
     def _newest_fitting(self, messages: Sequence[StoredMessage], room: int) -> list[StoredMessage]:
         kept: list[StoredMessage] = []
@@ -174,12 +174,7 @@ class Memory:
             ),
             max_output_tokens=400,
         )
-        parts = [
-            event.text
-            async for event in self._summarizer.stream(request)
-            if isinstance(event, TextDelta)
-        ]
-        text = "".join(parts).strip()
+        text = await complete(self._summarizer, request)
         if not text:
             raise ValueError("the model returned an empty summary")
         return text

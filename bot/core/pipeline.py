@@ -19,10 +19,9 @@ from bot import metrics
 from bot.adapter import Adapter, ThreadReader
 from bot.core.commands import Commands, text_command
 from bot.core.queues import ConversationQueues
-from bot.core.toolhost import ToolHost
 from bot.core.turn import TurnRunner, start_reply
 from bot.delivery import Delivery
-from bot.events import ButtonClick, Command, Event, IncomingMessage
+from bot.events import Command, Event, IncomingMessage
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
 from bot.ports import ConversationStore
@@ -125,43 +124,55 @@ class Pipeline:
 
     # --- dispatch -----------------------------------------------------------------------------
     def _dispatch(self, event: Event) -> None:
-        platform = event.ref.platform
-        adapter, delivery = self._adapters[platform], self._deliveries[platform]
-        if isinstance(event, IncomingMessage) and (parsed := text_command(event.text)):
-            name, args = parsed
-            event = Command(
-                event_id=event.event_id, ref=event.ref, author=event.author, name=name, args=args
-            )
-        if isinstance(event, IncomingMessage):
-            self.ask(event)
-        elif isinstance(event, Command):
-            self._queues.submit(
-                event.ref.memory_key, lambda: self._commands.handle(event, adapter, delivery)
-            )
-        elif isinstance(event, ButtonClick):
-            host = self._runner.tool_host
-            if host is None:
-                return self._drop(event, "no_tool_host")
-            self._queues.submit(event.ref.memory_key, lambda: _click(host, event, delivery))
-
-    def ask(self, event: IncomingMessage) -> None:
-        """Queue an answer to `event` in its conversation."""
+        event = _as_meant(event)
         adapter, delivery = self._adapters[event.ref.platform], self._deliveries[event.ref.platform]
-        reader = adapter if isinstance(adapter, ThreadReader) else None
-        # In an idle conversation the placeholder goes out now, ahead of any other work queued
-        # on the event loop; behind an answer still streaming it waits its turn, so replies
-        # appear in the order of the questions.
-        idle = self._queues.idle(event.ref.memory_key)
-        started = start_reply(delivery, event.ref) if idle else None
+        if isinstance(event, IncomingMessage):
+            reader = adapter if isinstance(adapter, ThreadReader) else None
+            # In an idle conversation the placeholder goes out now, ahead of any other work
+            # queued on the event loop; behind an answer still streaming it waits its turn, so
+            # replies appear in the order of the questions.
+            started = (
+                start_reply(delivery, event.ref)
+                if self._queues.idle(event.ref.memory_key)
+                else None
+            )
+            self._submit(
+                event, lambda: self._runner.answer(event, delivery, reader, started=started)
+            )
+        elif isinstance(event, Command):
+            self._submit(event, lambda: self._commands.handle(event, adapter, delivery))
+        elif (host := self._runner.tool_host) is None:
+            self._drop(event, "no_tool_host")
+        else:
+            self._submit(event, lambda: host.on_click(event, delivery))
 
-        async def job() -> None:
+    def _submit(self, event: Event, job: Callable[[], Awaitable[None]]) -> None:
+        """Queue `job` in the event's conversation, its log lines bound to the event (a queue's
+        worker task keeps the context of whichever event started it)."""
+
+        async def bound() -> None:
             with structlog.contextvars.bound_contextvars(
                 event_id=event.event_id, memory_key=event.ref.memory_key
             ):
-                await self._runner.answer(event, delivery, reader, started=started)
+                await job()
 
-        self._queues.submit(event.ref.memory_key, job)
+        self._queues.submit(event.ref.memory_key, bound)
 
 
-async def _click(host: ToolHost, click: ButtonClick, delivery: Delivery) -> None:
-    await host.on_click(click, delivery)
+def _as_meant(event: Event) -> Event:
+    """A message that is exactly a command becomes that Command; `ask <question>` becomes the
+    question. Every other event stays as it is."""
+    if isinstance(event, IncomingMessage) and (parsed := text_command(event.text)):
+        name, args = parsed
+        return Command(
+            event_id=event.event_id, ref=event.ref, author=event.author, name=name, args=args
+        )
+    if isinstance(event, Command) and event.name == "ask" and event.text.strip():
+        return IncomingMessage(
+            event_id=event.event_id,
+            ref=event.ref,
+            author=event.author,
+            text=event.text,
+            mentions_bot=True,
+        )
+    return event

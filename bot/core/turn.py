@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from bot.adapter import ThreadReader
 from bot.clock import Clock
+from bot.core.completion import complete
 from bot.core.memory import Memory, Recall
 from bot.core.prompt import (
     KNOWLEDGE_DOWN,
@@ -431,10 +432,9 @@ class TurnRunner:
             max_output_tokens=80,
         )
         try:
-            parts = [e.text async for e in self._model.stream(request) if isinstance(e, TextDelta)]
+            rewritten = await complete(self._model, request)
         except ProviderError:
             return text
-        rewritten = "".join(parts).strip()
         return rewritten if 0 < estimate_tokens(rewritten) < 200 else text
 
     async def _answer_without_model(

@@ -116,13 +116,9 @@ async def test_chat_reindex_stays_inside_the_knowledge_folders(tmp_path: Path) -
     delivery = Delivery(adapter, clock=clock)
     knowledge = _Knowledge()
 
-    async def ask(_):
-        return None
-
     commands = Commands(
         store=None,  # type: ignore[arg-type]
         access=Access(["memory:U1"]),
-        ask=ask,
         clock=clock,
         knowledge=knowledge,
         reindex_roots=[root],
