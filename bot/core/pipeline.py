@@ -131,14 +131,12 @@ class Pipeline:
             # In an idle conversation the placeholder goes out now, ahead of any other work
             # queued on the event loop; behind an answer still streaming it waits its turn, so
             # replies appear in the order of the questions.
-            started = (
+            opened = (
                 start_reply(delivery, event.ref)
                 if self._queues.idle(event.ref.memory_key)
                 else None
             )
-            self._submit(
-                event, lambda: self._runner.answer(event, delivery, reader, started=started)
-            )
+            self._submit(event, lambda: self._runner.answer(event, delivery, reader, opened=opened))
         elif isinstance(event, Command):
             self._submit(event, lambda: self._commands.handle(event, adapter, delivery))
         elif (host := self._runner.tool_host) is None:

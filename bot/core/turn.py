@@ -68,11 +68,11 @@ from bot.refs import Author, ConversationRef, MessageHandle
 from bot.settings import Settings
 
 log = get_logger(__name__)
-Started = tuple[StreamingReply, "asyncio.Task[MessageHandle]"]
+OpenReply = tuple[StreamingReply, "asyncio.Task[MessageHandle]"]
 """A reply whose placeholder post is under way."""
 
 
-def start_reply(delivery: Delivery, ref: ConversationRef) -> Started:
+def start_reply(delivery: Delivery, ref: ConversationRef) -> OpenReply:
     reply = delivery.reply(ref)
     return reply, asyncio.create_task(reply.start())
 
@@ -117,8 +117,10 @@ GENERIC_FAILURE = "Sorry, something went wrong while answering (reference {ref})
 class _Progress:
     """What one turn has produced so far, across model steps."""
 
-    row: int = 0
+    row: int
     """The reply's message row, saved every SAVE_EVERY_S while it streams."""
+    started: float
+    """Clock time the turn began (latency, the turn's time cap)."""
     saved_at: float = 0.0
     texts: list[str] = field(default_factory=list)
     provider: str = ""
@@ -159,18 +161,18 @@ class TurnRunner:
         delivery: Delivery,
         thread_reader: ThreadReader | None = None,
         *,
-        started: Started | None = None,
+        opened: OpenReply | None = None,
     ) -> None:
-        """Answer `event`. `started` is a placeholder the pipeline already posted (when the
+        """Answer `event`. `opened` is a placeholder the pipeline already posted (when the
         conversation was idle); otherwise the placeholder is posted here."""
         ref, text = event.ref, event.text.strip()
         if len(text) > self._settings.max_message_chars:
-            await self._reject_too_long(event, delivery, started)
+            await self._reject_too_long(event, delivery, opened)
             return
         # The user sees at once that the bot is answering; the question is stored before any
         # model is called. The placeholder gets a short head start so that, in a burst of
         # events, placeholders are not queued behind every turn's database statements.
-        reply, placeholder = started or start_reply(delivery, ref)
+        reply, placeholder = opened or start_reply(delivery, ref)
         await asyncio.wait({placeholder}, timeout=PLACEHOLDER_HEAD_START_S)
         try:
             # add_message creates the conversation row; only seeding needs to know if it is new.
@@ -253,46 +255,47 @@ class TurnRunner:
                 "could not post the placeholder; the question is stored", memory_key=ref.memory_key
             )
             return
-        row = await self._store.add_message(
-            ref,
-            role="assistant",
-            text="",
-            status=MessageStatus.STREAMING,
-            platform_message_id=handle.message_id,
-        )
-        progress = _Progress(row=row, saved_at=started)
+        try:
+            row = await self._store.add_message(
+                ref,
+                role="assistant",
+                text="",
+                status=MessageStatus.STREAMING,
+                platform_message_id=handle.message_id,
+            )
+        except Exception:
+            log.exception("could not store the reply row", memory_key=ref.memory_key)
+            await reply.fail(STORAGE_FAILURE)
+            return
+        progress = _Progress(row=row, started=started, saved_at=started)
         try:
             if not self._model.available:
-                await self._answer_without_model(ref, reply, row, question)
+                await self._answer_without_model(ref, reply, progress, question)
                 return
             messages, passages = await compose()
             done = await self._steps(
-                ref, author, delivery, reply, messages, progress, turn_id, first_step, started
+                ref, author, delivery, reply, messages, progress, turn_id, first_step
             )
             if done is not None:  # paused for approval
                 await reply.finish(OutgoingMessage.text(done))
-                await self._finalize_row(ref, row, done, progress, started, ())
+                await self._finalize_row(ref, done, progress, ())
                 return
             answer = progress.shown + FINISH_NOTES.get(progress.finish, "")
             clean, citations = resolve_citations(answer, passages)
             if not clean.strip():
                 clean = "_(The model returned an empty answer. Please rephrase the question.)_"
             await reply.finish(OutgoingMessage(text_markdown=clean, citations=citations))
-            await self._finalize_row(ref, row, clean, progress, started, citations)
+            await self._finalize_row(ref, clean, progress, citations)
         except ProviderError as exc:
-            await self._fail(reply, row, progress, str(exc))
+            await self._fail(reply, progress, str(exc))
         except asyncio.CancelledError:
             await asyncio.shield(
-                self._fail(
-                    reply, row, progress, "Parley is restarting; please ask again in a moment."
-                )
+                self._fail(reply, progress, "Parley is restarting; please ask again in a moment.")
             )
             raise
         except Exception as exc:
             log.exception("turn failed", memory_key=ref.memory_key, turn_id=turn_id)
-            await self._fail(
-                reply, row, progress, GENERIC_FAILURE.format(ref=turn_id), error=repr(exc)
-            )
+            await self._fail(reply, progress, GENERIC_FAILURE.format(ref=turn_id), error=repr(exc))
         else:
             added = question + progress.shown
             await self._memory.fold_if_needed(ref.memory_key, known=recall, added=added)
@@ -307,7 +310,6 @@ class TurnRunner:
         progress: _Progress,
         turn_id: str,
         first_step: int,
-        started: float,
     ) -> str | None:
         """Run model steps; return a notice if the turn paused, None when the answer is complete."""
         tools = self.tool_host.specs(ref) if self.tool_host else ()
@@ -321,7 +323,7 @@ class TurnRunner:
                 return None
             if (
                 step > max_steps  # steps 1..max_steps may use tools; the next is refused
-                or self._clock.now() - started > self._settings.tool_turn_timeout_s
+                or self._clock.now() - progress.started > self._settings.tool_turn_timeout_s
             ):
                 progress.texts.append(
                     f"_(Stopped: this turn reached its limit of {max_steps} tool steps or "
@@ -438,7 +440,7 @@ class TurnRunner:
         return rewritten if 0 < estimate_tokens(rewritten) < 200 else text
 
     async def _answer_without_model(
-        self, ref: ConversationRef, reply: StreamingReply, row: int, question: str
+        self, ref: ConversationRef, reply: StreamingReply, progress: _Progress, question: str
     ) -> None:
         passages = await self._retrieve(ref, question) if self._retriever and question else []
         if passages is None:
@@ -453,7 +455,7 @@ class TurnRunner:
         clean, citations = resolve_citations(text, number_passages(passages))
         await reply.finish(OutgoingMessage(text_markdown=clean, citations=citations))
         await self._store.update_message(
-            row,
+            progress.row,
             text=clean,
             status=MessageStatus.FINAL,
             provider="none",
@@ -464,10 +466,8 @@ class TurnRunner:
     async def _finalize_row(
         self,
         ref: ConversationRef,
-        row: int,
         text: str,
         progress: _Progress,
-        started: float,
         citations: Sequence[Citation],
     ) -> None:
         if progress.provider and (progress.input_tokens or progress.output_tokens):
@@ -479,21 +479,20 @@ class TurnRunner:
                 output_tokens=progress.output_tokens,
             )
         await self._store.update_message(
-            row,
+            progress.row,
             text=text,
             status=MessageStatus.FINAL,
             provider=progress.provider or None,
             model=progress.model or None,
             input_tokens=progress.input_tokens,
             output_tokens=progress.output_tokens,
-            latency_ms=int((self._clock.now() - started) * 1000),
+            latency_ms=int((self._clock.now() - progress.started) * 1000),
             citations=citations,
         )
 
     async def _fail(
         self,
         reply: StreamingReply,
-        row: int,
         progress: _Progress,
         message: str,
         *,
@@ -506,7 +505,7 @@ class TurnRunner:
             log.exception("could not deliver the failure message")
         try:
             await self._store.update_message(
-                row,
+                progress.row,
                 text=shown,
                 status=MessageStatus.FAILED,
                 error=error or message,
@@ -517,7 +516,7 @@ class TurnRunner:
             log.exception("could not mark the reply failed")
 
     async def _reject_too_long(
-        self, event: IncomingMessage, delivery: Delivery, started: Started | None
+        self, event: IncomingMessage, delivery: Delivery, opened: OpenReply | None
     ) -> None:
         limit = self._settings.max_message_chars
         await self._store.ensure_conversation(event.ref)
@@ -533,10 +532,10 @@ class TurnRunner:
             f"That message is too long: {len(event.text):,} characters, and the limit is {limit:,}. "
             "Please shorten it, or split it into several messages."
         )
-        if started is None:
+        if opened is None:
             await delivery.post(event.ref, message)
             return
-        reply, placeholder = started
+        reply, placeholder = opened
         await asyncio.gather(placeholder, return_exceptions=True)
         await reply.finish(message)
 
