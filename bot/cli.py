@@ -111,17 +111,9 @@ async def _console(settings: Settings) -> int:
     from adapters.console import ConsoleAdapter
     from bot.app import Parley
 
-    holder: list[Parley] = []
-
-    async def settle() -> None:
-        await holder[0].settled()
-
-    async def ready() -> None:
-        await holder[0].wait_indexed()
-
-    console = ConsoleAdapter(settle=settle, ready=ready)
+    console = ConsoleAdapter()
     app = Parley(settings, adapters=[console], load_platforms=False)
-    holder.append(app)
+    console.settle, console.ready = app.settled, app.wait_indexed
     if console.interactive:
         print(
             "Parley console. Type a message; /help for commands; Ctrl-D to quit.", file=sys.stderr

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
-from adapters.console.normalize import CONSOLE_REF, normalize
+from adapters.console.normalize import normalize
 from adapters.console.render import render
 from bot.adapter import EventSink
 from bot.capabilities import Capabilities, RateScope
@@ -54,15 +54,15 @@ class ConsoleAdapter:
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
         interactive: bool | None = None,
-        settle: Callable[[], Awaitable[None]] = _nothing,
-        ready: Callable[[], Awaitable[None]] = _nothing,
         user: Author | None = None,
     ) -> None:
         self._in = stdin or sys.stdin
         self._out = stdout or sys.stdout
         self.interactive = self._in.isatty() if interactive is None else interactive
-        self._settle = settle
-        self._ready = ready
+        self.settle: Callable[[], Awaitable[None]] = _nothing
+        """Awaited after each line: returns once the app has finished what the line started."""
+        self.ready: Callable[[], Awaitable[None]] = _nothing
+        """Awaited before the first line is read (e.g. the first knowledge index)."""
         self._user = user or Author(id=getpass.getuser(), display_name="")
         self._session = uuid.uuid4().hex[:8]
         self._ids = itertools.count(1)
@@ -73,10 +73,6 @@ class ConsoleAdapter:
         self._pending_approval: str | None = None
         self._task: asyncio.Task[None] | None = None
         self.finished = asyncio.Event()
-
-    @property
-    def ref(self) -> ConversationRef:
-        return CONSOLE_REF
 
     # --- Adapter protocol ---------------------------------------------------------------------
     async def start(self, sink: EventSink) -> None:
@@ -147,7 +143,7 @@ class ConsoleAdapter:
         lines = self._reader()
         seq = 0
         try:
-            await self._ready()
+            await self.ready()
             while True:
                 if self.interactive:
                     self._write("\n" + PROMPT)
@@ -164,7 +160,7 @@ class ConsoleAdapter:
                 if isinstance(event, ButtonClick):
                     self._pending_approval = None
                 await sink(event)
-                await self._settle()
+                await self.settle()
                 self._flush_turn()
         finally:
             self.finished.set()
