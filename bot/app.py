@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot import metrics
 from bot.adapter import Adapter, HttpMounted
 from bot.clock import Clock, MonotonicClock
 from bot.core.access import Access
@@ -95,6 +96,7 @@ class Parley:
         self._load_platforms = load_platforms
         self._want_knowledge = knowledge
         self.queues = ConversationQueues()
+        metrics.ACTIVE_CONVERSATIONS.set_function(lambda: self.queues.active)
         self.adapters: dict[str, Adapter] = {}
         self.deliveries: dict[str, Delivery] = {}
         self.store: SqlStore = None  # type: ignore[assignment]  # set by start()

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from bot import metrics
 from bot.adapter import ThreadReader
 from bot.clock import Clock
 from bot.core.completion import complete
@@ -268,6 +269,7 @@ class TurnRunner:
             await reply.fail(STORAGE_FAILURE)
             return
         progress = _Progress(row=row, started=started, saved_at=started)
+        outcome = "answered"
         try:
             if not self._model.available:
                 await self._answer_without_model(ref, reply, progress, question)
@@ -277,6 +279,7 @@ class TurnRunner:
                 ref, author, delivery, reply, messages, progress, turn_id, first_step
             )
             if done is not None:  # paused for approval
+                outcome = "paused"
                 await reply.finish(OutgoingMessage.text(done))
                 await self._finalize_row(ref, done, progress, ())
                 return
@@ -287,18 +290,23 @@ class TurnRunner:
             await reply.finish(OutgoingMessage(text_markdown=clean, citations=citations))
             await self._finalize_row(ref, clean, progress, citations)
         except ProviderError as exc:
+            outcome = "failed"
             await self._fail(reply, progress, str(exc))
         except asyncio.CancelledError:
+            outcome = "failed"
             await asyncio.shield(
                 self._fail(reply, progress, "Parley is restarting; please ask again in a moment.")
             )
             raise
         except Exception as exc:
+            outcome = "failed"
             log.exception("turn failed", memory_key=ref.memory_key, turn_id=turn_id)
             await self._fail(reply, progress, GENERIC_FAILURE.format(ref=turn_id), error=repr(exc))
         else:
             added = question + progress.shown
             await self._memory.fold_if_needed(ref.memory_key, known=recall, added=added)
+        finally:
+            metrics.TURNS.labels(ref.platform, outcome).inc()
 
     async def _steps(
         self,
@@ -470,6 +478,8 @@ class TurnRunner:
         progress: _Progress,
         citations: Sequence[Citation],
     ) -> None:
+        elapsed = self._clock.now() - progress.started
+        metrics.TURN_SECONDS.labels(ref.platform).observe(elapsed)
         if progress.provider and (progress.input_tokens or progress.output_tokens):
             await self._store.record_usage(
                 ref,
@@ -486,7 +496,7 @@ class TurnRunner:
             model=progress.model or None,
             input_tokens=progress.input_tokens,
             output_tokens=progress.output_tokens,
-            latency_ms=int((self._clock.now() - progress.started) * 1000),
+            latency_ms=int(elapsed * 1000),
             citations=citations,
         )
 

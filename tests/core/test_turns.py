@@ -178,3 +178,21 @@ async def test_conversations_run_concurrently_but_each_in_order(tmp_path) -> Non
             assert [m.text for m in history if m.role == "user"] == [f"m{i}-{j}" for j in range(3)]
     finally:
         await h.app.stop()
+
+
+async def test_turn_outcomes_are_counted_for_metrics(harness: Harness) -> None:
+    from bot import metrics
+
+    def count(outcome: str) -> float:
+        return (
+            metrics.REGISTRY.get_sample_value(
+                "parley_turns_total", {"platform": "memory", "outcome": outcome}
+            )
+            or 0.0
+        )
+
+    answered, failed = count("answered"), count("failed")
+    harness.model.say("fine", ProviderError("The language model is unavailable right now."))
+    await harness.say("one")
+    await harness.say("two")
+    assert (count("answered"), count("failed")) == (answered + 1, failed + 1)
