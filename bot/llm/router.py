@@ -80,7 +80,6 @@ class LLMRouter:
                 )
                 continue
             produced = False
-            settled = False
             try:
                 events = stream_with_retry(
                     functools.partial(provider.stream, request),
@@ -95,7 +94,6 @@ class LLMRouter:
                         yield Answering(provider=provider.name, model=provider.model)
                     yield event
             except LLMError as error:
-                settled = True
                 if not (isinstance(error, FatalLLMError) and error.status in _REQUEST_ERRORS):
                     breaker.record_failure()
                 log.warning(
@@ -111,13 +109,12 @@ class LLMRouter:
                     raise StreamInterrupted(provider.name, error.summary) from error
                 failures.append((provider.name, error.summary))
                 continue
+            except BaseException:  # the consumer went away (closed or cancelled) mid-call
+                breaker.release()
+                raise
             else:
-                settled = True
                 breaker.record_success()
                 return
-            finally:
-                if not settled:  # the consumer went away (closed or cancelled) mid-call
-                    breaker.release()
         log.error("llm_all_providers_failed", failures=failures)
         raise AllProvidersFailed(failures)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -20,7 +21,6 @@ from tests.fakes.llm_fixtures import (
     ApiRejection,
     Disconnect,
     Hang,
-    HttpError,
     LoopbackLLMServer,
     Scripted,
     Text,
@@ -127,10 +127,10 @@ def default_reply(body: dict[str, Any]) -> Text:
 
 class FakeAnthropic(LoopbackLLMServer):
     api_root = ""
+    route = "/v1/messages"
     env_prefix = "ANTHROPIC"
-
-    def add_routes(self, app: web.Application) -> None:
-        app.router.add_post("/v1/messages", self.messages)
+    validate = staticmethod(validate)
+    default_reply = staticmethod(default_reply)
 
     def error_body(self, status: int, message: str, kind: str) -> dict[str, Any]:
         return {
@@ -139,7 +139,7 @@ class FakeAnthropic(LoopbackLLMServer):
             "request_id": self.next_id("req_"),
         }
 
-    def check_headers(self, headers: dict[str, str]) -> None:
+    def check_headers(self, headers: Mapping[str, str]) -> None:
         key = headers.get("x-api-key", "").strip()
         bearer = headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not (key or bearer):
@@ -148,27 +148,6 @@ class FakeAnthropic(LoopbackLLMServer):
             raise ApiRejection(401, "invalid x-api-key", kind="authentication_error")
         if not headers.get("anthropic-version"):
             raise ApiRejection(400, "anthropic-version: header is required")
-
-    async def messages(self, request: web.Request) -> web.StreamResponse:
-        recorded = await self.record(request)
-        body = recorded.body
-        try:
-            self.check_headers(dict(recorded.headers))
-            validate(body)
-        except ApiRejection as rejection:
-            return self.reject(rejection)
-        scripted: Scripted = self.take() or default_reply(body)
-        if isinstance(scripted, HttpError):
-            return self.http_error(scripted)
-        if isinstance(scripted, Hang) and not scripted.after_text:
-            await self.hang(scripted.seconds)
-            return web.Response(status=504)
-        if not body.get("stream"):
-            return web.json_response(self.message(body, scripted))
-        try:
-            return await self.stream(request, body, scripted)
-        except ConnectionResetError:  # the client went away mid-stream (e.g. it timed out)
-            return web.Response(status=499)
 
     # --- responses ---------------------------------------------------------------------------
     def content_of(self, scripted: Scripted) -> tuple[list[dict[str, Any]], str]:
@@ -191,7 +170,7 @@ class FakeAnthropic(LoopbackLLMServer):
             return blocks, "tool_use"
         return [{"type": "text", "text": getattr(scripted, "after_text", "")}], "end_turn"
 
-    def message(self, body: dict[str, Any], scripted: Scripted) -> dict[str, Any]:
+    def json_reply(self, body: dict[str, Any], scripted: Scripted) -> dict[str, Any]:
         content, stop = self.content_of(scripted)
         for block in content:
             if block["type"] == "tool_use" and isinstance(block["input"], str):

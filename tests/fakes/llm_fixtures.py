@@ -153,6 +153,8 @@ class LoopbackLLMServer:
 
     api_root = ""
     """What `.base_url` adds to the server address (the SDK's own default path prefix)."""
+    route = ""
+    """The API's one endpoint (POST), served by `handle`."""
     env_prefix = ""
 
     def __init__(self, *, accepted_keys: Iterable[str] | None = None) -> None:
@@ -168,7 +170,7 @@ class LoopbackLLMServer:
     # lifecycle
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        self.add_routes(app)
+        app.router.add_post(self.route, self.handle)
         self._closing = asyncio.Event()
         self._runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
@@ -244,13 +246,54 @@ class LoopbackLLMServer:
         return f"{prefix}{next(self._ids):04d}"
 
     # subclass hooks
-    def add_routes(self, app: web.Application) -> None:
+    def check_headers(self, headers: Mapping[str, str]) -> None:
+        """Raise ApiRejection for a missing or refused key (and other required headers)."""
+        raise NotImplementedError
+
+    def validate(self, body: Any) -> None:
+        """Raise ApiRejection the way the real API refuses a request."""
+        raise NotImplementedError
+
+    def default_reply(self, body: dict[str, Any]) -> Text:
+        """The answer when nothing is scripted."""
+        raise NotImplementedError
+
+    def json_reply(self, body: dict[str, Any], scripted: Scripted) -> dict[str, Any]:
+        """The whole (non-streaming) response body."""
+        raise NotImplementedError
+
+    async def stream(
+        self, request: web.Request, body: dict[str, Any], scripted: Scripted
+    ) -> web.StreamResponse:
+        """The SSE response (see `open_sse`, `drop`, `hang`)."""
         raise NotImplementedError
 
     def error_body(self, status: int, message: str, kind: str) -> dict[str, Any]:
         raise NotImplementedError
 
     # shared request handling
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Record → check headers → validate → next scripted answer (or the default) → respond."""
+        recorded = await self.record(request)
+        body = recorded.body
+        try:
+            self.check_headers(recorded.headers)
+            self.validate(body)
+        except ApiRejection as rejection:
+            return self.reject(rejection)
+        scripted: Scripted = self.take() or self.default_reply(body)
+        if isinstance(scripted, HttpError):
+            return self.http_error(scripted)
+        if isinstance(scripted, Hang) and not scripted.after_text:
+            await self.hang(scripted.seconds)
+            return web.Response(status=504)
+        if not body.get("stream"):
+            return web.json_response(self.json_reply(body, scripted))
+        try:
+            return await self.stream(request, body, scripted)
+        except ConnectionResetError:  # the client went away mid-stream (e.g. it timed out)
+            return web.Response(status=499)
+
     async def record(self, request: web.Request) -> RecordedRequest:
         raw = await request.read()
         try:

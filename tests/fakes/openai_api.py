@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -21,7 +22,6 @@ from tests.fakes.llm_fixtures import (
     ApiRejection,
     Disconnect,
     Hang,
-    HttpError,
     LoopbackLLMServer,
     Scripted,
     Text,
@@ -101,17 +101,17 @@ def default_reply(body: dict[str, Any]) -> Text:
 
 class FakeOpenAI(LoopbackLLMServer):
     api_root = "/v1"
+    route = "/v1/chat/completions"
     env_prefix = "OPENAI"
-
-    def add_routes(self, app: web.Application) -> None:
-        app.router.add_post("/v1/chat/completions", self.chat_completions)
+    validate = staticmethod(validate)
+    default_reply = staticmethod(default_reply)
 
     def error_body(self, status: int, message: str, kind: str) -> dict[str, Any]:
         code = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(status)
         kind = {429: "requests", 500: "server_error"}.get(status, kind)
         return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
-    def check_key(self, headers: dict[str, str]) -> None:
+    def check_headers(self, headers: Mapping[str, str]) -> None:
         auth = headers.get("authorization", "")
         key = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
         if not key:
@@ -122,27 +122,6 @@ class FakeOpenAI(LoopbackLLMServer):
             )
         if self.accepted_keys is not None and key not in self.accepted_keys:
             raise ApiRejection(401, f"Incorrect API key provided: {key}.")
-
-    async def chat_completions(self, request: web.Request) -> web.StreamResponse:
-        recorded = await self.record(request)
-        body = recorded.body
-        try:
-            self.check_key(dict(recorded.headers))
-            validate(body)
-        except ApiRejection as rejection:
-            return self.reject(rejection)
-        scripted: Scripted = self.take() or default_reply(body)
-        if isinstance(scripted, HttpError):
-            return self.http_error(scripted)
-        if isinstance(scripted, Hang) and not scripted.after_text:
-            await self.hang(scripted.seconds)
-            return web.Response(status=504)
-        if not body.get("stream"):
-            return web.json_response(self.completion(body, scripted))
-        try:
-            return await self.stream(request, body, scripted)
-        except ConnectionResetError:  # the client went away mid-stream (e.g. it timed out)
-            return web.Response(status=499)
 
     # --- responses ---------------------------------------------------------------------------
     def _base(self, body: dict[str, Any], cid: str) -> dict[str, Any]:
@@ -161,7 +140,7 @@ class FakeOpenAI(LoopbackLLMServer):
             "total_tokens": prompt + completion,
         }
 
-    def completion(self, body: dict[str, Any], scripted: Scripted) -> dict[str, Any]:
+    def json_reply(self, body: dict[str, Any], scripted: Scripted) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
         finish = "stop"
         if isinstance(scripted, Text):

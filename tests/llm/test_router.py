@@ -134,13 +134,18 @@ async def test_breaker_opens_after_five_failures_and_half_opens_after_60s(
     assert state(model, "openai") == "closed"
 
 
-async def test_open_breaker_is_named_when_everything_fails(fake_openai: FakeOpenAI) -> None:
-    clock = FakeClock()
+async def openai_with_open_breaker(fake_openai: FakeOpenAI, clock: FakeClock) -> LLMRouter:
+    """An OpenAI-only router whose breaker five 500s in a row have just opened."""
     fake_openai.script_error(500, times=5)
     model = router(openai(fake_openai), clock=clock, max_retries=0)
     for _ in range(5):
         with pytest.raises(AllProvidersFailed):
             await collect(model.stream(ask()))
+    return model
+
+
+async def test_open_breaker_is_named_when_everything_fails(fake_openai: FakeOpenAI) -> None:
+    model = await openai_with_open_breaker(fake_openai, FakeClock())
     with pytest.raises(
         AllProvidersFailed, match=r"openai: paused after repeated failures, retry in 60s"
     ):
@@ -179,11 +184,7 @@ async def test_request_errors_do_not_open_the_breaker(fake_openai: FakeOpenAI) -
 
 async def test_abandoned_stream_frees_the_half_open_trial(fake_openai: FakeOpenAI) -> None:
     clock = FakeClock()
-    fake_openai.script_error(500, times=5)
-    model = router(openai(fake_openai), clock=clock, max_retries=0)
-    for _ in range(5):
-        with pytest.raises(AllProvidersFailed):
-            await collect(model.stream(ask()))
+    model = await openai_with_open_breaker(fake_openai, clock)
     clock.advance(60)
     stream = model.stream(ask())
     first = await anext(stream)
