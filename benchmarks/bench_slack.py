@@ -48,7 +48,10 @@ def _answer(i: int) -> str:
 
 async def _run(streams: int) -> dict[str, Any]:
     caps = dataclasses.replace(
-        slack_capabilities(), min_edit_interval_s=1.0 / SCALE, rate_window_s=60.0 / SCALE
+        slack_capabilities(),
+        min_edit_interval_s=1.0 / SCALE,
+        rate_window_s=60.0 / SCALE,
+        post_interval_s=1.0 / SCALE,
     )
     floor_s = caps.budget_interval_s * SCALE
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,8 +59,8 @@ async def _run(streams: int) -> dict[str, Any]:
             FakeSlackApi(
                 update_limit=caps.edits_per_window,
                 update_window_s=caps.rate_window_s,
-                post_interval_s=1.0 / SCALE,
-                post_burst=3,
+                post_interval_s=caps.post_interval_s,
+                post_burst=caps.post_burst,
             ) as fake,
             FakeOpenAI() as llm,
         ):
@@ -66,8 +69,6 @@ async def _run(streams: int) -> dict[str, Any]:
                 signing_secret=SECRET,
                 api_url=fake.api_url,
                 capabilities=caps,
-                post_interval_s=1.0 / SCALE,
-                post_burst=3,
             )
             settings = Settings(  # type: ignore[call-arg]
                 _env_file=None,

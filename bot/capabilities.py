@@ -27,6 +27,11 @@ class Capabilities:
     edits_per_window: int
     """How many edits (and posts) one scope may make per `rate_window_s`."""
     rate_window_s: float
+    post_interval_s: float = 0.0
+    """Least time between two new messages in one channel once `post_burst` is spent; 0 means
+    posts are limited only by the scope's budget."""
+    post_burst: int = 1
+    """How many new messages one channel may take at once before `post_interval_s` applies."""
     native_stream: bool = False
     """The adapter can open a platform-native stream (`open_native_stream`)."""
     buttons: bool = True

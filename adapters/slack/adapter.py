@@ -11,7 +11,8 @@ How it works:
 - Thread replies without a mention pass through `FollowupPolicy` (see `followups.py`).
 - Outbound: `send` / `edit` / `send_private` render with `render.py` and call the Web API through
   `errors.call`, which turns every `ok: false` into RateLimited / MessageTooLong / PlatformError.
-  Posts are paced per channel (`pacing.py`); edit throttling is the core's, from `capabilities`.
+  Throttling is the core's: `capabilities` declares Slack's limits (the chat.update budget, about
+  one post per second per channel) and `bot.delivery` enforces them.
 """
 
 from __future__ import annotations
@@ -33,12 +34,10 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from adapters.slack.errors import SLACK_TEXT_LIMIT, call, retry_after_of
 from adapters.slack.followups import FollowupPolicy, ThreadKey
 from adapters.slack.normalize import ACTION_PREFIX, BotIdentity, normalize, plain_text
-from adapters.slack.pacing import ChannelPacer
 from adapters.slack.render import SlackMessage, render
 from adapters.slack.stream import SlackNativeStream
 from bot.adapter import EventSink, NativeStream
 from bot.capabilities import Capabilities, RateScope
-from bot.clock import Clock
 from bot.errors import ConfigError, MessageTooLong, PlatformError, RateLimited
 from bot.events import Command, Event, IncomingMessage
 from bot.logs import get_logger
@@ -52,7 +51,8 @@ DEFAULT_API_URL = "https://slack.com/api/"
 
 
 def slack_capabilities(*, native_stream: bool = False) -> Capabilities:
-    """Slack's limits: 4,000-char edits (kept 100 under), chat.update Tier 3 (50/min/workspace)."""
+    """Slack's limits: 4,000-char edits (kept 100 under), chat.update Tier 3 (50/min/workspace),
+    chat.postMessage about 1/s per channel (short bursts tolerated)."""
     return Capabilities(
         max_post_chars=3900,
         max_edit_chars=3900,
@@ -60,6 +60,8 @@ def slack_capabilities(*, native_stream: bool = False) -> Capabilities:
         rate_scope=RateScope.WORKSPACE,
         edits_per_window=50,
         rate_window_s=60.0,
+        post_interval_s=1.0,
+        post_burst=3,
         native_stream=native_stream,
         buttons=True,
         ephemeral=True,
@@ -84,9 +86,6 @@ class SlackAdapter:
         followups_by_workspace: Mapping[str, bool] | None = None,
         followup_lookup: bool = True,
         capabilities: Capabilities | None = None,
-        post_interval_s: float = 1.0,
-        post_burst: int = 3,
-        clock: Clock | None = None,
     ) -> None:
         if not signing_secret and not app_token:
             raise ConfigError(
@@ -114,7 +113,6 @@ class SlackAdapter:
             per_workspace=followups_by_workspace,
             lookup=self._bot_in_thread if followup_lookup else None,
         )
-        self._pacer = ChannelPacer(interval_s=post_interval_s, burst=post_burst, clock=clock)
         self._sink: EventSink | None = None
         self._bot = BotIdentity(user_id="")
         self._session: aiohttp.ClientSession | None = None
@@ -270,19 +268,18 @@ class SlackAdapter:
 
     async def send(self, ref: ConversationRef, message: OutgoingMessage) -> MessageHandle:
         payload = _checked(render(message), "chat.postMessage")
-        async with self._pacer.turn(ref.channel_id):
-            data = await call(
-                "chat.postMessage",
-                self._client.chat_postMessage(
-                    channel=ref.channel_id,
-                    thread_ts=ref.thread_id,
-                    text=payload.text,
-                    blocks=payload.blocks or None,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                ),
-                text_length=len(payload.text),
-            )
+        data = await call(
+            "chat.postMessage",
+            self._client.chat_postMessage(
+                channel=ref.channel_id,
+                thread_ts=ref.thread_id,
+                text=payload.text,
+                blocks=payload.blocks or None,
+                unfurl_links=False,
+                unfurl_media=False,
+            ),
+            text_length=len(payload.text),
+        )
         if ref.thread_id:
             self._followups.note(_thread_key(ref))
         return MessageHandle(ref=ref, message_id=str(data.get("ts", "")))

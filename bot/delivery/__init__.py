@@ -1,15 +1,17 @@
 """The delivery engine: streamed replies by edit (or a native stream), shared per-scope rate
-budgets, safe rollover of long text, and a final write on every path. See `engine`, `reply`,
-`budget` and `splitting` for how each part works."""
+budgets, per-channel post pacing, safe rollover of long text, and a final write on every path.
+See `engine`, `reply`, `budget`, `pacing` and `splitting` for how each part works."""
 
 from bot.delivery.budget import Priority, RateBudget, scope_key
 from bot.delivery.engine import Delivery
+from bot.delivery.pacing import PostPacer
 from bot.delivery.reply import StreamingReply
 from bot.delivery.splitting import Part, close_open_fence, cut, split_text
 
 __all__ = [
     "Delivery",
     "Part",
+    "PostPacer",
     "Priority",
     "RateBudget",
     "StreamingReply",

@@ -6,7 +6,9 @@ How this works
 (`Capabilities.rate_scope` turns a ConversationRef into a scope key). Everything that writes to
 the platform draws from them: each `StreamingReply` (`reply()`), and the one-shot `post()` /
 `update()` used for approval cards and command answers. One-shots go at `FINAL` priority by
-default, ahead of streaming edits waiting in the same scope.
+default, ahead of streaming edits waiting in the same scope. Every new message (placeholder,
+rollover or one-shot) also waits for its channel's turn in the engine's `PostPacer` when the
+platform paces posts per channel (`Capabilities.post_interval_s`).
 
 One-shots follow the same rules as replies: a 429 pauses the scope for `retry_after` and the call
 is retried; text over the platform's limit is split (`splitting.split_text`, fences kept balanced)
@@ -21,12 +23,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from functools import partial
 from typing import TypeVar
 
 from bot.adapter import Adapter
 from bot.clock import Clock, MonotonicClock
 from bot.delivery.budget import Priority, RateBudget, Ticket, scope_key
+from bot.delivery.pacing import PostPacer
 from bot.delivery.reply import MIN_LIMIT, StreamingReply
 from bot.delivery.splitting import split_text
 from bot.errors import MessageTooLong, RateLimited
@@ -57,6 +61,11 @@ class Delivery:
         self.native_streaming = native_streaming
         self.max_consecutive_429 = max_consecutive_429
         self._budgets: dict[str, RateBudget] = {}
+        caps = adapter.capabilities
+        self.pacer = PostPacer(
+            interval_s=caps.post_interval_s, burst=caps.post_burst, clock=self.clock
+        )
+        """New messages per channel, shared by every reply and one-shot post."""
 
     def budget(self, ref: ConversationRef) -> RateBudget:
         """The shared budget of `ref`'s rate scope."""
@@ -78,6 +87,7 @@ class Delivery:
             adapter=self.adapter,
             ref=ref,
             budget=self.budget(ref),
+            pacer=self.pacer,
             clock=self.clock,
             placeholder=placeholder,
             native=self.native_streaming,
@@ -128,7 +138,8 @@ class Delivery:
                     await self._call(ref, level, partial(self.adapter.edit, target, out))
                     done.append(target)
                 else:
-                    done.append(await self._call(ref, level, partial(self.adapter.send, ref, out)))
+                    send = partial(self.adapter.send, ref, out)
+                    done.append(await self._call(ref, level, send, post=True))
             except MessageTooLong as exc:
                 smaller = exc.limit if exc.limit is not None and exc.limit < len(part.text) else 0
                 smaller = smaller or int(len(part.text) * 0.8)
@@ -141,20 +152,26 @@ class Delivery:
             text = parts[1].reopen + text[len(part.body) :]
 
     async def _call(
-        self, ref: ConversationRef, level: Priority, call: Callable[[], Awaitable[T]]
+        self,
+        ref: ConversationRef,
+        level: Priority,
+        call: Callable[[], Awaitable[T]],
+        *,
+        post: bool = False,
     ) -> T:
         budget = self.budget(ref)
         for _ in range(ONE_SHOT_429):
-            ticket = Ticket(level)
-            await budget.acquire(ticket)
-            try:
-                result = await call()
-            except RateLimited as exc:
-                budget.release(ticket, retry_after=exc.retry_after)
-                continue
-            except BaseException:
+            async with self.pacer.turn(ref) if post else nullcontext():
+                ticket = Ticket(level)
+                await budget.acquire(ticket)
+                try:
+                    result = await call()
+                except RateLimited as exc:
+                    budget.release(ticket, retry_after=exc.retry_after)
+                    continue
+                except BaseException:
+                    budget.release(ticket)
+                    raise
                 budget.release(ticket)
-                raise
-            budget.release(ticket)
-            return result
+                return result
         raise RateLimited(0.0, method="delivery")

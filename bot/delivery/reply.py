@@ -12,10 +12,12 @@ The flusher loops on a plan/act cycle, one platform call per turn:
 1. plan from the *newest* state: the text not yet in earlier messages is
    `reopen + text[consumed:]`; if it is over the limit, end the current message at a safe
    boundary (`splitting.cut`) and continue in a new one, else edit the current message with it;
-2. wait until the current message was last written `min_edit_interval_s` ago;
+2. wait until the current message was last written `min_edit_interval_s` ago, or, for a new
+   message, for the channel's turn in the engine's `PostPacer`;
 3. take a slot from the scope's shared `RateBudget` (`FINAL` priority once finishing; a waiting
    streaming ticket is promoted when `finish` arrives);
-4. plan again (the text has usually grown meanwhile) and make the call.
+4. plan again (the text has usually grown meanwhile) and make the call; a plan that now posts
+   when it did not have the channel's turn goes back to 2.
 
 Failures feed the same loop, so every path ends in a final write:
 
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import structlog
@@ -51,6 +54,7 @@ from bot.adapter import Adapter, NativeStream, NativeStreaming
 from bot.capabilities import Capabilities
 from bot.clock import Clock
 from bot.delivery.budget import Priority, RateBudget, Ticket
+from bot.delivery.pacing import PostPacer
 from bot.delivery.splitting import close_open_fence, cut
 from bot.errors import MessageTooLong, RateLimited
 from bot.messages import OutgoingMessage
@@ -92,6 +96,7 @@ class StreamingReply:
         adapter: Adapter,
         ref: ConversationRef,
         budget: RateBudget,
+        pacer: PostPacer,
         clock: Clock,
         placeholder: str = "…",
         native: bool = False,
@@ -100,6 +105,7 @@ class StreamingReply:
         self._adapter = adapter
         self._ref = ref
         self._budget = budget
+        self._pacer = pacer
         self._clock = clock
         self._placeholder = placeholder
         self._native_wanted = native
@@ -194,20 +200,21 @@ class StreamingReply:
     async def _post_placeholder(self) -> MessageHandle:
         message = OutgoingMessage.text(self._placeholder, final=False)
         for attempt in range(self._max_429 + 3):
-            ticket = Ticket(Priority.FINAL)
-            await self._budget.acquire(ticket)
-            try:
-                handle = await self._adapter.send(self._ref, message)
-            except RateLimited as exc:
-                self.rate_limited += 1
-                self._budget.release(ticket, retry_after=exc.retry_after)
-                continue
-            except Exception:
+            async with self._pacer.turn(self._ref):
+                ticket = Ticket(Priority.FINAL)
+                await self._budget.acquire(ticket)
+                try:
+                    handle = await self._adapter.send(self._ref, message)
+                except RateLimited as exc:
+                    self.rate_limited += 1
+                    self._budget.release(ticket, retry_after=exc.retry_after)
+                    continue
+                except Exception:
+                    self._budget.release(ticket)
+                    if attempt >= 2:
+                        raise
+                    continue
                 self._budget.release(ticket)
-                if attempt >= 2:
-                    raise
-                continue
-            self._budget.release(ticket)
             self.handles.append(handle)
             self._shown = self._placeholder
             self._written[handle.message_id] = self._clock.now()
@@ -241,17 +248,25 @@ class StreamingReply:
             step = self._plan()
             if step is None:
                 continue
-            if not step.post:
+            post = step.post
+            if not post:
                 await self._sleep_until(self._written.get(self._current_id(), 0.0) + self._interval)
-            self._ticket = Ticket(Priority.FINAL if self._final is not None else Priority.STREAM)
-            await self._budget.acquire(self._ticket)
-            ticket, self._ticket = self._ticket, None
-            step = self._plan()  # the newest text, now that the slot is ours
-            if step is None or (self._final_only and self._final is None):
-                self._budget.release(ticket)
-                continue
-            retry_after = await self._act(step)
-            self._budget.release(ticket, retry_after=retry_after)
+            async with self._pacer.turn(self._ref) if post else nullcontext():
+                self._ticket = Ticket(
+                    Priority.FINAL if self._final is not None else Priority.STREAM
+                )
+                await self._budget.acquire(self._ticket)
+                ticket, self._ticket = self._ticket, None
+                step = self._plan()  # the newest text, now that the slot is ours
+                if (
+                    step is None
+                    or (step.post and not post)
+                    or (self._final_only and self._final is None)
+                ):
+                    self._budget.release(ticket)
+                    continue
+                retry_after = await self._act(step)
+                self._budget.release(ticket, retry_after=retry_after)
             if self._final is not None and self._final_failures >= GIVE_UP_AFTER:
                 log.error(
                     "delivery.final_gave_up", ref=self._ref.memory_key, handles=len(self.handles)

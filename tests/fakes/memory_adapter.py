@@ -9,7 +9,8 @@ limits the way a platform does:
 - `RateLimited(retry_after)` when a call would exceed `edits_per_window` sends+edits in any
   `rate_window_s` in the call's rate scope (sliding window, like the engine's own budget), or,
   with `enforce_edit_interval`, when one message is edited sooner than `min_edit_interval_s`
-  after its last write;
+  after its last write; and when a channel gets new messages faster than `post_burst` at once,
+  then one per `post_interval_s` (when that is declared);
 - scripted failures: `fail_next("edit", SomeError(), times=2)` makes the next two edits raise.
 
 With `native=True` (and `capabilities.native_stream`), `open_native_stream` returns a
@@ -104,6 +105,8 @@ class MemoryAdapter:
         self._ids = itertools.count(1)
         self._window: dict[str, deque[float]] = defaultdict(deque)
         self._written: dict[str, float] = {}
+        self._posts: dict[str, tuple[float, float]] = {}
+        """Per channel: post tokens left, and when they were counted."""
         self._script: dict[str, list[BaseException]] = defaultdict(list)
         self.started = False
 
@@ -132,6 +135,17 @@ class MemoryAdapter:
         if scope is RateScope.THREAD:
             parts.append(ref.thread_id or "")
         return ":".join(parts)
+
+    def _channel(self, ref: ConversationRef) -> str:
+        return f"{ref.workspace_id}:{ref.channel_id}"
+
+    def _post_tokens(self, ref: ConversationRef, now: float) -> float:
+        """The channel's post token bucket now (unlimited when no post interval is declared)."""
+        caps = self.capabilities
+        if caps.post_interval_s <= 0:
+            return float("inf")
+        tokens, at = self._posts.get(self._channel(ref), (float(caps.post_burst), now))
+        return min(float(caps.post_burst), tokens + (now - at) / caps.post_interval_s)
 
     # -- the Adapter protocol -----------------------------------------------------------------
 
@@ -211,6 +225,11 @@ class MemoryAdapter:
             if len(window) >= self.capabilities.edits_per_window:
                 retry = window[0] + self.capabilities.rate_window_s - now
                 self._refuse(kind, ref, message_id, message, RateLimited(retry))
+        if self.enforce_rate and kind == "send":
+            tokens = self._post_tokens(ref, now)
+            if tokens < 1.0 - 1e-9:
+                retry = (1.0 - tokens) * self.capabilities.post_interval_s
+                self._refuse(kind, ref, message_id, message, RateLimited(retry))
         if self.enforce_edit_interval and kind == "edit":
             last = self._written.get(message_id)
             if last is not None and now - last < self.capabilities.min_edit_interval_s - 1e-9:
@@ -226,6 +245,8 @@ class MemoryAdapter:
         now = self.clock.now()
         self._window[self.scope(ref)].append(now)
         self._written[message_id] = now
+        if kind == "send":
+            self._posts[self._channel(ref)] = (self._post_tokens(ref, now) - 1.0, now)
         self.messages[message_id] = message
         self.calls.append(Call(at=now, kind=kind, ref=ref, message_id=message_id, message=message))
 

@@ -46,7 +46,6 @@ async def rig(fake_slack: FakeSlackApi) -> AsyncIterator[Rig]:
         bot_token=fake_slack.token,
         signing_secret=SECRET,
         api_url=fake_slack.api_url,
-        post_interval_s=0.0,
     )
     app = web.Application()
     adapter.mount(app)

@@ -117,22 +117,21 @@ def fast_adapter(
     fake: FakeSlackApi, *, window_s: float = 1.0, per_window: int = 20
 ) -> SlackAdapter:
     """Slack's shape at a faster clock: the fake enforces the same budget."""
-    fake.configure(
-        update_limit=per_window, update_window_s=window_s, post_interval_s=0.1, post_burst=3
-    )
     caps = dataclasses.replace(
         slack_capabilities(),
         min_edit_interval_s=0.1,
         edits_per_window=per_window,
         rate_window_s=window_s,
+        post_interval_s=0.1,
+    )
+    fake.configure(
+        update_limit=per_window,
+        update_window_s=window_s,
+        post_interval_s=caps.post_interval_s,
+        post_burst=caps.post_burst,
     )
     return SlackAdapter(
-        bot_token=fake.token,
-        signing_secret=SECRET,
-        api_url=fake.api_url,
-        capabilities=caps,
-        post_interval_s=0.1,
-        post_burst=3,
+        bot_token=fake.token, signing_secret=SECRET, api_url=fake.api_url, capabilities=caps
     )
 
 
@@ -311,6 +310,7 @@ async def native_bot(tmp_path: Path, fake: FakeSlackApi, llm: FakeOpenAI) -> Bot
         min_edit_interval_s=0.1,
         edits_per_window=50,
         rate_window_s=6.0,
+        post_interval_s=0.0,
     )
     adapter = SlackAdapter(
         bot_token=fake.token,
@@ -318,7 +318,6 @@ async def native_bot(tmp_path: Path, fake: FakeSlackApi, llm: FakeOpenAI) -> Bot
         api_url=fake.api_url,
         native_streaming=True,
         capabilities=caps,
-        post_interval_s=0.0,
     )
     return await start_bot(tmp_path, fake, llm, adapter)
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 
 import pytest
 
 from adapters.slack import create_adapter
-from adapters.slack.adapter import SlackAdapter
+from adapters.slack.adapter import SlackAdapter, slack_capabilities
 from bot.adapter import Adapter, HttpMounted, NativeStreaming, ThreadReader
 from bot.capabilities import RateScope
+from bot.delivery import Delivery
 from bot.errors import ConfigError, MessageTooLong, PlatformError, RateLimited
 from bot.events import ButtonClick, Command, IncomingMessage
 from bot.messages import Button, OutgoingMessage
@@ -55,6 +57,7 @@ def test_create_adapter_from_settings() -> None:
         60.0,
     )
     assert caps.buttons and caps.ephemeral and not caps.native_stream
+    assert (caps.post_interval_s, caps.post_burst) == (1.0, 3)  # the engine paces posts
     assert not adapter.socket_mode
 
 
@@ -164,20 +167,21 @@ async def test_text_limit_is_checked_on_the_rendered_text(
 
 
 async def test_posts_are_paced_per_channel(fake_slack: FakeSlackApi) -> None:
+    """The adapter declares the pace; the delivery engine keeps it for every post."""
     fake_slack.configure(post_interval_s=0.2, post_burst=2)
     adapter = SlackAdapter(
         bot_token=fake_slack.token,
         signing_secret=SECRET,
         api_url=fake_slack.api_url,
-        post_interval_s=0.2,
-        post_burst=2,
+        capabilities=dataclasses.replace(slack_capabilities(), post_interval_s=0.2, post_burst=2),
     )
+    delivery = Delivery(adapter)
 
     async def sink(event: object) -> None: ...
 
     await adapter.start(sink)
     started = time.monotonic()
-    await asyncio.gather(*(adapter.send(ref(), OutgoingMessage.text(f"m{i}")) for i in range(5)))
+    await asyncio.gather(*(delivery.post(ref(), OutgoingMessage.text(f"m{i}")) for i in range(5)))
     assert not fake_slack.rate_limited
     assert time.monotonic() - started >= 0.6
     await adapter.stop()
@@ -225,7 +229,6 @@ async def native_adapter(fake: FakeSlackApi) -> SlackAdapter:
         signing_secret=SECRET,
         api_url=fake.api_url,
         native_streaming=True,
-        post_interval_s=0.0,
     )
 
     async def sink(event: object) -> None: ...
@@ -417,7 +420,6 @@ async def test_socket_mode_receives_acks_and_hands_off(fake_slack: FakeSlackApi)
         bot_token=fake_slack.token,
         app_token=DEFAULT_APP_TOKEN,
         api_url=fake_slack.api_url,
-        post_interval_s=0.0,
     )
     events: list[object] = []
 
