@@ -392,6 +392,7 @@ class SlackAdapter:
         return await SlackNativeStream.open(
             self._client,
             ref,
+            edit=self.edit,
             recipient_user_id="" if is_dm else user,
             recipient_team_id="" if is_dm else (team or ref.workspace_id),
         )

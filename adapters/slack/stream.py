@@ -4,7 +4,8 @@ Only thread replies can stream; in channels Slack also wants the recipient's use
 (in DMs it does not). `append(text)` sends a *delta* of Markdown (Slack renders `markdown_text`
 itself, so no mrkdwn conversion here). `finish(message)` stops the stream with whatever the final
 message adds beyond what was streamed, plus the sources/buttons blocks; if the final text is not
-a continuation of what was streamed, the message is replaced with `chat.update` after stopping.
+a continuation of what was streamed, the message is replaced after stopping, with the adapter's
+own `edit` (`chat.update`).
 
 Any Slack error (including an expired stream) is raised as a typed error: the caller falls back
 to posting and editing (a failed append first ends the stream, best effort). RateLimited is
@@ -14,6 +15,7 @@ raised as is: the caller waits and appends the newer text.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -23,12 +25,16 @@ from bot.errors import PlatformError, RateLimited
 from bot.messages import OutgoingMessage
 from bot.refs import ConversationRef, MessageHandle
 
+Edit = Callable[[MessageHandle, OutgoingMessage], Awaitable[None]]
+"""Replaces a posted message's content (`SlackAdapter.edit`)."""
+
 
 class SlackNativeStream:
-    def __init__(self, client: AsyncWebClient, ref: ConversationRef, ts: str) -> None:
+    def __init__(self, client: AsyncWebClient, ref: ConversationRef, ts: str, edit: Edit) -> None:
         self._client = client
         self._ref = ref
         self._ts = ts
+        self._edit = edit
         self._streamed = ""
 
     @classmethod
@@ -37,6 +43,7 @@ class SlackNativeStream:
         client: AsyncWebClient,
         ref: ConversationRef,
         *,
+        edit: Edit,
         recipient_user_id: str = "",
         recipient_team_id: str = "",
     ) -> SlackNativeStream:
@@ -50,7 +57,7 @@ class SlackNativeStream:
                 recipient_team_id=recipient_team_id or None,
             ),
         )
-        return cls(client, ref, str(data.get("ts", "")))
+        return cls(client, ref, str(data.get("ts", "")), edit)
 
     @property
     def handle(self) -> MessageHandle:
@@ -96,17 +103,6 @@ class SlackNativeStream:
                 blocks=extra or None,
             ),
         )
-        self._streamed = final if continues else self._streamed
         if not continues:
-            payload = render(message)
-            await call(
-                "chat.update",
-                self._client.chat_update(
-                    channel=self._ref.channel_id,
-                    ts=self._ts,
-                    text=payload.text,
-                    blocks=payload.blocks,
-                ),
-                text_length=len(payload.text),
-            )
+            await self._edit(self.handle, message)
         return self.handle

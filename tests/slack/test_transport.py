@@ -256,6 +256,20 @@ async def test_native_stream_in_a_dm_thread(fake_slack: FakeSlackApi) -> None:
     await adapter.stop()
 
 
+async def test_native_stream_final_that_does_not_continue_replaces_the_message(
+    fake_slack: FakeSlackApi,
+) -> None:
+    adapter = await native_adapter(fake_slack)
+    stream = await adapter.open_native_stream(ref("D0DIRECT", "1.1"))
+    assert stream is not None
+    await stream.append("Draft answer")
+    handle = await stream.finish(OutgoingMessage.text("**Final** answer"))
+    message = fake_slack.find("D0DIRECT", handle.message_id)
+    assert message is not None and message.text == "*Final* answer" and not message.streaming
+    assert [c.method for c in fake_slack.calls][-2:] == ["chat.stopStream", "chat.update"]
+    await adapter.stop()
+
+
 async def test_native_stream_in_a_channel_needs_the_recipient(
     rig: Rig, fake_slack: FakeSlackApi
 ) -> None:
