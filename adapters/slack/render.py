@@ -12,8 +12,9 @@ keep two renderings in sync) and it shares a 12,000-char budget per payload. Nat
 (`chat.appendStream`) takes standard Markdown itself, so that path sends the source unchanged.
 
 A plain answer is `text` alone. When there are citations or buttons, `blocks` carry the body as
-`section` blocks (≤ 3,000 chars each, split at lines, code fences closed and reopened), then one
-compact `context` block of sources, then an `actions` block; `text` stays as the fallback.
+`section` blocks (≤ 3,000 chars each, cut like long replies are: `bot.delivery.split_text`, code
+fences closed and reopened), then one compact `context` block of sources, then an `actions`
+block; `text` stays as the fallback.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from adapters.slack.mrkdwn import escape, to_mrkdwn
 from adapters.slack.normalize import ACTION_PREFIX
+from bot.delivery.splitting import split_text
 from bot.messages import Button, ButtonStyle, Citation, OutgoingMessage
 
 SECTION_LIMIT = 3000
@@ -113,29 +115,7 @@ def _style(button: Button) -> str:
 
 
 def split_sections(text: str, limit: int) -> list[str]:
-    """Cut mrkdwn into pieces of at most `limit` chars at line ends; a piece that ends inside a
-    ``` fence closes it and the next piece reopens it. Only a line longer than a piece is cut."""
-    fence_cost = len("\n```")
-    pieces: list[str] = []
-    current: list[str] = []
-    size = 0
-    in_fence = False
-    lines = text.split("\n")[::-1]
-    while lines:
-        line = lines.pop()
-        room = limit - (2 * fence_cost if in_fence else 0)
-        if len(line) > room:
-            lines.append(line[room:])
-            line = line[:room]
-        extra = len(line) + (1 if current else 0)
-        if current and size + extra + (fence_cost if in_fence else 0) > limit:
-            pieces.append("\n".join(current) + ("\n```" if in_fence else ""))
-            current, size = (["```"], 3) if in_fence else ([], 0)
-            extra = len(line) + (1 if current else 0)
-        current.append(line)
-        size += extra
-        if line.startswith("```"):
-            in_fence = not in_fence
-    if current:
-        pieces.append("\n".join(current))
-    return pieces or [text]
+    """Cut mrkdwn into pieces of at most `limit` chars at the best boundary (the delivery
+    engine's `split_text`): a piece that ends inside a ``` fence closes it and the next one
+    reopens it."""
+    return [part.text for part in split_text(text, limit)]
