@@ -11,15 +11,15 @@ winner among double clicks, replays and workers. Writes go through `storage.db.D
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, ForeignKey, Table, Text, select, update
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import Field, SQLModel
 
-from bot.refs import Author, ConversationRef
+from bot.refs import Author
 from bot.tools.approvals import (
     ApprovalRequest,
     ApprovalStatus,
@@ -29,7 +29,7 @@ from bot.tools.approvals import (
 )
 from bot.tools.codec import decode_messages, encode_messages
 from storage.db import Database
-from storage.models import RowId, UTCDateTime
+from storage.models import RowId, UTCDateTime, ref_columns, ref_of
 
 
 class PausedTurnRow(SQLModel, table=True):
@@ -98,32 +98,31 @@ paused_turns: Table = PausedTurnRow.__table__  # type: ignore[attr-defined]
 tool_approvals: Table = ApprovalRow.__table__  # type: ignore[attr-defined]
 approval_audit: Table = ApprovalAuditRow.__table__  # type: ignore[attr-defined]
 
+# Dataclass fields stored as they are, each in the column of the same name.
+_APPROVAL_FIELDS = tuple(f.name for f in fields(ApprovalRequest) if f.name not in ("ref", "status"))
+_AUDIT_FIELDS = tuple(f.name for f in fields(AuditEntry))
+
 
 class SqlApprovalStore:
-    def __init__(self, db: Database | AsyncEngine) -> None:
-        """Pass the app's `Database` to share its write lock; an engine gets its own."""
-        self._db = db if isinstance(db, Database) else Database(db)
-        self._engine = self._db.engine
-        self._write = self._db.write
+    def __init__(self, db: Database) -> None:
+        """Pass the app's `Database` (`SqlStore.db`): its writes share the write lock."""
+        self._engine = db.engine
+        self._write = db.write
 
     async def save_paused(self, turn: PausedTurn, approvals: Sequence[ApprovalRequest]) -> None:
-        ref, author = turn.ref, turn.author
-        row = PausedTurnRow(
-            turn_id=turn.turn_id,
-            platform=ref.platform,
-            workspace_id=ref.workspace_id,
-            channel_id=ref.channel_id,
-            thread_id=ref.thread_id,
-            author_id=author.id,
-            author_name=author.display_name,
-            step=turn.step,
-            messages=encode_messages(turn.messages),
-            done=encode_messages(turn.done),
-            status=turn.status.value,
-            created_at=turn.created_at,
-        )
+        row = {
+            "turn_id": turn.turn_id,
+            **ref_columns(turn.ref),
+            "author_id": turn.author.id,
+            "author_name": turn.author.display_name,
+            "step": turn.step,
+            "messages": encode_messages(turn.messages),
+            "done": encode_messages(turn.done),
+            "status": turn.status.value,
+            "created_at": turn.created_at,
+        }
         async with self._write() as conn:
-            await conn.execute(paused_turns.insert(), row.model_dump())
+            await conn.execute(paused_turns.insert(), row)
             if approvals:
                 await conn.execute(
                     tool_approvals.insert(), [_approval_values(a) for a in approvals]
@@ -177,12 +176,7 @@ class SqlApprovalStore:
             return None
         return PausedTurn(
             turn_id=row.turn_id,
-            ref=ConversationRef(
-                platform=row.platform,
-                workspace_id=row.workspace_id,
-                channel_id=row.channel_id,
-                thread_id=row.thread_id,
-            ),
+            ref=ref_of(row),
             author=Author(id=row.author_id, display_name=row.author_name),
             step=row.step,
             messages=decode_messages(row.messages),
@@ -220,92 +214,24 @@ class SqlApprovalStore:
             return list((await conn.execute(stmt)).scalars())
 
     async def add_audit(self, entry: AuditEntry) -> None:
-        values = ApprovalAuditRow(
-            approval_id=entry.approval_id,
-            event=entry.event,
-            tool=entry.tool,
-            requested_by=entry.requested_by,
-            args_hash=entry.args_hash,
-            actor=entry.actor,
-            detail=entry.detail,
-            at=entry.at,
-        ).model_dump(exclude={"id"})
         async with self._write() as conn:
-            await conn.execute(approval_audit.insert(), values)
+            await conn.execute(approval_audit.insert(), asdict(entry))
 
     async def audit_log(self, approval_id: str | None = None) -> list[AuditEntry]:
         l = approval_audit.c  # noqa: E741
-        stmt = select(approval_audit).order_by(l.id)
+        stmt = select(*(l[name] for name in _AUDIT_FIELDS)).order_by(l.id)
         if approval_id is not None:
             stmt = stmt.where(l.approval_id == approval_id)
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
-        return [
-            AuditEntry(
-                approval_id=r.approval_id,
-                event=r.event,
-                tool=r.tool,
-                requested_by=r.requested_by,
-                args_hash=r.args_hash,
-                actor=r.actor,
-                at=r.at,
-                detail=r.detail,
-            )
-            for r in rows
-        ]
+            rows = (await conn.execute(stmt)).mappings().all()
+        return [AuditEntry(**row) for row in rows]
 
 
 def _approval_values(a: ApprovalRequest) -> dict[str, Any]:
-    return ApprovalRow(
-        id=a.id,
-        tool_call_id=a.tool_call_id,
-        turn_id=a.turn_id,
-        tool=a.tool,
-        args_preview=a.args_preview,
-        args_hash=a.args_hash,
-        reason=a.reason,
-        requested_by=a.requested_by,
-        requester_name=a.requester_name,
-        platform=a.ref.platform,
-        workspace_id=a.ref.workspace_id,
-        channel_id=a.ref.channel_id,
-        thread_id=a.ref.thread_id,
-        created_at=a.created_at,
-        expires_at=a.expires_at,
-        status=a.status.value,
-        decided_by=a.decided_by,
-        decided_by_name=a.decided_by_name,
-        decided_at=a.decided_at,
-        result=a.result,
-        output=a.output,
-        card_message_id=a.card_message_id,
-    ).model_dump()
+    values = {name: getattr(a, name) for name in _APPROVAL_FIELDS}
+    return values | ref_columns(a.ref) | {"status": a.status.value}
 
 
 def _approval(row: Row[Any]) -> ApprovalRequest:
-    return ApprovalRequest(
-        id=row.id,
-        tool_call_id=row.tool_call_id,
-        turn_id=row.turn_id,
-        tool=row.tool,
-        args_preview=row.args_preview,
-        args_hash=row.args_hash,
-        reason=row.reason,
-        requested_by=row.requested_by,
-        requester_name=row.requester_name,
-        ref=ConversationRef(
-            platform=row.platform,
-            workspace_id=row.workspace_id,
-            channel_id=row.channel_id,
-            thread_id=row.thread_id,
-        ),
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        status=ApprovalStatus(row.status),
-        decided_by=row.decided_by,
-        decided_by_name=row.decided_by_name,
-        decided_at=row.decided_at,
-        result=row.result,
-        output=row.output,
-        card_message_id=row.card_message_id,
-    )
+    values = {name: row._mapping[name] for name in _APPROVAL_FIELDS}
+    return ApprovalRequest(**values, ref=ref_of(row), status=ApprovalStatus(row.status))

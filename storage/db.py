@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,6 @@ BUSY_TIMEOUT_MS = 30_000
 SQLITE_BEGIN = "sqlite_begin"
 """Execution option: "DEFERRED" (default) or "IMMEDIATE"."""
 _BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
-
-
-def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -128,13 +124,11 @@ class Database:
         self.insert = sqlite.insert if name == "sqlite" else postgresql.insert
         """The dialect's INSERT, which has `on_conflict_do_nothing`."""
         self._writer = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-        self._lock = asyncio.Lock() if name == "sqlite" else None
+        self._lock: AbstractAsyncContextManager[object] = (
+            asyncio.Lock() if name == "sqlite" else nullcontext()
+        )
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        if self._lock is None:
-            async with self._writer.begin() as conn:
-                yield conn
-            return
         async with self._lock, self._writer.begin() as conn:
             yield conn

@@ -21,9 +21,11 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Row
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from bot.refs import ConversationRef
 
 # Explicit constraint names, so later migrations (and SQLite batch mode) can refer to them.
 SQLModel.metadata.naming_convention = {
@@ -39,6 +41,26 @@ RowId = BigInteger().with_variant(Integer(), "sqlite")
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def ref_columns(ref: ConversationRef) -> dict[str, str | None]:
+    """The columns in which a row keeps its `ConversationRef`."""
+    return {
+        "platform": ref.platform,
+        "workspace_id": ref.workspace_id,
+        "channel_id": ref.channel_id,
+        "thread_id": ref.thread_id,
+    }
+
+
+def ref_of(row: Row[Any]) -> ConversationRef:
+    """The `ConversationRef` kept in a row's `ref_columns`."""
+    return ConversationRef(
+        platform=row.platform,
+        workspace_id=row.workspace_id,
+        channel_id=row.channel_id,
+        thread_id=row.thread_id,
+    )
 
 
 class UTCDateTime(TypeDecorator[datetime]):

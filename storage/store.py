@@ -34,6 +34,7 @@ from storage.models import (
     conversations,
     messages,
     processed_events,
+    ref_columns,
     usage_records,
     utcnow,
 )
@@ -291,10 +292,7 @@ def _conversation_row(ref: ConversationRef, now: datetime) -> dict[str, Any]:
     """The INSERT values of a new conversation row (the model's defaults, spelled out)."""
     return {
         "memory_key": ref.memory_key,
-        "platform": ref.platform,
-        "workspace_id": ref.workspace_id,
-        "channel_id": ref.channel_id,
-        "thread_id": ref.thread_id,
+        **ref_columns(ref),
         "input_tokens": 0,
         "output_tokens": 0,
         "created_at": now,

@@ -47,7 +47,7 @@ from bot.tools.approvals import (
 from bot.tools.builtin.schedule import MessageScheduler, register_poster, unregister_poster
 from bot.tools.cards import approval_card, decided_card
 from bot.tools.redact import args_hash, args_preview
-from bot.tools.registry import CheckedCall, ToolContext, ToolRegistry
+from bot.tools.registry import ApproverPolicy, CheckedCall, ToolContext, ToolRegistry
 from bot.tools.results import error_message, result_message, tool_message
 from bot.tools.wallclock import WallClock
 
@@ -307,12 +307,8 @@ class ApprovingToolHost:
             return
         who = author.qualified_id(ref.platform)
         tool = self.registry.get(req.tool)
-        allowed = (
-            tool.approvers.allows(who, requested_by=req.requested_by, admins=self.limits.admins)
-            if tool
-            else who == req.requested_by or who in self.limits.admins
-        )
-        if not allowed:
+        policy = tool.approvers if tool else ApproverPolicy()  # a tool since removed: the default
+        if not policy.allows(who, requested_by=req.requested_by, admins=self.limits.admins):
             await self._audit(req, "refused", who, "not allowed to decide")
             await self._private(
                 delivery,
@@ -476,9 +472,9 @@ class ApprovingToolHost:
         call, tool = checked.call, checked.tool
         timeout = tool.timeout_s if remaining is None else min(tool.timeout_s, remaining)
         if timeout <= 0:
-            return error_message(
-                call, "the turn's time limit was reached; not run."
-            ), "not run: turn time"
+            return error_message(call, "the turn's time limit was reached; not run."), (
+                "not run: turn time"
+            )
         try:
             async with asyncio.timeout(timeout):
                 output = await tool.run(call.arguments, ctx)
@@ -486,9 +482,8 @@ class ApprovingToolHost:
             return error_message(call, f"timed out after {timeout:g} s."), "error: timeout"
         except Exception as exc:
             log.info("tool failed", tool=tool.name, error=repr(exc))
-            return error_message(call, f"failed: {exc or type(exc).__name__}"), f"error: {exc!r}"[
-                :500
-            ]
+            failure = error_message(call, f"failed: {exc or type(exc).__name__}")
+            return failure, f"error: {exc!r}"[:500]
         return result_message(call, output, tool.max_output_chars), f"ok ({len(output)} chars)"
 
     # --- helpers ----------------------------------------------------------------------------
@@ -502,11 +497,8 @@ class ApprovingToolHost:
     def _remaining(self, turn_id: str) -> float:
         """Seconds left of the turn's time cap, counted from the host's first call in the turn."""
         now = self.wall.clock.now()
-        self._deadlines = (
-            {k: v for k, v in self._deadlines.items() if v > now}
-            if len(self._deadlines) > 1000
-            else self._deadlines
-        )
+        if len(self._deadlines) > 1000:  # turns that never paused are never popped: prune
+            self._deadlines = {k: v for k, v in self._deadlines.items() if v > now}
         deadline = self._deadlines.setdefault(turn_id, now + self.limits.turn_timeout_s)
         return deadline - now
 

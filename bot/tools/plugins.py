@@ -33,13 +33,7 @@ def load_plugin_tools(settings: Settings, eps: Iterable[EntryPoint] | None = Non
             raise ConfigError(
                 f"{where} failed to load: {exc!r}. Fix or uninstall the plugin."
             ) from exc
-        tools = (
-            [made]
-            if isinstance(made, Tool)
-            else list(made)
-            if isinstance(made, Iterable)
-            else [made]
-        )
+        tools = list(made) if isinstance(made, Iterable) else [made]
         bad = [t for t in tools if not isinstance(t, Tool)]
         if bad:
             raise ConfigError(f"{where} returned {bad[0]!r}, not a bot.tools.Tool.")

@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -24,9 +25,17 @@ NO_POSTGRES = (
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A URL to an empty database of each backend."""
-    if request.param == "sqlite":
+    async with empty_database(request.param, tmp_path) as url:
+        yield url
+
+
+@asynccontextmanager
+async def empty_database(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A URL to an empty "sqlite" database under `tmp_path`, or to a throw-away "postgres" one
+    (the test is skipped when TEST_DATABASE_URL is not set)."""
+    if backend == "sqlite":
         yield Settings(data_dir=tmp_path / "data").sqlalchemy_url
         return
     base = os.environ.get("TEST_DATABASE_URL")

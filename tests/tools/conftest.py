@@ -1,14 +1,17 @@
-"""Fakes for the tool host's boundaries: a recording delivery, a recording resumer, test tools."""
+"""Fakes for the tool host's boundaries: a recording delivery, a recording resumer, test tools,
+and `hook`, a loopback HTTP server recording the bodies POSTed to its `/hook` (`app[HITS]`)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from bot.clock import FakeClock
 from bot.core.toolhost import TurnContext
@@ -26,6 +29,21 @@ ADA = Author(id="U_ADA", display_name="Ada")
 BOB = Author(id="U_BOB", display_name="Bob")
 ROOT = Author(id="U_ROOT", display_name="Root")
 ORIGIN = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+HITS = web.AppKey("hits", list[str])
+
+
+@pytest.fixture
+async def hook() -> AsyncIterator[TestServer]:
+    async def receive(request: web.Request) -> web.Response:
+        request.app[HITS].append(await request.text())
+        return web.Response(text="stored")
+
+    app = web.Application()
+    app[HITS] = []
+    app.router.add_post("/hook", receive)
+    async with TestServer(app, host="127.0.0.1") as server:
+        yield server
 
 
 class FakeAdapter:

@@ -7,30 +7,13 @@ import asyncio
 import os
 import re
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.fakes.llm_fixtures import Call, ToolCalls
-
-HITS = web.AppKey("hits", list[str])
-
-
-@pytest.fixture
-async def hook() -> AsyncIterator[TestServer]:
-    async def receive(request: web.Request) -> web.Response:
-        request.app[HITS].append(await request.text())
-        return web.Response(text="stored")
-
-    app = web.Application()
-    app[HITS] = []
-    app.router.add_post("/hook", receive)
-    async with TestServer(app, host="127.0.0.1") as server:
-        yield server
+from tests.tools.conftest import HITS
 
 
 async def test_piped_console_approval(fake_openai: Any, hook: TestServer, tmp_path: Path) -> None:

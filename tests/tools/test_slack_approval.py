@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.settings import Settings
@@ -17,21 +16,7 @@ from tests.fakes.llm_fixtures import Call, ToolCalls
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeMessage, FakeSlackApi, block_actions_payload
 from tests.slack.test_e2e import SECRET, Bot, start_bot, stop_bot
-
-HITS = web.AppKey("hits", list[str])
-
-
-@pytest.fixture
-async def hook() -> AsyncIterator[TestServer]:
-    async def receive(request: web.Request) -> web.Response:
-        request.app[HITS].append(await request.text())
-        return web.Response(text="stored")
-
-    app = web.Application()
-    app[HITS] = []
-    app.router.add_post("/hook", receive)
-    async with TestServer(app, host="127.0.0.1") as server:
-        yield server
+from tests.tools.conftest import HITS
 
 
 @pytest.fixture

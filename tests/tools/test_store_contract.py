@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from bot.tools.approvals import (
 from bot.tools.memory import MemoryApprovalStore
 from storage import open_store
 from storage.approvals import SqlApprovalStore
-from tests.storage.conftest import _fresh_postgres_database
+from tests.storage.conftest import empty_database
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 REF = ConversationRef(platform="slack", workspace_id="T1", channel_id="C1", thread_id="9.1")
@@ -63,26 +64,14 @@ def request(approval_id: str = "a1", **kw: Any) -> ApprovalRequest:
 
 
 @pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[ApprovalStore]:
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ApprovalStore]:
     if request.param == "memory":
         yield MemoryApprovalStore()
         return
-    if request.param == "sqlite":
-        sql = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'p.db'}")
-        try:
-            yield SqlApprovalStore(sql.engine)
-        finally:
-            await sql.close()
-        return
-    import os
-
-    base = os.environ.get("TEST_DATABASE_URL")
-    if not base:
-        pytest.skip("TEST_DATABASE_URL is not set (make test runs PostgreSQL)")
-    async with _fresh_postgres_database(base) as url:
+    async with empty_database(request.param, tmp_path) as url:
         sql = await open_store(url)
         try:
-            yield SqlApprovalStore(sql.engine)
+            yield SqlApprovalStore(sql.db)
         finally:
             await sql.close()
 

@@ -10,6 +10,7 @@ running app's poster (its delivery) in a process-wide registry under a key the a
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -101,19 +102,13 @@ class MessageScheduler:
     def schedule(
         self, *, job_id: str, ref: ConversationRef, text: str, when: datetime, requested_by: str
     ) -> None:
-        ref_data = {
-            "platform": ref.platform,
-            "workspace_id": ref.workspace_id,
-            "channel_id": ref.channel_id,
-            "thread_id": ref.thread_id,
-        }
         self._scheduler.add_job(
             post_scheduled,
             trigger="date",
             run_date=when,
             id=job_id,
             replace_existing=True,
-            args=[self.poster_key, ref_data, text, requested_by],
+            args=[self.poster_key, asdict(ref), text, requested_by],
         )
 
     def scheduled(self) -> list[tuple[str, datetime]]:
