@@ -92,6 +92,18 @@ class KnowledgeStatus:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Served:
+    """What a query needs to know about the collection it searches."""
+
+    embedder: Embedder
+    """The collection's own model, for the query vector."""
+    best_idf: float
+    """IDF of a term found in one chunk: the sparse threshold is `sparse_ratio` of it."""
+    all_public: bool
+    """Every document is public, so a query that sees public needs no scope filter."""
+
+
 class KnowledgeBase:
     """Implements bot.ports.Retriever and bot.ports.KnowledgeAdmin."""
 
@@ -115,7 +127,7 @@ class KnowledgeBase:
         self.sparse_ratio = sparse_ratio
         """Sparse score a passage needs, as a share of the best single-term IDF in the corpus."""
         self._query_embedders: dict[str, Embedder] = {embedder.name: embedder}
-        self._stats: dict[str, tuple[int, bool]] = {}
+        self._served: dict[str, _Served] = {}
         self._reindex_lock = threading.Lock()
         self._cancel = threading.Event()
         self._closed = False
@@ -123,13 +135,13 @@ class KnowledgeBase:
 
     # --- Retriever ---------------------------------------------------------------------
     async def retrieve(self, query: str, *, scopes: Sequence[str], limit: int = 8) -> list[Passage]:
-        return await asyncio.to_thread(self._query, query, list(scopes), limit, True)
+        return await self.search(query, scopes=scopes, limit=limit)
 
     async def search(
         self, query: str, *, scopes: Sequence[str] | None = None, limit: int = 5
     ) -> list[Passage]:
         return await asyncio.to_thread(
-            self._query, query, None if scopes is None else list(scopes), limit, True
+            self._query, query, None if scopes is None else list(scopes), limit
         )
 
     def _query_embedder(self, model: str) -> Embedder:
@@ -146,39 +158,39 @@ class KnowledgeBase:
             self._query_embedders[model] = embedder
         return embedder
 
-    def _collection_stats(self, name: str) -> tuple[int, bool]:
-        """(chunk count, whether every document is public), cached until the next reindex."""
-        stats = self._stats.get(name)
-        if stats is None:
+    def _serving(self, name: str) -> _Served:
+        """What queries on collection `name` need, read once and kept until its next reindex."""
+        served = self._served.get(name)
+        if served is None:
+            meta = self.store.read_meta(name) or {}
+            embedder = self._query_embedder(str(meta.get("model", self.embedder.name)))
             docs = self.store.docs(name)
-            all_public = all("public" in record.get("scopes", ()) for record in docs.values())
-            stats = self._stats[name] = (self.store.count_chunks(name), all_public)
-        return stats
+            count = self.store.count_chunks(name)
+            served = self._served[name] = _Served(
+                embedder=embedder,
+                best_idf=math.log(1 + max(count - 0.5, 0.5) / 1.5),
+                all_public=all("public" in record.get("scopes", ()) for record in docs.values()),
+            )
+        return served
 
-    def _query(
-        self, query: str, scopes: list[str] | None, limit: int, threshold: bool
-    ) -> list[Passage]:
+    def _query(self, query: str, scopes: list[str] | None, limit: int) -> list[Passage]:
         if not query.strip():
             return []
         try:
             name = self.store.active()
             if name is None:
                 return []
-            meta = self.store.read_meta(name) or {}
-            embedder = self._query_embedder(str(meta.get("model", self.embedder.name)))
-            count, all_public = self._collection_stats(name)
-            if scopes is not None and all_public and "public" in scopes:
+            served = self._serving(name)
+            if scopes is not None and served.all_public and "public" in scopes:
                 scopes = None  # every document is public: skip the filter (a scan in local mode)
-            dense = embedder.embed([query])[0]
-            best_idf = math.log(1 + max(count - 0.5, 0.5) / 1.5)
             points = self.store.search(
                 name,
-                dense=dense,
+                dense=served.embedder.embed([query])[0],
                 sparse=query_vector(query),
                 scopes=scopes,
                 limit=limit,
-                min_dense=self.min_score if threshold else None,
-                min_sparse=self.sparse_ratio * best_idf if threshold else None,
+                min_dense=self.min_score,
+                min_sparse=self.sparse_ratio * served.best_idf,
             )
         except KnowledgeError:
             raise
@@ -242,24 +254,18 @@ class KnowledgeBase:
         store, model, dim = self.store, self.embedder.name, self.embedder.dimension
         roots = self._roots(paths)
         active = store.active()
-        active_meta = store.read_meta(active) if active else None
-        switching = not (
-            active_meta
-            and active_meta.get("model") == model
-            and active_meta.get("dimension") == dim
-        )
+        active_meta = (store.read_meta(active) if active else None) or {}
+        switching = False
         if active is None:  # first index: nothing to protect, so serve it while it fills
-            active = store.create(model, dim)
-            store.switch_alias(active)
-            active_meta = store.read_meta(active)
-            switching = False
-        if switching:
-            target = self._resumable_build(active, model, dim) or store.create(model, dim)
-            known = [Path(r) for r in (active_meta or {}).get("roots", [])]
-            roots = list(dict.fromkeys([*roots, *known]))
-        else:
-            assert active is not None
+            target = store.create(model, dim)
+            store.switch_alias(target)
+        elif active_meta.get("model") == model and active_meta.get("dimension") == dim:
             target = active
+        else:
+            switching = True
+            target = self._resumable_build(active, model, dim) or store.create(model, dim)
+            known = [Path(r) for r in active_meta.get("roots", [])]
+            roots = list(dict.fromkeys([*roots, *known]))
         meta = store.read_meta(target) or {}
         report = ReindexReport(model=model, collection=target)
         try:
@@ -273,7 +279,7 @@ class KnowledgeBase:
             all_roots = list(dict.fromkeys([*meta.get("roots", []), *(str(r) for r in roots)]))
             meta.update(roots=all_roots, last_run=report.summary())
             store.write_meta(target, meta)
-            self._stats.pop(target, None)
+            self._served.pop(target, None)
         if switching and not report.cancelled:
             meta["state"] = "ready"
             store.write_meta(target, meta)
@@ -281,6 +287,7 @@ class KnowledgeBase:
             for name in store.collections():
                 if name != target:
                     store.drop(name)
+                    self._served.pop(name, None)
             log.info("knowledge.switched", collection=target, previous=report.switched_from)
         elif not switching and meta.get("state") != "ready":
             meta["state"] = "ready"

@@ -14,13 +14,11 @@ least one chunk — except after a code block, whose tail would be a broken fenc
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from knowledge.documents import Section
+from knowledge.documents import FENCE, Section, closes_fence
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _SEPARATORS = ("\n", ". ", "? ", "! ", "; ", ", ", " ")
 
 
@@ -50,10 +48,10 @@ def _blocks(text: str) -> Iterable[tuple[str, bool]]:
     code: list[str] = []
     fence: str | None = None
     for line in text.split("\n"):
-        match = _FENCE.match(line)
+        match = FENCE.match(line)
         if fence is not None:
             code.append(line)
-            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+            if closes_fence(fence, match):
                 yield "\n".join(code), True
                 code, fence = [], None
             continue
@@ -105,10 +103,10 @@ def _split_text(text: str, size: int, separators: tuple[str, ...] = _SEPARATORS)
 def _split_code(block: str, size: int) -> list[str]:
     lines = block.split("\n")
     opener = lines[0]
-    closer = lines[-1] if len(lines) > 1 and _FENCE.match(lines[-1]) else ""
+    closer = lines[-1] if len(lines) > 1 and FENCE.match(lines[-1]) else ""
     inner = "\n".join(lines[1:-1] if closer else lines[1:])
     room = max(size - len(opener) - len(closer or opener) - 2, size // 2)
-    fence_close = closer.strip() or _FENCE.match(opener).group(1)  # type: ignore[union-attr]
+    fence_close = closer.strip() or FENCE.match(opener).group(1)  # type: ignore[union-attr]
     return [f"{opener}\n{part.strip(chr(10))}\n{fence_close}" for part in _split_text(inner, room)]
 
 

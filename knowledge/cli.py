@@ -40,13 +40,10 @@ def _fail(exc: Exception) -> int:
 class _Bar:
     """A tqdm bar driven by the reindex progress callback."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+    def __init__(self) -> None:
         self.bar: Any = None
 
     def __call__(self, info: dict[str, float]) -> None:
-        if not self.enabled:
-            return
         from tqdm import tqdm
 
         if self.bar is None:
@@ -61,11 +58,11 @@ class _Bar:
 
 
 def reindex_command(args: argparse.Namespace, settings: Settings) -> int:
-    bar = _Bar(enabled=not getattr(args, "quiet", False))
+    bar = _Bar()
 
     async def work(kb: KnowledgeBase) -> ReindexReport:
         try:
-            return await kb.reindex_report(list(args.paths), progress=bar)
+            return await kb.reindex_report(list(args.paths), progress=None if args.quiet else bar)
         finally:
             bar.close()
 

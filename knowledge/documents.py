@@ -1,8 +1,17 @@
-"""Value objects shared by loaders, the chunker and the indexer."""
+"""Value objects (and the code-fence rule) shared by loaders, the chunker and the indexer."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+"""A Markdown code-fence line; loaders and the chunker both keep fenced code whole."""
+
+
+def closes_fence(fence: str, match: re.Match[str] | None) -> bool:
+    """Whether a FENCE `match` closes the block `fence` opened: same character, at least as long."""
+    return match is not None and match[1][0] == fence[0] and len(match[1]) >= len(fence)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -63,7 +63,7 @@ def doc_id_for(path: Path) -> str:
 
 
 def _under(path: Path, roots: Sequence[Path]) -> bool:
-    return any(path == root or root in path.parents for root in roots)
+    return any(path.is_relative_to(root) for root in roots)
 
 
 @dataclass
@@ -199,10 +199,7 @@ class Indexer:
             return None
         scopes = config.scopes.scopes_for_path(path)
         if not data.strip():
-            report.empty.append(source)
-            if record is not None:
-                self.store.delete_doc(collection, doc_id)
-                report.deleted += 1
+            self._empty(collection, doc_id, source, record, report)
             return None
         content_hash = hashlib.sha256(config.signature + b"\0" + data).hexdigest()[:32]
         if record is not None and record.get("content_hash") == content_hash:
@@ -222,10 +219,7 @@ class Indexer:
         report.warnings.extend((source, w) for w in doc.warnings)
         pieces = chunk_sections(doc.sections, config.chunk)
         if not pieces:
-            report.empty.append(source)
-            if record is not None:
-                self.store.delete_doc(collection, doc_id)
-                report.deleted += 1
+            self._empty(collection, doc_id, source, record, report)
             return None
         chunks = [
             Chunk(
@@ -252,3 +246,17 @@ class Indexer:
             "bytes": len(data),
         }
         return _Pending(new_record, chunks, new=record is None)
+
+    def _empty(
+        self,
+        collection: str,
+        doc_id: str,
+        source: str,
+        record: dict[str, Any] | None,
+        report: ReindexReport,
+    ) -> None:
+        """Skip a file with nothing to index; an earlier version of it is removed."""
+        report.empty.append(source)
+        if record is not None:
+            self.store.delete_doc(collection, doc_id)
+            report.deleted += 1

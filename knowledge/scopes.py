@@ -51,6 +51,6 @@ class ScopeRules:
 
     def scopes_for_path(self, path: Path) -> tuple[str, ...]:
         for directory, scopes in self.rules:
-            if path == directory or directory in path.parents:
+            if path.is_relative_to(directory):
                 return scopes
         return (PUBLIC,)

@@ -24,6 +24,7 @@ HEADER = (
     "not contain the answer, say so."
 )
 MIN_TRUNCATED_TOKENS = 40
+CHARS_PER_TOKEN = 4
 _TAG = re.compile(r"</?\s*passages?\b", re.IGNORECASE)
 
 
@@ -35,7 +36,7 @@ class NumberedPassage:
 
 
 def estimate_tokens(text: str) -> int:
-    return math.ceil(len(text) / 4)
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
 def number_passages(passages: Sequence[Passage]) -> tuple[NumberedPassage, ...]:
@@ -73,8 +74,8 @@ def build_context(
             used += cost
             numbered.append(NumberedPassage(number=number, passage=passage))
             continue
-        room_chars = (budget_tokens - used) * 4 - len(_block(number, passage, "")) - 4
-        if room_chars >= MIN_TRUNCATED_TOKENS * 4:
+        room_chars = (budget_tokens - used) * CHARS_PER_TOKEN - len(_block(number, passage, "")) - 4
+        if room_chars >= MIN_TRUNCATED_TOKENS * CHARS_PER_TOKEN:
             cut = passage.text[: room_chars - 1]
             cut = cut[: cut.rfind(" ")] if " " in cut[-80:] else cut
             parts.append(_block(number, passage, cut + "…"))

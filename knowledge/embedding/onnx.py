@@ -60,7 +60,6 @@ class MiniLMEmbedder:
         self.batch_size = batch_size
         self.calls = 0
         self._tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
-        self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         options = ort.SessionOptions()

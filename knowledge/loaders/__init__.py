@@ -1,8 +1,9 @@
 """Turn a file into a `LoadedDocument`, chosen by extension.
 
-`load_document(path, max_bytes=…)` reads the file once, rejects binary or corrupt content with a
-`DocumentError` (the indexer reports it and goes on) and caps very large files: only the first
-`max_bytes` are indexed, and the document carries a warning saying so.
+`read_capped(path, max_bytes)` reads the file once, keeping only its first `max_bytes` (PDFs whole);
+`load_bytes(path, data, capped=…)` parses them, rejects binary or corrupt content with a
+`DocumentError` (the indexer reports it and goes on), and a capped document carries a warning
+saying only part of it is indexed.
 """
 
 from __future__ import annotations

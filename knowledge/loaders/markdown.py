@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 
-from knowledge.documents import LoadedDocument, Section
+from knowledge.documents import FENCE, LoadedDocument, Section, closes_fence
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FRONT_TITLE = re.compile(r"^title:\s*[\"']?(.*?)[\"']?\s*$", re.MULTILINE)
 
@@ -49,14 +48,10 @@ def load_markdown(text: str, fallback_title: str) -> LoadedDocument:
             first_h1 = title
 
     for line in text.split("\n"):
-        fence_match = _FENCE.match(line)
+        fence_match = FENCE.match(line)
         if fence is not None:
             body.append(line)
-            if (
-                fence_match
-                and fence_match.group(1)[0] == fence[0]
-                and len(fence_match.group(1)) >= len(fence)
-            ):
+            if closes_fence(fence, fence_match):
                 fence = None
             continue
         if fence_match:
@@ -68,7 +63,7 @@ def load_markdown(text: str, fallback_title: str) -> LoadedDocument:
             open_heading(len(atx.group(1)), atx.group(2))
             continue
         setext = _SETEXT.match(line)
-        if setext and body and body[-1].strip() and not _FENCE.match(body[-1]):
+        if setext and body and body[-1].strip() and not FENCE.match(body[-1]):
             title = body.pop().strip()
             open_heading(1 if setext.group(1)[0] == "=" else 2, title)
             continue

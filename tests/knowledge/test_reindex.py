@@ -3,7 +3,8 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,20 @@ from tests.knowledge.conftest import write_pdf
 
 async def sources(kb: KnowledgeBase, query: str, scopes: Sequence[str] = ("public",)) -> list[str]:
     return [p.source.rsplit("/", 1)[-1] for p in await kb.retrieve(query, scopes=scopes)]
+
+
+def many_docs(tmp_path: Path, count: int, text: Callable[[int], str]) -> Path:
+    """A folder of `count` Markdown files, doc0.md … with `text(i)` each."""
+    root = tmp_path / "many"
+    root.mkdir()
+    for i in range(count):
+        (root / f"doc{i}.md").write_text(text(i))
+    return root
+
+
+def embed_with(kb: KnowledgeBase, embedder: HashingEmbedder, batch_chunks: int) -> None:
+    kb.embedder = embedder
+    kb.config = replace(kb.config, batch_chunks=batch_chunks)
 
 
 async def test_index_then_search_finds_files(kb: KnowledgeBase, corpus: Path) -> None:
@@ -77,8 +92,6 @@ async def test_bad_files_reported_and_skipped(kb: KnowledgeBase, corpus: Path) -
 
 
 async def test_huge_file_capped_with_warning(kb: KnowledgeBase, corpus: Path) -> None:
-    from dataclasses import replace
-
     kb.config = replace(kb.config, max_file_bytes=2000)
     (corpus / "huge.txt").write_text("lorem ipsum " * 5000)
     report = await kb.reindex_report([str(corpus)])
@@ -100,15 +113,9 @@ class CrashingEmbedder(HashingEmbedder):
 
 
 async def test_crash_mid_reindex_resumes(kb: KnowledgeBase, tmp_path: Path) -> None:
-    from dataclasses import replace
-
-    root = tmp_path / "many"
-    root.mkdir()
-    for i in range(10):
-        (root / f"doc{i}.md").write_text(f"# Doc {i}\n\nUnique topic number{i} here.\n")
+    root = many_docs(tmp_path, 10, lambda i: f"# Doc {i}\n\nUnique topic number{i} here.\n")
     crashing = CrashingEmbedder(fail_on_call=3)
-    kb.embedder = crashing
-    kb.config = replace(kb.config, batch_chunks=2)
+    embed_with(kb, crashing, batch_chunks=2)
     with pytest.raises(RuntimeError, match="died"):
         await kb.reindex_report([str(root)])
     assert (await kb.info()).documents == 4  # two batches of two were checkpointed
@@ -135,15 +142,9 @@ class SlowEmbedder(HashingEmbedder):
 async def test_cancel_keeps_progress_and_second_reindex_refused(
     kb: KnowledgeBase, tmp_path: Path
 ) -> None:
-    from dataclasses import replace
-
-    root = tmp_path / "many"
-    root.mkdir()
-    for i in range(8):
-        (root / f"doc{i}.md").write_text(f"Topic {i}.")
+    root = many_docs(tmp_path, 8, lambda i: f"Topic {i}.")
     slow = SlowEmbedder()
-    kb.embedder = slow
-    kb.config = replace(kb.config, batch_chunks=1)
+    embed_with(kb, slow, batch_chunks=1)
     task = asyncio.create_task(kb.reindex_report([str(root)]))
     await asyncio.to_thread(slow.started.wait, 5)
     assert kb.reindexing
@@ -158,15 +159,9 @@ async def test_cancel_keeps_progress_and_second_reindex_refused(
 
 
 async def test_task_cancellation_stops_the_worker(kb: KnowledgeBase, tmp_path: Path) -> None:
-    from dataclasses import replace
-
-    root = tmp_path / "many"
-    root.mkdir()
-    for i in range(5):
-        (root / f"doc{i}.md").write_text(f"Topic {i}.")
+    root = many_docs(tmp_path, 5, lambda i: f"Topic {i}.")
     slow = SlowEmbedder()
-    kb.embedder = slow
-    kb.config = replace(kb.config, batch_chunks=1)
+    embed_with(kb, slow, batch_chunks=1)
     task = asyncio.create_task(kb.reindex_report([str(root)]))
     await asyncio.to_thread(slow.started.wait, 5)
     task.cancel()

@@ -93,7 +93,7 @@ class WatchingEmbedder(HashingEmbedder):
         if self.kb is not None and len(texts) > 1:
             store = self.kb.store
             active = store.active()
-            self.checks.append((active, len(self.kb._query("vacation days", ["public"], 5, True))))
+            self.checks.append((active, len(self.kb._query("vacation days", ["public"], 5))))
         return super().embed(texts)
 
 
