@@ -1,12 +1,27 @@
-"""Fixtures for the delivery engine: a FakeClock, a strict in-memory adapter, a Delivery."""
+"""Fixtures for the delivery engine: a FakeClock, a strict in-memory adapter, a Delivery; and
+`make(clock, caps(...))` for a pair with other capabilities."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from bot.capabilities import Capabilities
 from bot.clock import FakeClock
 from bot.delivery import Delivery, StreamingReply
 from tests.fakes.memory_adapter import SLACK_LIKE, MemoryAdapter
+
+
+def caps(**changes: object) -> Capabilities:
+    return dataclasses.replace(SLACK_LIKE, **changes)  # type: ignore[arg-type]
+
+
+def make(
+    clock: FakeClock, capabilities: Capabilities = SLACK_LIKE, **kwargs: object
+) -> tuple[MemoryAdapter, Delivery]:
+    adapter = MemoryAdapter(capabilities, clock=clock, **kwargs)  # type: ignore[arg-type]
+    return adapter, Delivery(adapter, clock=clock)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 
 from bot.capabilities import RateScope
@@ -11,7 +10,7 @@ from bot.clock import FakeClock
 from bot.delivery import Delivery, StreamingReply
 from bot.errors import MessageTooLong
 from bot.messages import Button, OutgoingMessage
-from tests.delivery.conftest import stream
+from tests.delivery.conftest import caps, make, stream
 from tests.fakes.memory_adapter import SLACK_LIKE, Call, MemoryAdapter, ref
 
 
@@ -44,10 +43,7 @@ async def test_twenty_concurrent_replies_share_one_budget(
 
 
 async def test_replies_in_different_scopes_do_not_slow_each_other(clock: FakeClock) -> None:
-    adapter = MemoryAdapter(
-        dataclasses.replace(SLACK_LIKE, rate_scope=RateScope.CHANNEL), clock=clock
-    )
-    delivery = Delivery(adapter, clock=clock)
+    adapter, delivery = make(clock, caps(rate_scope=RateScope.CHANNEL))
     busy = [delivery.reply(ref("busy", thread=f"t{n}")) for n in range(20)]
     quiet = delivery.reply(ref("quiet"))
     await asyncio.gather(
@@ -90,10 +86,7 @@ async def test_priority_post_jumps_the_queue(
 
 
 async def test_post_splits_long_text_and_keeps_buttons_on_the_last(clock: FakeClock) -> None:
-    adapter = MemoryAdapter(
-        dataclasses.replace(SLACK_LIKE, max_post_chars=100, max_edit_chars=100), clock=clock
-    )
-    delivery = Delivery(adapter, clock=clock)
+    adapter, delivery = make(clock, caps(max_post_chars=100, max_edit_chars=100))
     text = "```sh\n" + "".join(f"echo line {i}\n" for i in range(30)) + "```\nRun it?"
     buttons = (Button(label="Run", action="approve", approval_id="r1"),)
     handle = await delivery.post(ref(), OutgoingMessage(text_markdown=text, buttons=buttons))
@@ -105,8 +98,7 @@ async def test_post_splits_long_text_and_keeps_buttons_on_the_last(clock: FakeCl
 
 
 async def test_post_retries_429_and_splits_smaller_on_message_too_long(clock: FakeClock) -> None:
-    adapter = MemoryAdapter(SLACK_LIKE, clock=clock, max_chars=120)
-    delivery = Delivery(adapter, clock=clock)
+    adapter, delivery = make(clock, max_chars=120)
     from bot.errors import RateLimited
 
     adapter.fail_next("send", RateLimited(3.0))
@@ -118,10 +110,7 @@ async def test_post_retries_429_and_splits_smaller_on_message_too_long(clock: Fa
 
 
 async def test_update_edits_and_continues_in_new_messages(clock: FakeClock) -> None:
-    adapter = MemoryAdapter(
-        dataclasses.replace(SLACK_LIKE, max_post_chars=60, max_edit_chars=60), clock=clock
-    )
-    delivery = Delivery(adapter, clock=clock)
+    adapter, delivery = make(clock, caps(max_post_chars=60, max_edit_chars=60))
     handle = await delivery.post(ref(), OutgoingMessage.text("Approve?"))
     await clock.sleep(2.0)
     adapter.fail_next("edit", MessageTooLong(61, 50))

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 
 import pytest
 
 from bot.clock import FakeClock
-from bot.delivery import Delivery
 from bot.errors import RateLimited
 from bot.messages import OutgoingMessage
-from tests.fakes.memory_adapter import SLACK_LIKE, MemoryAdapter, ref
+from tests.delivery.conftest import caps, make
+from tests.fakes.memory_adapter import MemoryAdapter, ref
 
 T0 = 1000.0
-PACED = dataclasses.replace(SLACK_LIKE, post_interval_s=1.0, post_burst=2)
-
-
-def paced(clock: FakeClock, **changes: object) -> tuple[MemoryAdapter, Delivery]:
-    capabilities = dataclasses.replace(PACED, **changes)  # type: ignore[arg-type]
-    adapter = MemoryAdapter(capabilities, clock=clock)
-    return adapter, Delivery(adapter, clock=clock)
+PACED = caps(post_interval_s=1.0, post_burst=2)
 
 
 async def test_the_fake_refuses_posts_faster_than_declared(clock: FakeClock) -> None:
@@ -37,7 +30,7 @@ async def test_the_fake_refuses_posts_faster_than_declared(clock: FakeClock) -> 
 async def test_placeholders_and_one_shots_in_one_channel_wait_for_its_turn(
     clock: FakeClock,
 ) -> None:
-    adapter, delivery = paced(clock)
+    adapter, delivery = make(clock, PACED)
     replies = [delivery.reply(ref("C1", thread=f"t{n}")) for n in range(4)]
     elsewhere = delivery.reply(ref("C2"))
     await asyncio.gather(
@@ -54,8 +47,8 @@ async def test_placeholders_and_one_shots_in_one_channel_wait_for_its_turn(
 
 @pytest.mark.parametrize("one_shot", [False, True])
 async def test_rollover_and_split_posts_are_paced(clock: FakeClock, one_shot: bool) -> None:
-    adapter, delivery = paced(
-        clock, post_interval_s=5.0, post_burst=1, max_post_chars=100, max_edit_chars=100
+    adapter, delivery = make(
+        clock, caps(post_interval_s=5.0, post_burst=1, max_post_chars=100, max_edit_chars=100)
     )
     text = "A sentence here. " * 30
     if one_shot:

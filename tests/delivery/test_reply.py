@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 
 import pytest
 
-from bot.capabilities import Capabilities
 from bot.clock import FakeClock
 from bot.delivery import Delivery, split_text
 from bot.errors import MessageTooLong, PlatformError, RateLimited
 from bot.messages import Button, Citation, OutgoingMessage
 from bot.refs import MessageHandle
-from tests.delivery.conftest import stream
+from tests.delivery.conftest import caps, make, stream
 from tests.fakes.memory_adapter import SLACK_LIKE, MemoryAdapter, ref
 
 T0 = 1000.0
-
-
-def caps(**changes: object) -> Capabilities:
-    return dataclasses.replace(SLACK_LIKE, **changes)  # type: ignore[arg-type]
-
-
-def make(
-    clock: FakeClock, capabilities: Capabilities = SLACK_LIKE, **kwargs: object
-) -> tuple[MemoryAdapter, Delivery]:
-    adapter = MemoryAdapter(capabilities, clock=clock, **kwargs)  # type: ignore[arg-type]
-    return adapter, Delivery(adapter, clock=clock)
 
 
 def visible(adapter: MemoryAdapter, handles: list[MessageHandle]) -> list[str]:
