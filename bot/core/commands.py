@@ -206,5 +206,4 @@ class Commands:
 
 def _within(path: Path, roots: Sequence[Path]) -> bool:
     """Chat-driven reindexing may only touch the configured knowledge folders."""
-    resolved = path.resolve()
-    return any(resolved == root or root in resolved.parents for root in roots)
+    return any(path.resolve().is_relative_to(root) for root in roots)
