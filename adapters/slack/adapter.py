@@ -97,7 +97,11 @@ class SlackAdapter:
         self.socket_mode = bool(app_token)
         self._app_token = app_token
         self._signing_secret = signing_secret
-        self._client = AsyncWebClient(token=bot_token, base_url=_with_slash(api_url))
+        # retry_handlers=[]: the delivery engine is the one retry policy (the SDK's default would
+        # resend a post after a connection error on its own).
+        self._client = AsyncWebClient(
+            token=bot_token, base_url=_with_slash(api_url), retry_handlers=[]
+        )
         self._bolt = AsyncApp(
             client=self._client,
             signing_secret=signing_secret,
