@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
@@ -35,6 +36,7 @@ from sqlalchemy.pool import PoolResetState
 from sqlalchemy.util import await_
 
 BUSY_TIMEOUT_MS = 30_000
+WAL_SWITCH_ATTEMPTS = 100
 SQLITE_BEGIN = "sqlite_begin"
 """Execution option: "DEFERRED" (default) or "IMMEDIATE"."""
 _BEGIN_MODES = frozenset({"DEFERRED", "IMMEDIATE", "EXCLUSIVE"})
@@ -65,6 +67,24 @@ def _ensure_parent_dir(database: str | None) -> None:
     Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the database in WAL mode. Once any connection has done so it stays so, and asking
+    again is skipped; the switch itself can fail at once with "database is locked" (SQLite does
+    not always run the busy handler for it) while another engine is migrating the same new file,
+    so it is retried for a few seconds. Runs only when a pooled connection is first opened."""
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() == "wal":
+        return
+    for attempt in range(WAL_SWITCH_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == WAL_SWITCH_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05)
+
+
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -73,7 +93,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
         try:
             # busy_timeout first: switching to WAL needs a lock another process may hold.
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _switch_to_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
