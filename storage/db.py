@@ -19,21 +19,22 @@ PostgreSQL (psycopg 3, async): a plain pooled engine with pre-ping.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import event, exc
+from sqlalchemy import event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import PoolResetState
 from sqlalchemy.util import await_
+
+from storage.writelock import WriteLock
 
 BUSY_TIMEOUT_MS = 30_000
 WAL_SWITCH_ATTEMPTS = 100
@@ -131,24 +132,94 @@ def _execute_bare(conn: Connection, sql: str) -> None:
 
 
 class Database:
-    """An engine plus the way to write to it: `async with db.write() as conn` is one transaction
-    that holds the write lock from its start (BEGIN IMMEDIATE on SQLite). SQLite has one writer
-    at a time, so this process's writers also queue on an asyncio.Lock rather than in SQLite's
-    sleeping busy handler; other processes still wait on busy_timeout."""
+    """An engine plus the two ways to write to it.
+
+    `async with db.write() as conn` is one transaction that holds the write lock from its start
+    (BEGIN IMMEDIATE on SQLite). SQLite has one writer at a time, so this process's writers also
+    queue on a `WriteLock` rather than in SQLite's sleeping busy handler (other processes still
+    wait on busy_timeout).
+
+    `await db.write_now(sql, params)` is for the one write a user is waiting on before they see
+    anything (claiming an event): one statement, committed on its own, in one trip to the
+    database, on a connection of its own. On SQLite it goes ahead of queued writers, on a raw
+    autocommit driver connection (a SQLAlchemy transaction is six or more hops to aiosqlite's
+    thread, each waiting for a busy event loop) that never runs a WAL checkpoint (the engine's
+    connections do). On PostgreSQL it skips the wait for the WAL flush (`synchronous_commit =
+    off`): the next ordinary commit, the turn's own first write, flushes it, so only a database
+    crash within a fraction of a second can forget it (and at worst an event is answered twice).
+    SQLite's `synchronous = NORMAL` makes the same trade for every commit."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         name = engine.dialect.name
         if name not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database dialect {name!r}")
         self.engine = engine
-        self.insert = sqlite.insert if name == "sqlite" else postgresql.insert
+        self.is_sqlite = name == "sqlite"
+        self.insert = sqlite.insert if self.is_sqlite else postgresql.insert
         """The dialect's INSERT, which has `on_conflict_do_nothing`."""
         self._writer = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-        self._lock: AbstractAsyncContextManager[object] = (
-            asyncio.Lock() if name == "sqlite" else nullcontext()
-        )
+        self._lock = WriteLock()
+        self._driver: aiosqlite.Connection | None = None
+        self._now_engine: AsyncEngine | None = None
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        async with self._lock, self._writer.begin() as conn:
+        async with (
+            self._lock.hold() if self.is_sqlite else nullcontext(),
+            self._writer.begin() as conn,
+        ):
             yield conn
+
+    async def write_now(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run one statement (driver-level SQL with `:name` parameters) as described above and
+        return its rows."""
+        if not self.is_sqlite:
+            return await self._postgres_now(sql, params)
+        async with self._lock.hold(urgent=True):
+            driver = self._driver or await self._open_driver()
+            try:
+                return [tuple(row) for row in await driver.execute_fetchall(sql, params)]
+            except sqlite3.Error as error:
+                raise exc.DBAPIError.instance(sql, params, error, sqlite3.Error) from error
+
+    async def _postgres_now(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        if self._now_engine is None:
+            self._now_engine = create_async_engine(
+                self.engine.url,
+                pool_size=1,
+                max_overflow=0,
+                isolation_level="AUTOCOMMIT",
+                connect_args={"options": "-c synchronous_commit=off"},
+            )
+        statement = text(sql)
+        for attempt in (1, 2):
+            try:
+                async with self._now_engine.connect() as conn:
+                    return [tuple(row) for row in await conn.execute(statement, params)]
+            except exc.DBAPIError as error:
+                # No pre-ping (a round trip per claim): a connection the server dropped fails
+                # once, is invalidated by SQLAlchemy, and the statement runs again on a new one.
+                if not error.connection_invalidated or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _open_driver(self) -> aiosqlite.Connection:
+        database = self.engine.url.database
+        if not database or database == ":memory:":
+            raise RuntimeError("write_now needs a SQLite database file")
+        driver = await aiosqlite.connect(database, isolation_level=None)  # autocommit
+        await driver.executescript(
+            f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA synchronous = NORMAL;"
+            " PRAGMA wal_autocheckpoint = 0;"
+        )
+        self._driver = driver
+        return driver
+
+    async def close(self) -> None:
+        """Close every connection. The database is unusable afterwards."""
+        if self._driver is not None:
+            await self._driver.close()
+            self._driver = None
+        if self._now_engine is not None:
+            await self._now_engine.dispose()
+        await self.engine.dispose()

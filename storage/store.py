@@ -16,7 +16,8 @@ parameter dicts, so SQLAlchemy's compiled cache does the rest and no model objec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -40,6 +41,16 @@ from storage.models import (
 )
 
 _HIDDEN_FROM_HISTORY = (MessageStatus.PENDING.value, MessageStatus.FAILED.value)
+_CLAIM = (
+    "INSERT INTO processed_events (event_id, seen_at) SELECT value, :seen_at FROM {ids}"
+    " WHERE true ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+)
+"""Claim a JSON array of event ids: one statement of constant text, whatever the batch size
+(`WHERE true` keeps SQLite from reading ON CONFLICT as part of the SELECT)."""
+_CLAIM_IDS = {
+    "sqlite": "json_each(:ids)",
+    "postgresql": "json_array_elements_text(CAST(:ids AS json))",
+}
 
 
 class SqlStore:
@@ -50,6 +61,11 @@ class SqlStore:
         self._write = db.write
         self._insert = db.insert
         self._claims = ClaimBatcher(self._claim_many)
+        dialect = db.engine.dialect
+        self._claim_sql = _CLAIM.format(ids=_CLAIM_IDS[dialect.name])
+        seen_at = processed_events.c.seen_at.type.dialect_impl(dialect).bind_processor(dialect)
+        self._seen_at: Callable[[Any], Any] = seen_at or (lambda value: value)
+        """A timestamp as the driver takes it (the claim is driver-level SQL)."""
         c, m = conversations.c, messages.c
         create = self._insert(conversations)
         self._create_conversation = create.on_conflict_do_nothing(
@@ -97,24 +113,16 @@ class SqlStore:
         return self._db.engine
 
     async def close(self) -> None:
-        """Close every pooled connection. The store is unusable afterwards."""
-        await self._db.engine.dispose()
+        """Close every connection. The store is unusable afterwards."""
+        await self._db.close()
 
     # --- dedupe --------------------------------------------------------------------------
     async def claim_event(self, event_id: str) -> bool:
         return await self._claims.claim(event_id)
 
     async def _claim_many(self, event_ids: Sequence[str]) -> set[str]:
-        now = utcnow()
-        stmt = (
-            self._insert(processed_events)
-            .values([{"event_id": event_id, "seen_at": now} for event_id in event_ids])
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(processed_events.c.event_id)
-        )
-        async with self._write() as conn:
-            result = await conn.execute(stmt)
-            return {row[0] for row in result}
+        params = {"seen_at": self._seen_at(utcnow()), "ids": json.dumps(list(event_ids))}
+        return {row[0] for row in await self._db.write_now(self._claim_sql, params)}
 
     async def prune_events(self, *, before: datetime) -> int:
         """Forget event ids first seen before `before` (platforms stop retrying within minutes)."""

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.refs import ConversationRef
 from storage import SqlStore, open_store
@@ -127,3 +127,32 @@ async def test_one_claim_wins_across_processes(db_url: str) -> None:
     )
     assert [w.returncode for w in workers] == [0] * WORKERS
     assert sum(int(out.strip()) for out, _ in outputs) == 1
+
+
+async def test_a_claim_is_not_queued_behind_waiting_writers(
+    store: SqlStore, ref: ConversationRef
+) -> None:
+    """A user sees nothing until their event is claimed; turns' writes can wait."""
+    done: list[str] = []
+
+    async def write(n: int) -> None:
+        await store.add_message(ref, role="user", text=f"m{n}")
+        done.append(f"m{n}")
+
+    async def claim() -> None:
+        assert await store.claim_event("Ev-urgent")
+        done.append("claim")
+
+    await store.ensure_conversation(ref)
+    c = conversations.c
+    async with store.db.write() as conn:  # a turn's transaction under way, holding its row
+        await conn.execute(
+            update(conversations).where(c.memory_key == ref.memory_key).values(summary="x")
+        )
+        writers = [asyncio.create_task(write(n)) for n in range(3)]
+        await asyncio.sleep(0.05)
+        claimed = asyncio.create_task(claim())
+        await asyncio.sleep(0.05)
+    await asyncio.gather(*writers, claimed)
+    assert done[0] == "claim"
+    assert sorted(done[1:]) == ["m0", "m1", "m2"]

@@ -8,7 +8,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from bot.settings import Settings
+from storage import open_store
 from storage.db import BUSY_TIMEOUT_MS, SQLITE_BEGIN, Database, create_engine
+from tests.storage.conftest import empty_database
 
 
 async def test_sqlite_engine_creates_the_data_dir_and_sets_pragmas(tmp_path) -> None:
@@ -120,3 +122,24 @@ async def test_sqlite_pool_rolls_back_only_open_transactions(tmp_path) -> None:
         assert rollbacks == 2  # the read's own rollback, and no second one from the pool
     finally:
         await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_postgres_claims_survive_a_dropped_connection(tmp_path) -> None:
+    """Claims keep one connection without a ping per claim; when the server drops it, the next
+    claim reconnects instead of failing the user's event."""
+    async with empty_database("postgres", tmp_path) as url:
+        store = await open_store(url)
+        try:
+            assert await store.claim_event("Ev1")
+            async with store.engine.connect() as conn:
+                await conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            assert await store.claim_event("Ev2")
+            assert await store.claim_event("Ev1") is False
+        finally:
+            await store.close()
