@@ -20,7 +20,7 @@ from bot.adapter import Adapter, ThreadReader
 from bot.core.commands import Commands, text_command
 from bot.core.queues import ConversationQueues
 from bot.core.turn import TurnRunner, start_reply
-from bot.delivery import Delivery
+from bot.delivery import Delivery, StreamingReply
 from bot.events import Command, Event, IncomingMessage
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
@@ -53,6 +53,8 @@ class Pipeline:
         self._deliveries = deliveries
         self._per_minute = settings.user_messages_per_minute
         self._limiters: dict[str, AsyncLimiter] = {}
+        self._replies: dict[str, StreamingReply] = {}
+        """Per conversation, the reply of the turn running there, when the pipeline opened it."""
         self._chain: Sequence[Middleware] = (
             self._ignore_bots,
             self._relevance,
@@ -128,21 +130,37 @@ class Pipeline:
         adapter, delivery = self._adapters[event.ref.platform], self._deliveries[event.ref.platform]
         if isinstance(event, IncomingMessage):
             reader = adapter if isinstance(adapter, ThreadReader) else None
-            # In an idle conversation the placeholder goes out now, ahead of any other work
-            # queued on the event loop; behind an answer still streaming it waits its turn, so
-            # replies appear in the order of the questions.
-            opened = (
-                start_reply(delivery, event.ref)
-                if self._queues.idle(event.ref.memory_key)
-                else None
-            )
-            self._submit(event, lambda: self._runner.answer(event, delivery, reader, opened=opened))
+            key = event.ref.memory_key
+            # Where nothing this conversation has queued will show anything more, the
+            # placeholder goes out now, ahead of any other work queued on the event loop;
+            # behind an answer still streaming (or a command) it waits its turn, so replies
+            # appear in the order of the questions.
+            opened = start_reply(delivery, event.ref) if self._quiet(key) else None
+            if opened is not None:
+                self._replies[key] = opened[0]
+
+            async def answer() -> None:
+                try:
+                    await self._runner.answer(event, delivery, reader, opened=opened)
+                finally:
+                    if opened is not None and self._replies.get(key) is opened[0]:
+                        del self._replies[key]
+
+            self._submit(event, answer)
         elif isinstance(event, Command):
             self._submit(event, lambda: self._commands.handle(event, adapter, delivery))
         elif (host := self._runner.tool_host) is None:
             self._drop(event, "no_tool_host")
         else:
             self._submit(event, lambda: host.on_click(event, delivery))
+
+    def _quiet(self, key: str) -> bool:
+        """Nothing queued or running in the conversation will show anything more: it is idle,
+        or its one job is a turn whose reply is final and only has its bookkeeping left."""
+        if self._queues.idle(key):
+            return True
+        running = self._replies.get(key)
+        return self._queues.pending(key) == 1 and running is not None and running.delivered
 
     def _submit(self, event: Event, job: Callable[[], Awaitable[None]]) -> None:
         """Queue `job` in the event's conversation, its log lines bound to the event (a queue's

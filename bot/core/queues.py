@@ -35,6 +35,10 @@ class ConversationQueues:
         """No work queued or running for `key`."""
         return key not in self._workers
 
+    def pending(self, key: str) -> int:
+        """Jobs queued or running for `key`."""
+        return len(self._pending.get(key, ()))
+
     @property
     def active(self) -> int:
         return len(self._workers)

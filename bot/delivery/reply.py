@@ -140,6 +140,11 @@ class StreamingReply:
         """Messages left as they were because the final edit to them kept failing."""
 
     @property
+    def delivered(self) -> bool:
+        """The final form has been written (or given up on): this reply will show nothing more."""
+        return self._final is not None and self._task is not None and self._task.done()
+
+    @property
     def final_only(self) -> bool:
         """True once repeated 429s stopped the intermediate edits."""
         return self._final_only
