@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
 import json
 from collections.abc import Callable, Coroutine, Sequence
@@ -171,8 +172,13 @@ class Parley:
         for adapter in self.adapters.values():
             await adapter.start(self.pipeline)
             log.info("adapter started", adapter=adapter.name)
+        # What exists now (modules, SDK clients, engines, settings) lives as long as the process.
+        # Frozen, the collector never walks it again: a full collection then pauses every
+        # answer in flight for a few ms instead of 100+ (measured by `make bench`).
+        gc.freeze()
 
     async def stop(self) -> None:
+        gc.unfreeze()
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()
