@@ -3,8 +3,9 @@
 Every write is a short transaction whose first statement writes (on SQLite it also begins
 IMMEDIATE), so concurrent workers queue on the write lock instead of deadlocking. Event dedupe is
 one `INSERT … ON CONFLICT DO NOTHING RETURNING` on the primary key, group-committed for bursts
-(`storage.claims`): the database, not a read-then-write, decides which worker claimed an event
-first. Conversation rows are created on first use, so callers never need to order
+(`storage.claims`) and sent as one trip on a connection of its own (`Database.write_now`), since
+the user sees nothing until it is done: the database, not a read-then-write, decides which worker
+claimed an event first. Conversation rows are created on first use, so callers never need to order
 `ensure_conversation` first: a message or usage write upserts its conversation
 (`ON CONFLICT DO UPDATE`, creating it or bumping `updated_at` and the token totals) in the same
 statement, then INSERTs its own row.
