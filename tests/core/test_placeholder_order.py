@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 
 from bot.events import IncomingMessage
 from bot.llm.types import LLMRequest, StreamEvent
+from bot.ports import MessageStatus
 from tests.core.conftest import ADA, Harness, channel, start_harness
 from tests.fakes.scripted_model import ScriptedModel
 
@@ -53,17 +54,20 @@ async def _until(condition) -> None:
 
 async def test_a_question_behind_bookkeeping_gets_its_placeholder_at_once(tmp_path) -> None:
     h = await start_harness(tmp_path)
-    store, booked = h.app.store, asyncio.Event()
+    store, saving, booked = h.app.store, asyncio.Event(), asyncio.Event()
     update_message = store.update_message
 
     async def slow_bookkeeping(*args, **kwargs) -> None:
-        await booked.wait()
+        if kwargs.get("status") is MessageStatus.FINAL:  # the answer is shown; now its row
+            saving.set()
+            await booked.wait()
         await update_message(*args, **kwargs)
 
     store.update_message = slow_bookkeeping  # type: ignore[method-assign]
     try:
         await _ask(h, "first")
-        await _until(lambda: "You said: Ada: first" in _shown(h))  # shown; its row not saved yet
+        await _until(saving.is_set)
+        assert "You said: Ada: first" in _shown(h)  # shown, its row not saved yet
         await _ask(h, "second")
         await _until(lambda: _sends(h) == ["…", "…"])
         assert not booked.is_set()  # the placeholder did not wait for the first turn's writes
