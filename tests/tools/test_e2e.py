@@ -16,7 +16,7 @@ from bot.app import Parley
 from bot.capabilities import Capabilities, RateScope
 from bot.clock import Clock, FakeClock, MonotonicClock
 from bot.core.toolhost import ToolHost
-from bot.events import ButtonClick, IncomingMessage
+from bot.events import ButtonClick, IncomingMessage, Origin, OriginKind
 from bot.messages import OutgoingMessage
 from bot.refs import Author, ConversationRef
 from bot.settings import Settings
@@ -112,7 +112,14 @@ class E2E:
 
     async def say(self, text: str, author: Author = ADA) -> None:
         await self._send(
-            IncomingMessage(event_id=_id(), ref=REF, author=author, text=text, mentions_bot=True)
+            IncomingMessage(
+                origin=Origin(kind=OriginKind.MESSAGE),
+                event_id=_id(),
+                ref=REF,
+                author=author,
+                text=text,
+                mentions_bot=True,
+            )
         )
 
     async def click(
