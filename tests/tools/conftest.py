@@ -14,8 +14,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.clock import FakeClock
-from bot.core.toolhost import TurnContext
 from bot.core.actions import Decision
+from bot.core.toolhost import TurnContext
 from bot.events import ActionClick, Command, Origin, OriginKind
 from bot.llm.types import ChatMessage, ToolCall
 from bot.messages import OutgoingMessage
