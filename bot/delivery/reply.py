@@ -9,11 +9,14 @@ between two flushes are simply dropped (latest text wins). `set_status()` stores
 ("Searching the knowledge base…") kept apart from the text. `finish()`/`fail()` store the final
 message and wait for the flusher to write it.
 
-The first post waits for the first text, up to `first_post_wait_s`, so that in a busy scope the
-reply's one post already shows something instead of "…" followed by an edit that queues behind
-every other reply's edits. Meanwhile a typing indicator is shown where the platform has one
-(`Capabilities.typing_interval_s`). If no text comes in time, a placeholder is posted (the status
-line if there is one, else "…"). The first message of a reply goes through the event's `origin`
+The first post waits for the first text, up to `first_post_wait_s`, so that when several
+answers start together each one's post already shows something, instead of "…" followed by an
+edit that queues behind every other reply's edits. Meanwhile a typing indicator is shown where
+the platform has one (`Capabilities.typing_interval_s`). If no text comes in time, a placeholder
+is posted (the status line if there is one, else "…"). On a platform without a typing
+indicator, a reply that starts alone (no other reply of the engine is waiting for its first
+words) while its post and edit budgets are free posts the placeholder at once: the person sees
+at once that they were heard, and the edit that follows queues behind no one. The first message of a reply goes through the event's `origin`
 while its token is valid (Discord: the interaction follow-up that fulfils a deferred response),
 and carries `reply_to` (a reply reference, where the core placed the answer as a reply).
 
@@ -147,8 +150,11 @@ class StreamingReply:
         first_post_wait_s: float = 1.0,
         native: bool = False,
         max_consecutive_429: int = 3,
+        starting: list[StreamingReply] | None = None,
     ) -> None:
         self._adapter = adapter
+        self._starting = starting
+        """The engine's replies still waiting for their first post (shared)."""
         self._ref = ref
         self._budgets = budgets
         self._clock = clock
@@ -262,12 +268,42 @@ class StreamingReply:
                 await self._mark_leftovers()
         except Exception:
             log.exception("delivery.flusher_crashed", ref=self._ref.memory_key)
+        finally:
+            self._started_showing()
 
     async def _await_first_text(self) -> None:
         """Until there is text, a final, a status to post, or `first_post_wait_s` has passed;
         typing indicators meanwhile. Then the first post may go."""
         deadline = self._clock.now() + self._first_wait
         next_typing = self._clock.now()
+        if self._starting is not None:
+            self._starting.append(self)
+        if self._alone():
+            self._placeholder_due = True
+            return
+        await self._wait_for_first_text(deadline, next_typing)
+
+    def _started_showing(self) -> None:
+        """The reply's first words are visible (or it ended): it no longer counts as starting."""
+        if self._starting is not None and self in self._starting:
+            self._starting.remove(self)
+
+    def _alone(self) -> bool:
+        """Nothing to gain by waiting: no typing to show instead, no other reply whose first
+        words are not visible yet, and both the post and the edit that follows would go at
+        once."""
+        return (
+            not self._typing
+            and not self._native
+            and self._starting is not None
+            and len(self._starting) == 1
+            and not self._text.strip()
+            and self._final is None
+            and self._budgets.free(Op.POST, self._ref)
+            and self._budgets.free(Op.EDIT, self._ref)
+        )
+
+    async def _wait_for_first_text(self, deadline: float, next_typing: float) -> None:
         while self._final is None and not self._text.strip():
             now = self._clock.now()
             if self._status and not self._shows_status_natively():
@@ -477,6 +513,8 @@ class StreamingReply:
             return None
         self._written[self._current_id()] = self._clock.now()
         self._shown = step.text
+        if step.text.strip() not in ("", PLACEHOLDER):
+            self._started_showing()
         if step.kind is _Kind.APPEND:
             self._streamed = step.text
         if step.taken is not None:
