@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     # --- Knowledge -----------------------------------------------------------------------
     knowledge_paths: CommaList = ()
     embedding_model: str = "all-MiniLM-L6-v2"
+    model_cache_dir: Path | None = None
+    """Where the packaged model's fast graph is built and kept (default DATA_DIR/models)."""
     reindex_interval_minutes: int = Field(default=0, ge=0)
     """0 turns the scheduled reindex off."""
     answer_from_general_knowledge: bool = False
@@ -189,6 +191,10 @@ class Settings(BaseSettings):
                     return "postgresql+psycopg://" + url[len(prefix) :]
             return url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'parley.db').resolve()}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
 
     @property
     def qdrant_path(self) -> Path:
