@@ -237,8 +237,7 @@ class _Group:
         common = len(self.path(section))
         if any(len(m.headings) - common > 1 for m in [*self.members, section]):
             return False
-        head = len(section.headings[-1]) + 1 if section.headings else 0
-        return len(self.text()) + 2 + head + len(section.text) <= limit
+        return len(_Group([*self.members, section]).text()) <= limit
 
 
 def chunk_document(sections: Iterable[Section], config: ChunkConfig) -> list[Piece]:

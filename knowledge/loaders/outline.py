@@ -9,7 +9,8 @@ read once, top to bottom, and each is one of:
   levels go by the order in which each style is first seen; a new heading closes every open heading
   of its level or deeper.
 - an *entry*: one to three short lines at some indentation followed at once (no blank line) by a
-  more indented description — a man page option (`-i, --ignore-case` over its text), a pydoc
+  more indented description, or an option with its description on the same line after a gap
+  (`-t     sort by time`) — a man page option (`-i, --ignore-case` over its text), a pydoc
   function (`dumps(obj, *, ...)`), a man page subsection (`   Matching Control`) or an info
   definition term. Entries nest by indentation below the document headings; the term lines stay in
   the entry's text (they are its signature) and name it in the heading path.
@@ -33,9 +34,11 @@ from knowledge.documents import LoadedDocument, Section
 
 _UNDERLINE = re.compile(r"^ {0,3}([=\-~*^#+.`_])\1{2,} *$")
 _NUMBERED = re.compile(r"^ ?(\d{1,2}(?:\.\d{1,2})*)\.? +([A-Z(`'\"‘].{0,70})$")
+_TAGGED = re.compile(r"^ *(-{1,2}[^\s,]+(?:,? -{1,2}[^\s,]+)*) {2,}\S")
+"""An option and its description on one line: `-t     sort by time, newest first`."""
 _RAILS = re.compile(r"^(?: \|(?= |$) ?)+")
 """pydoc's class-body prefix: ` |  ` (repeated for nested classes)."""
-_MAX_TERM = 100
+_MAX_TERM = 200
 _MAX_TERM_LINES = 3
 _DOC_RANK_LIMIT = 1000
 """Entry ranks are this plus their indentation, so entries always nest inside document headings."""
@@ -108,7 +111,7 @@ class _Reader:
         if not self.blank(i + 1) and self.lines[i + 1][0] <= indent:
             return None  # a line of a paragraph, not a title
         numbered = _NUMBERED.match(text)
-        if numbered and not title.endswith((".", ",", ";", ":")):
+        if numbered and self.blank(i + 1) and not title.endswith((".", ",", ";", ":")):
             depth = numbered.group(1).count(".") + 1
             return ("numbered", str(depth)), title, 1
         if _is_caps_heading(text, indent):
@@ -120,6 +123,8 @@ class _Reader:
         if not self.blank(i - 1) and i != self.boundary:
             return 0
         indent = self.lines[i][0]
+        if _TAGGED.match(self.lines[i][1]):
+            return 1
         for count in range(1, _MAX_TERM_LINES + 1):
             at = i + count - 1
             if at >= len(self.lines) or self.blank(at) or self.lines[at][0] != indent:
@@ -181,7 +186,12 @@ class _Reader:
                 self.stack.pop()
             term = self.term_at(i)
             if term:
-                title = ", ".join(" ".join(t.split()) for _, t in self.lines[i : i + term])
+                tagged = _TAGGED.match(self.lines[i][1])
+                title = (
+                    tagged.group(1)
+                    if tagged
+                    else ", ".join(" ".join(t.split()) for _, t in self.lines[i : i + term])
+                )
                 entry = _Open(rank=_DOC_RANK_LIMIT + indent, title=title, indent=indent)
                 self.open(entry)
                 entry.lines.extend(t for _, t in self.lines[i : i + term])

@@ -1,0 +1,291 @@
+"""Passage-level retrieval: does the top of the list hold the entry that answers the question?
+
+The corpus is real reference text none of us wrote: the installed manual pages of ~25 command-line
+tools (grep, tar, find, git-commit, ...), rendered to plain text by `man` (80 columns) — ALL-CAPS
+sections, indented subsections and option entries, the layout the plain-text reader is for.
+`benchmarks/data/retrieval_eval.json` lists the pages and the questions: each present question
+names its page and the entry (the option's term line, or a section title) that answers it; the
+absent questions ask about things none of the pages covers. A hit at rank k is a passage from
+the right page that holds the entry: one of its lines starts with the entry's term, or the term is
+part of its heading path.
+
+Both chunkers index the same files in the same run with the real model (all-MiniLM-L6-v2): the
+structure-aware one and the previous one (`IndexConfig.legacy_chunking`), so the numbers compare
+like with like. Reported: passage R@1, R@5, MRR@5, file-level R@5, how many absent questions get
+"nothing relevant" (and how many present ones wrongly do), each index's chunk count, size on disk
+and reindex time; then file-level R@5 on the existing stdlib set (knowledge_eval.json) for both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bench_knowledge import DATA as STDLIB_EVAL
+from benchmarks.bench_knowledge import EVAL_MODULES, write_docstring_corpus
+from bot.settings import load_settings
+from knowledge import KnowledgeBase, open_knowledge_base
+from knowledge.embedding.base import Vector
+from knowledge.embedding.onnx import MiniLMEmbedder
+from knowledge.sparse import query_vector
+
+DATA = Path(__file__).parent / "data" / "retrieval_eval.json"
+MODES = ("legacy", "structured")
+_OVERSTRIKE = re.compile(r".\x08")
+
+
+def render_man_pages(root: Path, pages: Sequence[str]) -> list[str]:
+    """Each page as `<name>.txt`; returns the pages that could not be rendered."""
+    if shutil.which("man") is None:
+        raise RuntimeError(
+            "this benchmark needs `man` and the manual pages (apt-get install man-db)"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "MANWIDTH": "80", "MANPAGER": "cat", "PAGER": "cat", "LC_ALL": "C.UTF-8"}
+    missing = []
+    for page in pages:
+        done = subprocess.run(["man", page], capture_output=True, env=env, check=False)
+        text = _OVERSTRIKE.sub("", done.stdout.decode("utf-8", "replace"))
+        if done.returncode != 0 or not text.strip():
+            missing.append(page)
+            continue
+        (root / f"{page}.txt").write_text(text)
+    return missing
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def holds(entry: str, section: str, text: str) -> bool:
+    """Whether a passage holds `entry`: a line of it starts with the term, or its path names it."""
+    term = _norm(entry)
+    if any(_norm(h) == term or _norm(h).startswith(term + " ") for h in section.split(" > ")):
+        return True
+    for line in text.split("\n"):
+        line = _norm(line)
+        if line == term or line.startswith(term + " "):
+            return True
+    return False
+
+
+class CachedEmbedder:
+    """The real model with a per-run cache: identical texts of the two indexes embed once."""
+
+    def __init__(self, real: MiniLMEmbedder) -> None:
+        self.real = real
+        self.name = real.name
+        self.dimension = real.dimension
+        self.cache: dict[str, Vector] = {}
+
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
+        todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if todo:
+            self.cache.update(zip(todo, self.real.embed(todo), strict=True))
+        return [self.cache[t] for t in texts]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    passage_rank: int | None
+    file_hit: bool
+    best_cosine: float
+
+
+async def _open(data_dir: Path, embedder: Any, *, legacy: bool) -> KnowledgeBase:
+    settings = load_settings(data_dir=data_dir, embedding_model="all-MiniLM-L6-v2")
+    kb = await open_knowledge_base(settings, embedder=embedder, schedule=False)
+    kb.config = replace(kb.config, batch_chunks=256, legacy_chunking=legacy)
+    return kb
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+async def _today_finds_something(kb: KnowledgeBase, query: str) -> bool:
+    """The relevance rule before this change: any hit past the dense or the sparse threshold."""
+    name = kb.store.active()
+    assert name is not None
+    served = kb._serving(name)
+    points = await asyncio.to_thread(
+        kb.store.search,
+        name,
+        dense=served.embedder.embed([query])[0],
+        sparse=query_vector(query),
+        scopes=None,
+        limit=5,
+        min_dense=0.3,
+        min_sparse=kb.sparse_ratio * served.best_idf,
+    )
+    return bool(points)
+
+
+async def evaluate(kb: KnowledgeBase, questions: list[dict[str, str]]) -> list[Outcome]:
+    out = []
+    for item in questions:
+        hits = await kb.search_hits(item["q"], scopes=["public"], limit=5)
+        rank = None
+        for i, hit in enumerate(hits, start=1):
+            source = Path(str(hit.payload.get("source", ""))).stem
+            section, text = str(hit.payload.get("section", "")), str(hit.payload.get("text", ""))
+            if source == item["source"] and holds(item["entry"], section, text):
+                rank = i
+                break
+        out.append(
+            Outcome(
+                passage_rank=rank,
+                file_hit=any(
+                    Path(str(h.payload.get("source", ""))).stem == item["source"] for h in hits
+                ),
+                best_cosine=max((h.cosine for h in hits), default=0.0),
+            )
+        )
+    return out
+
+
+async def run_mode(
+    tmp: Path, mode: str, corpus: Path, embedder: Any, spec: dict[str, Any]
+) -> dict[str, Any]:
+    data_dir = tmp / f"index-{mode}"
+    kb = await _open(data_dir, embedder, legacy=mode == "legacy")
+    try:
+        started = time.perf_counter()
+        report = await kb.reindex_report([str(corpus)])
+        index_s = time.perf_counter() - started
+        assert not report.errors, report.errors
+        present = await evaluate(kb, spec["questions"])
+        absent_hits = [
+            await kb.search_hits(item["q"], scopes=["public"], limit=5) for item in spec["absent"]
+        ]
+        today_absent = [not await _today_finds_something(kb, item["q"]) for item in spec["absent"]]
+        misses = [
+            f"{item['q']!r} ({item['source']} › {item['entry']})"
+            for item, o in zip(spec["questions"], present, strict=True)
+            if o.passage_rank is None
+        ]
+    finally:
+        await kb.close()
+    n = len(present)
+    return {
+        "chunks": report.chunks_written,
+        "index_s": index_s,
+        "size": _size(data_dir),
+        "r1": sum(o.passage_rank == 1 for o in present) / n,
+        "r5": sum(o.passage_rank is not None for o in present) / n,
+        "mrr": sum(1 / o.passage_rank for o in present if o.passage_rank) / n,
+        "file_r5": sum(o.file_hit for o in present) / n,
+        "absent_ok": sum(not h for h in absent_hits),
+        "absent_today_ok": sum(today_absent),
+        "present_refused": sum(o.best_cosine == 0.0 for o in present),
+        "present_cos": [o.best_cosine for o in present],
+        "absent_cos": [max((x.cosine for x in h), default=0.0) for h in absent_hits],
+        "misses": misses,
+    }
+
+
+async def stdlib_file_recall(tmp: Path, embedder: Any) -> dict[str, float]:
+    """File-level Recall@5 on the existing stdlib-docstring set, both chunkers (cached model)."""
+    corpus = tmp / "docstrings"
+    write_docstring_corpus(corpus, EVAL_MODULES)
+    questions = json.loads(STDLIB_EVAL.read_text())["questions"]
+    out = {}
+    for mode in MODES:
+        kb = await _open(tmp / f"stdlib-{mode}", embedder, legacy=mode == "legacy")
+        try:
+            await kb.reindex_report([str(corpus)])
+            hits = 0
+            for item in questions:
+                found = await kb.retrieve(item["q"], scopes=["public"], limit=5)
+                hits += item["source"] in [Path(p.source).stem for p in found]
+            out[mode] = hits / len(questions)
+        finally:
+            await kb.close()
+    return out
+
+
+def _spread(values: list[float]) -> str:
+    values = sorted(values)
+    return f"min {values[0]:.2f}, median {statistics.median(values):.2f}, max {values[-1]:.2f}"
+
+
+async def run() -> None:
+    spec = json.loads(DATA.read_text())
+    tmp = Path(tempfile.mkdtemp(prefix="parley-bench-retrieval-"))
+    try:
+        corpus = tmp / "man"
+        missing = render_man_pages(corpus, spec["pages"])
+        if missing:
+            print(f"  pages not installed here (their questions are skipped): {missing}")
+        texts = {p.stem: p.read_text() for p in corpus.glob("*.txt")}
+        kept = []
+        for item in spec["questions"]:
+            text = texts.get(item["source"])
+            if text is None or not holds(item["entry"], "", text):
+                print(f"  skipped (entry not in this machine's page): {item['q']!r}")
+                continue
+            kept.append(item)
+        spec = {**spec, "questions": kept}
+        size_kb = sum(len(t) for t in texts.values()) / 1024
+        print(
+            f"corpus: {len(texts)} man pages, {size_kb:.0f} KiB of text; "
+            f"{len(kept)} present questions, {len(spec['absent'])} absent",
+            flush=True,
+        )
+        real = MiniLMEmbedder()
+        real.embed(["warm up"])
+        results = {mode: await run_mode(tmp, mode, corpus, real, spec) for mode in MODES}
+        print(f"{'':34}{'legacy':>10}{'structured':>12}")
+        rows = [
+            ("passage R@1", "r1", "{:.2f}"),
+            ("passage R@5", "r5", "{:.2f}"),
+            ("passage MRR@5", "mrr", "{:.2f}"),
+            ("file R@5", "file_r5", "{:.2f}"),
+            ("absent → nothing relevant (of 10)", "absent_ok", "{:.0f}"),
+            ("  same, the previous rule", "absent_today_ok", "{:.0f}"),
+            ("present → nothing relevant", "present_refused", "{:.0f}"),
+            ("chunks", "chunks", "{:.0f}"),
+            ("index size (KiB)", "size", "{:.0f}"),
+            ("reindex, real model (s)", "index_s", "{:.1f}"),
+        ]
+        for label, key, fmt in rows:
+            scale = 1 / 1024 if key == "size" else 1
+            cells = [fmt.format(results[m][key] * scale) for m in MODES]
+            print(f"{label:34}{cells[0]:>10}{cells[1]:>12}")
+        structured, legacy = results["structured"], results["legacy"]
+        print(
+            f"ratios structured/legacy: chunks {structured['chunks'] / legacy['chunks']:.2f}, "
+            f"size {structured['size'] / legacy['size']:.2f}, "
+            f"reindex {structured['index_s'] / legacy['index_s']:.2f}"
+        )
+        print(f"best cosine, present questions: {_spread(structured['present_cos'])}")
+        print(f"best cosine, absent questions:  {_spread(structured['absent_cos'])}")
+        for miss in structured["misses"]:
+            print(f"  structured miss: {miss}")
+        stdlib = await stdlib_file_recall(tmp, CachedEmbedder(real))
+        print(
+            f"stdlib set (knowledge_eval.json) file R@5: legacy {stdlib['legacy']:.2f}, "
+            f"structured {stdlib['structured']:.2f}",
+            flush=True,
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main() -> None:
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
