@@ -38,6 +38,7 @@ from bot.settings import load_settings
 from knowledge import KnowledgeBase, open_knowledge_base
 from knowledge.embedding.base import Vector
 from knowledge.embedding.onnx import MiniLMEmbedder
+from knowledge.relevance import Hit, relevant
 from knowledge.sparse import query_vector
 
 DATA = Path(__file__).parent / "data" / "retrieval_eval.json"
@@ -80,6 +81,21 @@ def holds(entry: str, section: str, text: str) -> bool:
     return False
 
 
+class CountingEmbedder:
+    """The real model, counting the tokens it is given (after its 256-token cut): the embedding
+    work of an index, independent of how busy the machine is."""
+
+    def __init__(self, real: MiniLMEmbedder) -> None:
+        self.real = real
+        self.name = real.name
+        self.dimension = real.dimension
+        self.tokens = 0
+
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
+        self.tokens += sum(len(e.ids) for e in self.real._tokenizer.encode_batch(list(texts)))
+        return self.real.embed(texts)
+
+
 class CachedEmbedder:
     """The real model with a per-run cache: identical texts of the two indexes embed once."""
 
@@ -101,6 +117,9 @@ class Outcome:
     passage_rank: int | None
     file_hit: bool
     best_cosine: float
+    """Best dense cosine among the top 5, before the relevance cut."""
+    refused: bool
+    """The relevance cut says "nothing relevant"."""
 
 
 async def _open(data_dir: Path, embedder: Any, *, legacy: bool) -> KnowledgeBase:
@@ -132,10 +151,19 @@ async def _today_finds_something(kb: KnowledgeBase, query: str) -> bool:
     return bool(points)
 
 
+async def _raw_hits(kb: KnowledgeBase, query: str) -> list[Hit]:
+    """Top 5 with no relevance cut (the bench applies it itself, to see the cosines)."""
+    threshold, kb.min_score = kb.min_score, None
+    try:
+        return await kb.search_hits(query, scopes=["public"], limit=5)
+    finally:
+        kb.min_score = threshold
+
+
 async def evaluate(kb: KnowledgeBase, questions: list[dict[str, str]]) -> list[Outcome]:
     out = []
     for item in questions:
-        hits = await kb.search_hits(item["q"], scopes=["public"], limit=5)
+        hits = await _raw_hits(kb, item["q"])
         rank = None
         for i, hit in enumerate(hits, start=1):
             source = Path(str(hit.payload.get("source", ""))).stem
@@ -150,25 +178,28 @@ async def evaluate(kb: KnowledgeBase, questions: list[dict[str, str]]) -> list[O
                     Path(str(h.payload.get("source", ""))).stem == item["source"] for h in hits
                 ),
                 best_cosine=max((h.cosine for h in hits), default=0.0),
+                refused=not relevant(hits, item["q"], kb.min_score),
             )
         )
     return out
 
 
 async def run_mode(
-    tmp: Path, mode: str, corpus: Path, embedder: Any, spec: dict[str, Any]
+    tmp: Path, mode: str, corpus: Path, real: MiniLMEmbedder, spec: dict[str, Any]
 ) -> dict[str, Any]:
     data_dir = tmp / f"index-{mode}"
+    embedder = CountingEmbedder(real)
     kb = await _open(data_dir, embedder, legacy=mode == "legacy")
     try:
         started = time.perf_counter()
         report = await kb.reindex_report([str(corpus)])
         index_s = time.perf_counter() - started
+        tokens = embedder.tokens
         assert not report.errors, report.errors
         present = await evaluate(kb, spec["questions"])
-        absent_hits = [
-            await kb.search_hits(item["q"], scopes=["public"], limit=5) for item in spec["absent"]
-        ]
+        absent = await evaluate(
+            kb, [{**item, "source": "", "entry": "-"} for item in spec["absent"]]
+        )
         today_absent = [not await _today_finds_something(kb, item["q"]) for item in spec["absent"]]
         misses = [
             f"{item['q']!r} ({item['source']} › {item['entry']})"
@@ -181,22 +212,24 @@ async def run_mode(
     return {
         "chunks": report.chunks_written,
         "index_s": index_s,
+        "tokens": tokens,
         "size": _size(data_dir),
         "r1": sum(o.passage_rank == 1 for o in present) / n,
         "r5": sum(o.passage_rank is not None for o in present) / n,
         "mrr": sum(1 / o.passage_rank for o in present if o.passage_rank) / n,
         "file_r5": sum(o.file_hit for o in present) / n,
-        "absent_ok": sum(not h for h in absent_hits),
+        "absent_ok": sum(o.refused for o in absent),
         "absent_today_ok": sum(today_absent),
-        "present_refused": sum(o.best_cosine == 0.0 for o in present),
+        "present_refused": sum(o.refused for o in present),
         "present_cos": [o.best_cosine for o in present],
-        "absent_cos": [max((x.cosine for x in h), default=0.0) for h in absent_hits],
+        "absent_cos": [o.best_cosine for o in absent],
         "misses": misses,
     }
 
 
 async def stdlib_file_recall(tmp: Path, embedder: Any) -> dict[str, float]:
-    """File-level Recall@5 on the existing stdlib-docstring set, both chunkers (cached model)."""
+    """File-level Recall@5 on the existing stdlib-docstring set, both chunkers (cached model), and
+    how many of its questions (all answerable) the relevance cut refuses."""
     corpus = tmp / "docstrings"
     write_docstring_corpus(corpus, EVAL_MODULES)
     questions = json.loads(STDLIB_EVAL.read_text())["questions"]
@@ -205,11 +238,13 @@ async def stdlib_file_recall(tmp: Path, embedder: Any) -> dict[str, float]:
         kb = await _open(tmp / f"stdlib-{mode}", embedder, legacy=mode == "legacy")
         try:
             await kb.reindex_report([str(corpus)])
-            hits = 0
+            hits = refused = 0
             for item in questions:
-                found = await kb.retrieve(item["q"], scopes=["public"], limit=5)
-                hits += item["source"] in [Path(p.source).stem for p in found]
+                found = await _raw_hits(kb, item["q"])
+                hits += item["source"] in [Path(str(h.payload["source"])).stem for h in found]
+                refused += not relevant(found, item["q"], kb.min_score)
             out[mode] = hits / len(questions)
+            out[f"{mode} refused"] = refused
         finally:
             await kb.close()
     return out
@@ -257,26 +292,32 @@ async def run() -> None:
             ("present → nothing relevant", "present_refused", "{:.0f}"),
             ("chunks", "chunks", "{:.0f}"),
             ("index size (KiB)", "size", "{:.0f}"),
+            ("tokens embedded (thousands)", "tokens", "{:.0f}"),
             ("reindex, real model (s)", "index_s", "{:.1f}"),
         ]
         for label, key, fmt in rows:
-            scale = 1 / 1024 if key == "size" else 1
+            scale = {"size": 1 / 1024, "tokens": 1 / 1000}.get(key, 1)
             cells = [fmt.format(results[m][key] * scale) for m in MODES]
             print(f"{label:34}{cells[0]:>10}{cells[1]:>12}")
         structured, legacy = results["structured"], results["legacy"]
         print(
             f"ratios structured/legacy: chunks {structured['chunks'] / legacy['chunks']:.2f}, "
             f"size {structured['size'] / legacy['size']:.2f}, "
+            f"tokens {structured['tokens'] / legacy['tokens']:.2f}, "
             f"reindex {structured['index_s'] / legacy['index_s']:.2f}"
         )
-        print(f"best cosine, present questions: {_spread(structured['present_cos'])}")
-        print(f"best cosine, absent questions:  {_spread(structured['absent_cos'])}")
+        print(
+            f"best cosine (structured), present: {_spread(structured['present_cos'])}; "
+            f"absent: {_spread(structured['absent_cos'])}; "
+            f"threshold KNOWLEDGE_MIN_SCORE {load_settings().knowledge_min_score}"
+        )
         for miss in structured["misses"]:
             print(f"  structured miss: {miss}")
         stdlib = await stdlib_file_recall(tmp, CachedEmbedder(real))
         print(
             f"stdlib set (knowledge_eval.json) file R@5: legacy {stdlib['legacy']:.2f}, "
-            f"structured {stdlib['structured']:.2f}",
+            f"structured {stdlib['structured']:.2f}; answerable questions refused: "
+            f"{stdlib['legacy refused']:.0f} / {stdlib['structured refused']:.0f}",
             flush=True,
         )
     finally:

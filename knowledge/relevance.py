@@ -25,11 +25,13 @@ from knowledge.sparse import terms
 from knowledge.store import DENSE, Store
 
 _TOKEN = re.compile(r"-{0,2}[A-Za-z0-9_]+(?:[.\-:/][A-Za-z0-9_]+)*")
+_CAMEL = re.compile(r"[a-z][A-Z]")
 
 
 def identifiers(query: str) -> set[str]:
     """Tokens of `query` that look like names rather than words, lower-cased as the sparse index
-    sees them: with a digit, an underscore, an inner `.-:/`, inner capitals, or a leading dash."""
+    sees them: with a digit, an underscore, an inner `.-:/`, a camelCase hump, or a leading dash.
+    Acronyms (`GPG`, `TCP`) are words here: they are asked about as topics, not looked up."""
     out: set[str] = set()
     for match in _TOKEN.finditer(query):
         raw = match.group()
@@ -39,7 +41,7 @@ def identifiers(query: str) -> set[str]:
         if (
             raw.startswith("-")
             or any(ch.isdigit() or ch in "_.-:/" for ch in word)
-            or any(ch.isupper() for ch in word[1:])
+            or _CAMEL.search(word) is not None
         ):
             out.add(word.lower())
     return out

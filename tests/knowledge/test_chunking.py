@@ -74,9 +74,9 @@ def test_an_entry_that_fits_is_one_chunk_with_its_path() -> None:
     assert pieces[1].lead == ""
 
 
-def test_small_siblings_group_up_to_half_the_size_exactly() -> None:
+def test_small_siblings_group_up_to_the_group_size_exactly() -> None:
     config = ChunkConfig(size=1000, overlap=200)
-    a, b = _entry("-a", 200), _entry("-b", 0)
+    a, b = _entry("-a", 150), _entry("-b", 0)
     room = config.group_chars - len(a.text) - 2 - len("-b\n")
     fits = Section(headings=b.headings, text="-b\n" + "y" * room, titled=True)
     over = Section(headings=b.headings, text="-b\n" + "y" * (room + 1), titled=True)
