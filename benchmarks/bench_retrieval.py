@@ -1,11 +1,14 @@
 """Passage-level retrieval: does the top of the list hold the entry that answers the question?
 
-The corpus is real reference text none of us wrote: the installed manual pages of ~25 command-line
-tools (grep, tar, find, git-commit, ...), rendered to plain text by `man` (80 columns) — ALL-CAPS
-sections, indented subsections and option entries, the layout the plain-text reader is for.
-`benchmarks/data/retrieval_eval.json` lists the pages and the questions: each present question
-names its page and the entry (the option's term line, or a section title) that answers it; the
-absent questions ask about things none of the pages covers. A hit at rank k is a passage from
+Two sets of real reference text none of us wrote, both generated on the machine, nothing
+downloaded (`benchmarks/data/retrieval_eval.json` lists the documents and the questions):
+- the installed manual pages of 27 command-line tools (grep, tar, find, git-commit, ...) rendered
+  to plain text by `man` at 80 columns: ALL-CAPS sections, indented subsections and option
+  entries; 59 questions and 10 whose answer none of the pages has;
+- pydoc's plain text of ten standard-library modules (textwrap, difflib, ipaddress, ...): class
+  bodies behind ` |  ` rails with no blank line between entries; 30 questions.
+Each question names its document and the entry (an option's term line, a function signature, or a
+section title) that answers it; the absent questions ask about things none of the pages covers. A hit at rank k is a passage from
 the right page that holds the entry: one of its lines starts with the entry's term, or the term is
 part of its heading path.
 
@@ -19,8 +22,10 @@ and reindex time; then file-level R@5 on the existing stdlib set (knowledge_eval
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
+import pydoc
 import re
 import shutil
 import statistics
@@ -75,7 +80,7 @@ def holds(entry: str, section: str, text: str) -> bool:
     if any(_norm(h) == term or _norm(h).startswith(term + " ") for h in section.split(" > ")):
         return True
     for line in text.split("\n"):
-        line = _norm(line)
+        line = _norm(line.lstrip(" |"))  # legacy chunks keep pydoc's ` |  ` rails
         if line == term or line.startswith(term + " "):
             return True
     return False
@@ -185,9 +190,8 @@ async def evaluate(kb: KnowledgeBase, questions: list[dict[str, str]]) -> list[O
 
 
 async def run_mode(
-    tmp: Path, mode: str, corpus: Path, real: MiniLMEmbedder, spec: dict[str, Any]
+    data_dir: Path, mode: str, corpus: Path, real: MiniLMEmbedder, spec: dict[str, Any]
 ) -> dict[str, Any]:
-    data_dir = tmp / f"index-{mode}"
     embedder = CountingEmbedder(real)
     kb = await _open(data_dir, embedder, legacy=mode == "legacy")
     try:
@@ -255,67 +259,100 @@ def _spread(values: list[float]) -> str:
     return f"min {values[0]:.2f}, median {statistics.median(values):.2f}, max {values[-1]:.2f}"
 
 
+def write_pydoc_pages(root: Path, modules: Sequence[str]) -> list[str]:
+    """pydoc's plain text of each module as `<name>.txt`; returns the modules it could not load."""
+    root.mkdir(parents=True, exist_ok=True)
+    missing = []
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+            continue
+        (root / f"{name}.txt").write_text(pydoc.render_doc(module, renderer=pydoc.plaintext))
+    return missing
+
+
+def _checked(corpus: Path, questions: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The questions whose entry is in this machine's copy of their document."""
+    texts = {p.stem: p.read_text() for p in corpus.glob("*.txt")}
+    kept = []
+    for item in questions:
+        text = texts.get(item["source"])
+        if text is None or not holds(item["entry"], "", text):
+            print(f"  skipped (entry not in this machine's document): {item['q']!r}")
+            continue
+        kept.append(item)
+    return kept
+
+
+_ROWS = [
+    ("passage R@1", "r1", "{:.2f}"),
+    ("passage R@5", "r5", "{:.2f}"),
+    ("passage MRR@5", "mrr", "{:.2f}"),
+    ("file R@5", "file_r5", "{:.2f}"),
+    ("absent → nothing relevant", "absent_ok", "{:.0f}"),
+    ("  same, the previous rule", "absent_today_ok", "{:.0f}"),
+    ("present → nothing relevant", "present_refused", "{:.0f}"),
+    ("chunks", "chunks", "{:.0f}"),
+    ("index size (KiB)", "size", "{:.0f}"),
+    ("tokens embedded (thousands)", "tokens", "{:.0f}"),
+    ("reindex, real model (s)", "index_s", "{:.1f}"),
+]
+
+
+def _report(results: dict[str, dict[str, Any]], absent: int) -> None:
+    print(f"{'':34}{'legacy':>10}{'structured':>12}")
+    for label, key, fmt in _ROWS:
+        if key.startswith("absent") and not absent:
+            continue
+        scale = {"size": 1 / 1024, "tokens": 1 / 1000}.get(key, 1)
+        cells = [fmt.format(results[m][key] * scale) for m in MODES]
+        print(f"{label:34}{cells[0]:>10}{cells[1]:>12}")
+    structured, legacy = results["structured"], results["legacy"]
+    print(
+        f"structured/legacy: R@5 {structured['r5'] - legacy['r5']:+.2f}, chunks "
+        f"{structured['chunks'] / legacy['chunks']:.2f}x, size "
+        f"{structured['size'] / legacy['size']:.2f}x, tokens "
+        f"{structured['tokens'] / legacy['tokens']:.2f}x, reindex "
+        f"{structured['index_s'] / legacy['index_s']:.2f}x"
+    )
+    cosines = f"best cosine (structured), present: {_spread(structured['present_cos'])}"
+    if absent:
+        cosines += f"; absent: {_spread(structured['absent_cos'])}"
+    print(f"{cosines}; KNOWLEDGE_MIN_SCORE {load_settings().knowledge_min_score}")
+    for miss in structured["misses"]:
+        print(f"  structured miss: {miss}")
+
+
 async def run() -> None:
     spec = json.loads(DATA.read_text())
     tmp = Path(tempfile.mkdtemp(prefix="parley-bench-retrieval-"))
     try:
-        corpus = tmp / "man"
-        missing = render_man_pages(corpus, spec["pages"])
-        if missing:
-            print(f"  pages not installed here (their questions are skipped): {missing}")
-        texts = {p.stem: p.read_text() for p in corpus.glob("*.txt")}
-        kept = []
-        for item in spec["questions"]:
-            text = texts.get(item["source"])
-            if text is None or not holds(item["entry"], "", text):
-                print(f"  skipped (entry not in this machine's page): {item['q']!r}")
-                continue
-            kept.append(item)
-        spec = {**spec, "questions": kept}
-        size_kb = sum(len(t) for t in texts.values()) / 1024
-        print(
-            f"corpus: {len(texts)} man pages, {size_kb:.0f} KiB of text; "
-            f"{len(kept)} present questions, {len(spec['absent'])} absent",
-            flush=True,
-        )
         real = MiniLMEmbedder()
         real.embed(["warm up"])
-        results = {mode: await run_mode(tmp, mode, corpus, real, spec) for mode in MODES}
-        print(f"{'':34}{'legacy':>10}{'structured':>12}")
-        rows = [
-            ("passage R@1", "r1", "{:.2f}"),
-            ("passage R@5", "r5", "{:.2f}"),
-            ("passage MRR@5", "mrr", "{:.2f}"),
-            ("file R@5", "file_r5", "{:.2f}"),
-            ("absent → nothing relevant (of 10)", "absent_ok", "{:.0f}"),
-            ("  same, the previous rule", "absent_today_ok", "{:.0f}"),
-            ("present → nothing relevant", "present_refused", "{:.0f}"),
-            ("chunks", "chunks", "{:.0f}"),
-            ("index size (KiB)", "size", "{:.0f}"),
-            ("tokens embedded (thousands)", "tokens", "{:.0f}"),
-            ("reindex, real model (s)", "index_s", "{:.1f}"),
-        ]
-        for label, key, fmt in rows:
-            scale = {"size": 1 / 1024, "tokens": 1 / 1000}.get(key, 1)
-            cells = [fmt.format(results[m][key] * scale) for m in MODES]
-            print(f"{label:34}{cells[0]:>10}{cells[1]:>12}")
-        structured, legacy = results["structured"], results["legacy"]
-        print(
-            f"ratios structured/legacy: chunks {structured['chunks'] / legacy['chunks']:.2f}, "
-            f"size {structured['size'] / legacy['size']:.2f}, "
-            f"tokens {structured['tokens'] / legacy['tokens']:.2f}, "
-            f"reindex {structured['index_s'] / legacy['index_s']:.2f}"
-        )
-        print(
-            f"best cosine (structured), present: {_spread(structured['present_cos'])}; "
-            f"absent: {_spread(structured['absent_cos'])}; "
-            f"threshold KNOWLEDGE_MIN_SCORE {load_settings().knowledge_min_score}"
-        )
-        for miss in structured["misses"]:
-            print(f"  structured miss: {miss}")
+        for number, one in enumerate(spec["sets"]):
+            corpus = tmp / f"set{number}"
+            write = render_man_pages if one["kind"] == "man" else write_pydoc_pages
+            missing = write(corpus, one["documents"])
+            if missing:
+                print(f"  not available here (their questions are skipped): {missing}")
+            one = {**one, "questions": _checked(corpus, one["questions"])}
+            size_kb = sum(p.stat().st_size for p in corpus.glob("*.txt")) / 1024
+            print(
+                f"\n{one['name']}: {len(one['documents']) - len(missing)} documents, "
+                f"{size_kb:.0f} KiB; {len(one['questions'])} questions, "
+                f"{len(one['absent'])} with no answer in them",
+                flush=True,
+            )
+            results = {
+                mode: await run_mode(tmp / f"set{number}-{mode}", mode, corpus, real, one)
+                for mode in MODES
+            }
+            _report(results, len(one["absent"]))
         stdlib = await stdlib_file_recall(tmp, CachedEmbedder(real))
         print(
-            f"stdlib set (knowledge_eval.json) file R@5: legacy {stdlib['legacy']:.2f}, "
+            f"\nstdlib set (knowledge_eval.json) file R@5: legacy {stdlib['legacy']:.2f}, "
             f"structured {stdlib['structured']:.2f}; answerable questions refused: "
             f"{stdlib['legacy refused']:.0f} / {stdlib['structured refused']:.0f}",
             flush=True,

@@ -36,8 +36,8 @@ _UNDERLINE = re.compile(r"^ {0,3}([=\-~*^#+.`_])\1{2,} *$")
 _NUMBERED = re.compile(r"^ ?(\d{1,2}(?:\.\d{1,2})*)\.? +([A-Z(`'\"‘].{0,70})$")
 _TAGGED = re.compile(r"^ *(-{1,2}[^\s,]+(?:,? -{1,2}[^\s,]+)*) {2,}\S")
 """An option and its description on one line: `-t     sort by time, newest first`."""
-_RAILS = re.compile(r"^(?: \|(?= |$) ?)+")
-"""pydoc's class-body prefix: ` |  ` (repeated for nested classes)."""
+_RAILS = re.compile(r"^(?: *\|(?=  |\s*$))+")
+"""pydoc's class-body rail: `|` followed by two spaces or nothing (repeated for nested classes)."""
 _MAX_TERM = 200
 _MAX_TERM_LINES = 3
 _DOC_RANK_LIMIT = 1000
