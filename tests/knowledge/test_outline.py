@@ -136,3 +136,22 @@ def test_txt_files_are_outlined_and_legacy_mode_is_not() -> None:
     assert len(load_bytes(Path("grep.txt"), data).sections) > 10
     assert len(load_bytes(Path("grep.txt"), data, structure=False).sections) == 1
     assert len(load_bytes(Path("grep.csv"), data).sections) == 1  # data files stay whole
+
+
+def test_captured_pydoc_module_page() -> None:
+    """pydoc's text of textwrap (Python 3.11): classes indented with rails, functions, data."""
+    sections = outline_sections((PAYLOADS / "textwrap.pydoc.txt").read_text())
+    paths = [s.path for s in sections]
+    assert paths[:3] == ["", "NAME", "MODULE REFERENCE"]
+    cls = "CLASSES > class TextWrapper(builtins.object)"
+    assert f"{cls} > fill(self, text)" in paths and f"{cls} > wrap(self, text)" in paths
+    assert [p for p in paths if p.startswith("FUNCTIONS >")] == [
+        "FUNCTIONS > dedent(text)",
+        "FUNCTIONS > fill(text, width=70, **kwargs)",
+        "FUNCTIONS > indent(text, prefix, predicate=None)",
+        "FUNCTIONS > shorten(text, width, **kwargs)",
+        "FUNCTIONS > wrap(text, width=70, **kwargs)",
+    ]
+    fill = next(s for s in sections if s.path == f"{cls} > fill(self, text)")
+    assert fill.text.startswith("fill(self, text)\n    fill(text : string) -> string")
+    assert not any(line.lstrip().startswith("|") for s in sections for line in s.text.split("\n"))
