@@ -97,7 +97,8 @@ class CountingEmbedder:
         self.tokens = 0
 
     def embed(self, texts: Sequence[str]) -> list[Vector]:
-        self.tokens += sum(len(e.ids) for e in self.real._tokenizer.encode_batch(list(texts)))
+        encodings = self.real._tokenizer.encode_batch(list(texts))
+        self.tokens += sum(sum(e.attention_mask) for e in encodings)  # not the padding
         return self.real.embed(texts)
 
 

@@ -211,6 +211,17 @@ def outline_sections(text: str) -> list[Section]:
     return _Reader(lines).read()
 
 
+def _name_line(sections: list[Section]) -> str | None:
+    """A man page's or pydoc page's one-line NAME section (`ls - list directory contents`)."""
+    for section in sections[:3]:
+        if section.headings == ("NAME",) and "\n" not in section.text.strip():
+            line = " ".join(section.text.split())
+            return line if len(line) <= 120 else None
+    return None
+
+
 def load_outlined(text: str, fallback_title: str) -> LoadedDocument:
-    """Plain text split into sections by its layout (see the module docstring)."""
-    return LoadedDocument(title=fallback_title, sections=tuple(outline_sections(text)))
+    """Plain text split into sections by its layout (see the module docstring); titled by its
+    NAME line when it has one, else by the file name."""
+    sections = outline_sections(text)
+    return LoadedDocument(title=_name_line(sections) or fallback_title, sections=tuple(sections))

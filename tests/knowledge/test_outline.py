@@ -133,7 +133,10 @@ def test_text_without_structure_is_one_section_and_prose_stays_prose() -> None:
 
 def test_txt_files_are_outlined_and_legacy_mode_is_not() -> None:
     data = (PAYLOADS / "grep.1.txt").read_bytes()
-    assert len(load_bytes(Path("grep.txt"), data).sections) > 10
+    doc = load_bytes(Path("grep.txt"), data)
+    assert len(doc.sections) > 10
+    assert doc.title == "grep, egrep, fgrep, rgrep - print lines that match patterns"  # NAME line
+    assert load_bytes(Path("notes.txt"), b"Just a note.\n").title == "Notes"
     assert len(load_bytes(Path("grep.txt"), data, structure=False).sections) == 1
     assert len(load_bytes(Path("grep.csv"), data).sections) == 1  # data files stay whole
 
