@@ -64,7 +64,7 @@ class IndexConfig:
         )
         if legacy:
             old = chunk_sections(doc.sections, self.chunk)
-            return doc, [Piece(headings=(p,) if p else (), text=t) for p, t in old]
+            return doc, [Piece(headings=tuple(p.split(" > ")) if p else (), text=t) for p, t in old]
         return doc, chunk_document(doc.sections, self.chunk)
 
 
