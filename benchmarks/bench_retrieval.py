@@ -49,6 +49,8 @@ from knowledge.sparse import query_vector
 
 DATA = Path(__file__).parent / "data" / "retrieval_eval.json"
 MODES = ("legacy", "structured")
+THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5)
+"""KNOWLEDGE_MIN_SCORE values the calibration line reports refusals for."""
 _OVERSTRIKE = re.compile(r".\x08")
 
 
@@ -126,7 +128,9 @@ class Outcome:
     best_cosine: float
     """Best dense cosine among the top 5, before the relevance cut."""
     refused: bool
-    """The relevance cut says "nothing relevant"."""
+    """The relevance cut says "nothing relevant" (at KNOWLEDGE_MIN_SCORE)."""
+    refused_at: tuple[bool, ...]
+    """The same at each of THRESHOLDS."""
 
 
 async def _open(data_dir: Path, embedder: Any, *, legacy: bool) -> KnowledgeBase:
@@ -186,6 +190,7 @@ async def evaluate(kb: KnowledgeBase, questions: list[dict[str, str]]) -> list[O
                 ),
                 best_cosine=max((h.cosine for h in hits), default=0.0),
                 refused=not relevant(hits, item["q"], kb.min_score),
+                refused_at=tuple(not relevant(hits, item["q"], t) for t in THRESHOLDS),
             )
         )
     return out
@@ -227,13 +232,17 @@ async def run_mode(
         "absent_ok": sum(o.refused for o in absent),
         "absent_today_ok": sum(today_absent),
         "present_refused": sum(o.refused for o in present),
+        "present_refused_at": [
+            sum(o.refused_at[i] for o in present) for i in range(len(THRESHOLDS))
+        ],
+        "absent_refused_at": [sum(o.refused_at[i] for o in absent) for i in range(len(THRESHOLDS))],
         "present_cos": [o.best_cosine for o in present],
         "absent_cos": [o.best_cosine for o in absent],
         "misses": misses,
     }
 
 
-async def stdlib_file_recall(tmp: Path, embedder: Any) -> dict[str, float]:
+async def stdlib_file_recall(tmp: Path, embedder: Any) -> dict[str, Any]:
     """File-level Recall@5 on the existing stdlib-docstring set, both chunkers (cached model), and
     how many of its questions (all answerable) the relevance cut refuses."""
     corpus = tmp / "docstrings"
@@ -245,12 +254,16 @@ async def stdlib_file_recall(tmp: Path, embedder: Any) -> dict[str, float]:
         try:
             await kb.reindex_report([str(corpus)])
             hits = refused = 0
+            refused_at = [0] * len(THRESHOLDS)
             for item in questions:
                 found = await _raw_hits(kb, item["q"])
                 hits += item["source"] in [Path(str(h.payload["source"])).stem for h in found]
                 refused += not relevant(found, item["q"], kb.min_score)
+                for i, t in enumerate(THRESHOLDS):
+                    refused_at[i] += not relevant(found, item["q"], t)
             out[mode] = hits / len(questions)
             out[f"{mode} refused"] = refused
+            out[f"{mode} refused at"] = refused_at
         finally:
             await kb.close()
     return out
@@ -341,6 +354,17 @@ def _report(results: dict[str, dict[str, Any]], absent: int) -> None:
     if absent:
         cosines += f"; absent: {_spread(structured['absent_cos'])}"
     print(f"{cosines}; KNOWLEDGE_MIN_SCORE {load_settings().knowledge_min_score}")
+    calibration = ", ".join(
+        f"{t}: {p}/{len(structured['present_cos'])}" + (f" and {a}/{absent}" if absent else "")
+        for t, p, a in zip(
+            THRESHOLDS,
+            structured["present_refused_at"],
+            structured["absent_refused_at"],
+            strict=True,
+        )
+    )
+    what = "answerable" + (" and unanswerable" if absent else "")
+    print(f"refused (structured) {what} at KNOWLEDGE_MIN_SCORE = {calibration}")
     for miss in structured["misses"]:
         print(f"  structured miss: {miss}")
 
@@ -384,6 +408,11 @@ async def run() -> None:
             f"{stdlib['legacy refused']:.0f} / {stdlib['structured refused']:.0f}",
             flush=True,
         )
+        calibration = ", ".join(
+            f"{t}: {n}/{len(json.loads(STDLIB_EVAL.read_text())['questions'])}"
+            for t, n in zip(THRESHOLDS, stdlib["structured refused at"], strict=True)
+        )
+        print(f"refused (structured) at KNOWLEDGE_MIN_SCORE = {calibration}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
