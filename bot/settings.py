@@ -90,8 +90,10 @@ class Settings(BaseSettings):
     """File globs to skip, on top of hidden folders, node_modules and __pycache__."""
     knowledge_chunk_chars: int = Field(default=1000, ge=200)
     knowledge_chunk_overlap: int = Field(default=200, ge=0)
-    knowledge_min_score: float = Field(default=0.3, ge=-1.0, le=1.0)
-    """Cosine similarity a passage needs on the dense side (an exact keyword hit also passes)."""
+    knowledge_min_score: float = Field(default=0.45, ge=-1.0, le=1.0)
+    """Best dense cosine a question's passages need, else "not in the knowledge base" (an
+    identifier from the question found in a passage also passes); calibrated for the packaged
+    model by benchmarks/bench_retrieval.py."""
     knowledge_max_file_mb: float = Field(default=20.0, gt=0)
     """Larger files are capped (their first part is indexed) with a warning."""
 

@@ -27,6 +27,7 @@ from knowledge.client import ClientHandle, release
 from knowledge.embedding import Embedder, make_embedder
 from knowledge.errors import KnowledgeError, KnowledgeUnavailable
 from knowledge.indexer import IndexConfig, Indexer
+from knowledge.relevance import Hit, relevant, score_hits
 from knowledge.report import ReindexReport
 from knowledge.sparse import query_vector
 from knowledge.store import Store
@@ -123,7 +124,8 @@ class KnowledgeBase:
         self.embedder = embedder
         self.config = config
         self.min_score = min_score
-        """Dense cosine a passage needs (None: no threshold)."""
+        """Best dense cosine a query's hits need, else nothing is relevant (None: no threshold);
+        an identifier from the query found in a hit also counts (see knowledge.relevance)."""
         self.sparse_ratio = sparse_ratio
         """Sparse score a passage needs, as a share of the best single-term IDF in the corpus."""
         self._query_embedders: dict[str, Embedder] = {embedder.name: embedder}
@@ -173,7 +175,16 @@ class KnowledgeBase:
             )
         return served
 
-    def _query(self, query: str, scopes: list[str] | None, limit: int) -> list[Passage]:
+    async def search_hits(
+        self, query: str, *, scopes: Sequence[str] | None = None, limit: int = 5
+    ) -> list[Hit]:
+        """Ranked hits with their fused and dense scores (`kb search --json`); [] when nothing is
+        relevant (see knowledge.relevance)."""
+        return await asyncio.to_thread(
+            self._hits, query, None if scopes is None else list(scopes), limit
+        )
+
+    def _hits(self, query: str, scopes: list[str] | None, limit: int) -> list[Hit]:
         if not query.strip():
             return []
         try:
@@ -183,32 +194,36 @@ class KnowledgeBase:
             served = self._serving(name)
             if scopes is not None and served.all_public and "public" in scopes:
                 scopes = None  # every document is public: skip the filter (a scan in local mode)
+            dense = served.embedder.embed([query])[0]
             points = self.store.search(
                 name,
-                dense=served.embedder.embed([query])[0],
+                dense=dense,
                 sparse=query_vector(query),
                 scopes=scopes,
                 limit=limit,
-                min_dense=self.min_score,
+                min_dense=None,  # dense ranks always help the order; relevance is decided below
                 min_sparse=self.sparse_ratio * served.best_idf,
             )
+            hits = score_hits(self.store, name, points, dense)
         except KnowledgeError:
             raise
         except Exception as exc:
             raise KnowledgeUnavailable(
                 f"Knowledge search failed ({self._handle.where}): {type(exc).__name__}: {exc}"
             ) from exc
+        return hits if relevant(hits, query, self.min_score) else []
+
+    def _query(self, query: str, scopes: list[str] | None, limit: int) -> list[Passage]:
         return [
             Passage(
-                text=str(p.payload.get("text", "")),
-                title=str(p.payload.get("title", "")),
-                source=str(p.payload.get("source", "")),
-                section=str(p.payload.get("section", "")),
-                score=float(p.score),
-                chunk_id=str(p.id),
+                text=str(h.payload.get("text", "")),
+                title=str(h.payload.get("title", "")),
+                source=str(h.payload.get("source", "")),
+                section=str(h.payload.get("section", "")),
+                score=h.fused,
+                chunk_id=h.id,
             )
-            for p in points
-            if p.payload
+            for h in self._hits(query, scopes, limit)
         ]
 
     # --- KnowledgeAdmin ----------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 from bot.errors import ParleyError
 from bot.settings import Settings
 from knowledge import KnowledgeBase, open_knowledge_base
+from knowledge.relevance import Hit
 from knowledge.report import ReindexReport
 
 T = TypeVar("T")
@@ -91,25 +93,50 @@ def status_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _hit_record(rank: int, hit: Hit) -> dict[str, Any]:
+    section = str(hit.payload.get("section", ""))
+    return {
+        "rank": rank,
+        "id": hit.id,
+        "source": hit.payload.get("source", ""),
+        "title": hit.payload.get("title", ""),
+        "heading_path": section.split(" > ") if section else [],
+        "chunk_index": hit.payload.get("chunk_index"),
+        "text": hit.payload.get("text", ""),
+        "scores": {"fused": round(hit.fused, 4), "cosine": round(hit.cosine, 4)},
+    }
+
+
 def search_command(args: argparse.Namespace, settings: Settings) -> int:
     query = " ".join(args.query)
     scopes = list(args.scope) if args.scope else None
 
-    async def work(kb: KnowledgeBase) -> list[Any]:
-        return await kb.search(query, scopes=scopes, limit=args.limit)
+    async def work(kb: KnowledgeBase) -> list[Hit]:
+        return await kb.search_hits(query, scopes=scopes, limit=args.limit)
 
     try:
         hits = _run(settings, work)
     except ParleyError as exc:
         return _fail(exc)
+    if args.json:
+        records = [_hit_record(rank, hit) for rank, hit in enumerate(hits, start=1)]
+        print(json.dumps({"query": query, "hits": records}, ensure_ascii=False, indent=2))
+        return 0 if hits else 1
     if not hits:
-        print(f"No passages above the threshold for {query!r}.")
+        print(f"Nothing relevant in the knowledge base for {query!r}.")
         return 1
     for rank, hit in enumerate(hits, start=1):
-        section = f" › {hit.section}" if hit.section else ""
-        print(f"{rank:>2}. {hit.score:.3f}  {hit.source}{section}")
-        snippet = " ".join(hit.text.split())
-        print(f"      {snippet[:160]}{'…' if len(snippet) > 160 else ''}")
+        record = _hit_record(rank, hit)
+        headings = record["heading_path"]
+        if headings and headings[0] == record["title"]:
+            headings = headings[1:]  # a Markdown file's H1 is usually its title too
+        path = " › ".join([record["title"], *headings])
+        print(
+            f"{rank:>2}. {record['source']} — {path}  "
+            f"[{hit.id[:8]}] fused {hit.fused:.3f}, cosine {hit.cosine:.3f}"
+        )
+        snippet = " ".join(str(record["text"]).split())
+        print(f"      {snippet[:240]}{'…' if len(snippet) > 240 else ''}")
     return 0
 
 
@@ -128,6 +155,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     search = commands.add_parser("search", help="ranked passages for a query")
     search.add_argument("query", nargs="+", metavar="QUERY")
     search.add_argument("--limit", type=int, default=5)
+    search.add_argument(
+        "--json", action="store_true", help="ranked hits as JSON (id, source, path, text, scores)"
+    )
     search.add_argument(
         "--scope",
         action="append",

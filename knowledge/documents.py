@@ -21,6 +21,9 @@ class Section:
     headings: tuple[str, ...]
     """Heading path from the top, e.g. ("Setup", "Slack"); empty before the first heading."""
     text: str
+    titled: bool = False
+    """The text opens with its own last heading (an entry's signature line, e.g. `dumps(obj)`), so
+    it needs no heading line added when it shares a chunk with its neighbours."""
 
     @property
     def path(self) -> str:
@@ -52,8 +55,12 @@ class Chunk:
     content_hash: str
     """Hash of the document version this chunk came from."""
     scopes: tuple[str, ...] = field(default=("public",))
+    lead: str = ""
+    """End of the previous piece when a long section was cut: embedded, never stored or shown."""
 
     def embedding_text(self) -> str:
-        """Text given to the embedders: title and section help the chunk stand on its own."""
+        """Text given to the embedders: title and heading path help the chunk stand on its own
+        (and a cut piece gets the end of the one before it); the stored text is `text` alone."""
         head = " — ".join(part for part in (self.title, self.section) if part)
-        return f"{head}\n{self.text}" if head else self.text
+        body = f"{self.lead} … {self.text}" if self.lead else self.text
+        return f"{head}\n{body}" if head else body

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.ports import ProgressCallback
-from knowledge.chunking import ChunkConfig, chunk_sections
-from knowledge.documents import Chunk
+from knowledge.chunking import ChunkConfig, Piece, chunk_document, chunk_sections
+from knowledge.documents import Chunk, LoadedDocument
 from knowledge.embedding.base import Embedder
 from knowledge.errors import DocumentError
 from knowledge.loaders import load_bytes, read_capped
@@ -34,7 +34,7 @@ from knowledge.sparse import document_vector
 from knowledge.store import Store
 from knowledge.walk import iter_files
 
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,27 @@ class IndexConfig:
     scopes: ScopeRules = field(default_factory=ScopeRules)
     max_file_bytes: int = 20 * 1024 * 1024
     batch_chunks: int = 64
+    legacy_chunking: bool = False
+    """Index as before structure-aware chunking (fixed windows with overlap, plain text as one
+    section). Only the retrieval benchmark sets it, to compare the two in one run."""
 
     @property
     def signature(self) -> bytes:
-        return f"{self.chunk.size}:{self.chunk.overlap}:{CHUNKER_VERSION}".encode()
+        version = "1" if self.legacy_chunking else CHUNKER_VERSION
+        return f"{self.chunk.size}:{self.chunk.overlap}:{version}".encode()
+
+    def pieces(
+        self, path: Path, data: bytes, *, capped: bool
+    ) -> tuple[LoadedDocument, list[Piece]]:
+        """Load one file and chunk it the way this configuration says."""
+        legacy = self.legacy_chunking
+        doc = load_bytes(
+            path, data, capped=capped, max_chars=self.max_file_bytes, structure=not legacy
+        )
+        if legacy:
+            old = chunk_sections(doc.sections, self.chunk)
+            return doc, [Piece(headings=tuple(p.split(" > ")) if p else (), text=t) for p, t in old]
+        return doc, chunk_document(doc.sections, self.chunk)
 
 
 def display_source(path: Path) -> str:
@@ -209,7 +226,7 @@ class Indexer:
             report.unchanged += 1
             return None
         try:
-            doc = load_bytes(path, data, capped=capped, max_chars=config.max_file_bytes)
+            doc, pieces = config.pieces(path, data, capped=capped)
         except DocumentError as exc:
             report.errors.append((source, str(exc)))
             return None
@@ -217,7 +234,6 @@ class Indexer:
             report.errors.append((source, f"could not parse: {type(exc).__name__}: {exc}"))
             return None
         report.warnings.extend((source, w) for w in doc.warnings)
-        pieces = chunk_sections(doc.sections, config.chunk)
         if not pieces:
             self._empty(collection, doc_id, source, record, report)
             return None
@@ -226,13 +242,14 @@ class Indexer:
                 doc_id=doc_id,
                 source=source,
                 title=doc.title,
-                section=section,
+                section=piece.path,
                 index=i,
-                text=text,
+                text=piece.text,
                 content_hash=content_hash,
                 scopes=scopes,
+                lead=piece.lead,
             )
-            for i, (section, text) in enumerate(pieces)
+            for i, piece in enumerate(pieces)
         ]
         new_record = {
             "doc_id": doc_id,

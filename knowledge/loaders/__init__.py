@@ -15,6 +15,7 @@ from knowledge.documents import LoadedDocument
 from knowledge.errors import DocumentError
 from knowledge.loaders.html import load_html
 from knowledge.loaders.markdown import load_markdown
+from knowledge.loaders.outline import load_outlined
 from knowledge.loaders.pdf import load_pdf
 from knowledge.loaders.text import decode_text, load_plain, load_rst
 
@@ -30,10 +31,10 @@ TEXT_LOADERS: dict[str, TextLoader] = {
     ".rst": load_rst,
     ".rest": load_rst,
 }
-PLAIN_EXTENSIONS = frozenset(
+OUTLINED_EXTENSIONS = frozenset({".txt", ".text"})
+"""Prose text whose layout (titles, indented entries) is read for structure; see loaders.outline."""
+PLAIN_EXTENSIONS = OUTLINED_EXTENSIONS | frozenset(
     {
-        ".txt",
-        ".text",
         ".adoc",
         ".asciidoc",
         ".org",
@@ -62,9 +63,17 @@ def title_from_name(path: Path) -> str:
 
 
 def load_bytes(
-    path: Path, data: bytes, *, capped: bool = False, max_chars: int | None = None
+    path: Path,
+    data: bytes,
+    *,
+    capped: bool = False,
+    max_chars: int | None = None,
+    structure: bool = True,
 ) -> LoadedDocument:
-    """Parse `data` (the file's content, possibly already capped) by `path`'s extension."""
+    """Parse `data` (the file's content, possibly already capped) by `path`'s extension.
+
+    `structure=False` reads plain text as one section (the behaviour before plain-text structure
+    was read; the retrieval benchmark compares the two)."""
     suffix = path.suffix.lower()
     fallback = title_from_name(path)
     warnings: list[str] = []
@@ -76,7 +85,8 @@ def load_bytes(
         doc = load_pdf(data, fallback, max_chars=max_chars)
     else:
         text = decode_text(data)
-        loader = TEXT_LOADERS.get(suffix, load_plain)
+        outlined = structure and suffix in OUTLINED_EXTENSIONS
+        loader = TEXT_LOADERS.get(suffix, load_outlined if outlined else load_plain)
         doc = loader(text, fallback)
     if not warnings:
         return doc

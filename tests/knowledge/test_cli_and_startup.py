@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,8 +35,31 @@ def test_cli_reindex_status_search(
     assert "Documents: 4" in out and "hashing-256" in out and "Last run:" in out
     assert run_cli(["kb", "search", "E4711", "signing", "secret"], settings) == 0
     out = capsys.readouterr().out
-    assert out.lstrip().startswith("1.") and "slack.md › Slack setup > Errors" in out
+    first = out.lstrip().splitlines()
+    assert first[0].startswith("1. ") and "slack.md — Slack setup  [" in first[0]
+    # the hit shows its own text (the two small sections grouped, the inner heading kept)
+    assert first[1].strip().startswith("Create a Slack app") and "Errors Error E4711" in first[1]
     assert run_cli(["kb", "search", "zzzqqq"], settings) == 1
+    assert "Nothing relevant in the knowledge base" in capsys.readouterr().out
+
+
+def test_cli_search_json(
+    make_settings: Callable[..., Settings], corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings()
+    assert run_cli(["kb", "reindex", "--quiet", str(corpus)], settings) == 0
+    capsys.readouterr()
+    assert run_cli(["kb", "search", "--json", "--limit", "2", "what", "is", "E4711"], settings) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["query"] == "what is E4711"
+    top = result["hits"][0]
+    assert top["rank"] == 1 and top["source"].endswith("guides/slack.md")
+    assert top["heading_path"] == ["Slack setup"] and top["chunk_index"] == 0
+    assert top["text"].endswith("Errors\nError E4711 means the signing secret does not match.")
+    assert set(top["scores"]) == {"fused", "cosine"} and len(top["id"]) == 36
+    assert len(result["hits"]) <= 2
+    assert run_cli(["kb", "search", "--json", "zzzqqq"], settings) == 1
+    assert json.loads(capsys.readouterr().out)["hits"] == []
 
 
 def test_cli_progress_bar_goes_to_stderr(

@@ -88,3 +88,14 @@ async def test_paraphrase_found_by_dense_side(real_kb: KnowledgeBase) -> None:
 
 async def test_unrelated_question_finds_nothing(real_kb: KnowledgeBase) -> None:
     assert await real_kb.retrieve("Who painted the Mona Lisa?", scopes=["public"]) == []
+
+
+async def test_workplace_question_the_handbook_does_not_answer_finds_nothing(
+    real_kb: KnowledgeBase,
+) -> None:
+    # every word is handbook-like and the sparse side matches "book"; the best cosine is low
+    assert await real_kb.retrieve("How do I book a meeting room?", scopes=["public"]) == []
+    hits = await real_kb.search_hits("How do I book a meeting room?", limit=3)
+    assert hits == []
+    real_kb.min_score = None  # no cut: the same question does get ranked passages
+    assert await real_kb.search_hits("How do I book a meeting room?", limit=3)
