@@ -97,6 +97,10 @@ class VectorStore(Protocol):
 
     def retrieve(self, name: str, ids: Sequence[str]) -> list[Hit]: ...
 
+    def dense_vectors(self, name: str, ids: Sequence[str]) -> dict[str, list[float]]:
+        """The dense vector of each point in `ids` that has one."""
+        ...
+
     def scroll(self, name: str, where: Where) -> list[Hit]:
         """Every point that matches, payload only."""
         ...

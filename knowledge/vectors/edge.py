@@ -60,6 +60,13 @@ def _filter(where: Where | None) -> qe.Filter | None:
     return qe.Filter(must=must or None, must_not=must_not or None)
 
 
+def _dense_of(vector: Any) -> Any:
+    """A record's dense vector, whether the engine returns a named map or a single vector."""
+    if isinstance(vector, dict):
+        return vector.get(DENSE)
+    return vector if isinstance(vector, list) and vector else None
+
+
 def _hit(record: Any, score: float = 0.0) -> Hit:
     return Hit(str(record.id), score, dict(record.payload or {}))
 
@@ -177,6 +184,10 @@ class EdgeStore:
 
     def retrieve(self, name: str, ids: Sequence[str]) -> list[Hit]:
         return [_hit(r) for r in self._shard(name).retrieve(list(ids), True, False)]
+
+    def dense_vectors(self, name: str, ids: Sequence[str]) -> dict[str, list[float]]:
+        records = self._shard(name).retrieve(list(ids), False, True)
+        return {str(r.id): list(v) for r in records if (v := _dense_of(r.vector)) is not None}
 
     def scroll(self, name: str, where: Where) -> list[Hit]:
         shard, flt = self._shard(name), _filter(where)

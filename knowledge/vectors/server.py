@@ -124,6 +124,18 @@ class ServerStore:
             found = self.client.retrieve(name, ids=list(ids), with_payload=True)
         return [Hit(str(r.id), 0.0, dict(r.payload or {})) for r in found]
 
+    def dense_vectors(self, name: str, ids: Sequence[str]) -> dict[str, list[float]]:
+        with self._lock:
+            found = self.client.retrieve(
+                name, ids=list(ids), with_payload=False, with_vectors=[DENSE]
+            )
+        out: dict[str, list[float]] = {}
+        for record in found:
+            vector = record.vector.get(DENSE) if isinstance(record.vector, dict) else None
+            if isinstance(vector, list) and all(isinstance(x, float | int) for x in vector):
+                out[str(record.id)] = [float(x) for x in vector]  # type: ignore[arg-type]
+        return out
+
     def scroll(self, name: str, where: Where) -> list[Hit]:
         out: list[Hit] = []
         offset: Any = None
