@@ -88,7 +88,7 @@ def is_bot_installed(activity: Payload) -> bool:
 
 
 def _message(activity: Payload) -> Event | None:
-    ref, root = conversation_ref(activity)
+    ref = conversation_ref(activity)
     mentioned = mentions_bot(activity)
     author = _author(activity)
     if ref.kind is ConversationKind.GROUP and not mentioned:
@@ -125,7 +125,7 @@ def _click(activity: Payload, data: object, *, respond_within_s: float) -> Event
     if decoded is None:
         return None
     action_id, value = decoded
-    ref, _ = conversation_ref(activity)
+    ref = conversation_ref(activity)
     card_id = str(activity.get("replyToId") or "")
     return ActionClick(
         event_id=str(activity.get("id") or ""),
@@ -151,10 +151,10 @@ _KINDS: dict[str, Callable[[Payload], Event | None]] = {
 # --- pieces ---------------------------------------------------------------------------------
 
 
-def conversation_ref(activity: Payload) -> tuple[ConversationRef, str]:
-    """Where the activity was written, and the channel reply chain's root id ("" elsewhere)."""
+def conversation_ref(activity: Payload) -> ConversationRef:
+    """Where the activity was written."""
     conversation = activity.get("conversation") or {}
-    conversation_id = str(conversation.get("id") or "")
+    raw_id = str(conversation.get("id") or "")
     kind = _KINDS_BY_CONVERSATION.get(
         str(conversation.get("conversationType") or ""), ConversationKind.DIRECT
     )
@@ -163,13 +163,12 @@ def conversation_ref(activity: Payload) -> tuple[ConversationRef, str]:
         or ((activity.get("channelData") or {}).get("tenant") or {}).get("id")
         or ""
     )
-    channel_id, thread = conversation_id, None
-    root = ""
+    channel_id, thread = raw_id, None
     if kind is ConversationKind.CHANNEL:
-        channel_id, _, root = conversation_id.partition(";messageid=")
+        channel_id, _, root = raw_id.partition(";messageid=")
         if root and root != str(activity.get("id") or ""):
             kind, thread = ConversationKind.THREAD, root
-    ref = ConversationRef(
+    return ConversationRef(
         platform=PLATFORM,
         workspace_id=tenant,
         channel_id=channel_id,
@@ -177,7 +176,6 @@ def conversation_ref(activity: Payload) -> tuple[ConversationRef, str]:
         kind=kind,
         route=str(activity.get("serviceUrl") or ""),
     )
-    return ref, root
 
 
 def conversation_id(ref: ConversationRef) -> str:

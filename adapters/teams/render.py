@@ -48,7 +48,11 @@ class TeamsMessage:
     entities: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": "message", "text": self.text, "textFormat": self.text_format}
+        body: dict[str, Any] = {
+            "type": "message",
+            "text": self.text,
+            "textFormat": self.text_format,
+        }
         if self.attachments:
             body["attachments"] = list(self.attachments)
         if self.entities:

@@ -27,6 +27,7 @@ It also builds captured-shape inbound activities (`inbound`, `conversation_updat
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import time
@@ -61,7 +62,8 @@ class Call:
     conversation_id: str
     body: dict[str, Any]
     at: float
-    status: int = 200
+    status: int = 0
+    """The answer's HTTP status (0 while the request is in flight)."""
     error: str = ""
     activity_id: str = ""
 
@@ -120,10 +122,10 @@ class FakeConnector:
 
     async def start(self) -> FakeConnector:
         app = web.Application(client_max_size=10 * 1024**2)
-        app.router.add_post("/v3/conversations", self._create)
-        app.router.add_post("/v3/conversations/{cid}/activities", self._send)
-        app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._reply)
-        app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._update)
+        app.router.add_post("/teams/v3/conversations", self._create)
+        app.router.add_post("/teams/v3/conversations/{cid}/activities", self._send)
+        app.router.add_post("/teams/v3/conversations/{cid}/activities/{aid}", self._reply)
+        app.router.add_put("/teams/v3/conversations/{cid}/activities/{aid}", self._update)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -199,7 +201,7 @@ class FakeConnector:
         return [
             c
             for c in self.calls
-            if c.method == method and (ok is None or (c.status < 300) == ok)
+            if c.method == method and (ok is None or (200 <= c.status < 300) == ok)
         ]
 
     @property
@@ -215,13 +217,16 @@ class FakeConnector:
         if body.get("isGroup") or len(members) != 1:
             return self._fail(call, 400, "BadArgument", "one member, isGroup false")
         conversation = self.personal_chat(str(members[0].get("id", "")))
+        call.status = 201
         return web.json_response({"id": conversation.id, "activityId": ""}, status=201)
 
     async def _send(self, request: web.Request) -> web.Response:
         return await self._write(request, "send", request.match_info["cid"], "")
 
     async def _reply(self, request: web.Request) -> web.Response:
-        return await self._write(request, "reply", request.match_info["cid"], request.match_info["aid"])
+        return await self._write(
+            request, "reply", request.match_info["cid"], request.match_info["aid"]
+        )
 
     async def _update(self, request: web.Request) -> web.Response:
         cid, aid = request.match_info["cid"], request.match_info["aid"]
@@ -238,10 +243,12 @@ class FakeConnector:
         existing.attachments = list(body.get("attachments") or [])
         existing.entities = list(body.get("entities") or [])
         existing.texts.append(existing.text)
-        call.activity_id = aid
+        call.activity_id, call.status = aid, 200
         return web.json_response({"id": aid})
 
-    async def _write(self, request: web.Request, method: str, cid: str, reply_to: str) -> web.Response:
+    async def _write(
+        self, request: web.Request, method: str, cid: str, reply_to: str
+    ) -> web.Response:
         raw = await request.read()
         body = json.loads(raw or b"{}")
         call = self._record(method, cid, body)
@@ -304,7 +311,7 @@ class FakeConnector:
             entities=list(body.get("entities") or []),
             texts=[text],
         )
-        call.activity_id = aid
+        call.activity_id, call.status = aid, 201
         return web.json_response({"id": aid}, status=201)
 
     def _stream(
@@ -333,7 +340,9 @@ class FakeConnector:
             if sequence != 1:
                 return self._fail(call, 400, "BadArgument", "a new stream starts at 1")
             stream_id = self.next_id()
-            stream = Stream(id=stream_id, conversation_id=cid, started=call.at, sequence=0, last_at=0.0)
+            stream = Stream(
+                id=stream_id, conversation_id=cid, started=call.at, sequence=0, last_at=0.0
+            )
             self.streams[stream_id] = stream
         elif stream_id not in self.streams:
             return self._fail(call, 400, "BadArgument", "unknown streamId")
@@ -342,7 +351,9 @@ class FakeConnector:
         if refused is not None:
             return refused
         if sequence <= stream.sequence:
-            return self._fail(call, 400, "ContentStreamSequenceOrderPreConditionFailed", str(sequence))
+            return self._fail(
+                call, 400, "ContentStreamSequenceOrderPreConditionFailed", str(sequence)
+            )
         since = call.at - stream.last_at
         if stream.chunks and since < self.stream_interval_s - self.stream_tolerance_s:
             return self._fail(
@@ -350,7 +361,7 @@ class FakeConnector:
             )
         stream.sequence, stream.last_at = sequence, call.at
         stream.chunks.append(body)
-        call.activity_id = stream_id
+        call.activity_id, call.status = stream_id, 201
         return web.json_response({"id": stream_id}, status=201)
 
     def _check_open(self, call: Call, stream: Stream) -> web.Response | None:
@@ -371,7 +382,7 @@ class FakeConnector:
             entities=list(body.get("entities") or []),
             texts=[str(c.get("text") or "") for c in stream.chunks] + [text],
         )
-        call.activity_id = stream.id
+        call.activity_id, call.status = stream.id, 201
         return web.json_response({"id": stream.id}, status=201)
 
     def _fail(
@@ -400,7 +411,9 @@ class FakeConnector:
         """A message activity as Teams sends it; with `mention` the text starts with the bot's
         `<at>` tag and an entity names it."""
         body_text = f"<at>{BOT_NAME}</at> {text}" if mention else text
-        activity = self._envelope(conversation, "message", user=user, name=name, activity_id=activity_id)
+        activity = self._envelope(
+            conversation, "message", user=user, name=name, activity_id=activity_id
+        )
         activity["text"] = body_text
         activity["textFormat"] = "plain"
         if reply_to_id:
@@ -417,15 +430,27 @@ class FakeConnector:
             )
         return activity
 
-    def conversation_update(self, conversation: Conversation, *, bot_added: bool = True) -> dict[str, Any]:
-        activity = self._envelope(conversation, "conversationUpdate", user=USER_ID, name="Ada Lovelace")
+    def conversation_update(
+        self, conversation: Conversation, *, bot_added: bool = True
+    ) -> dict[str, Any]:
+        activity = self._envelope(
+            conversation, "conversationUpdate", user=USER_ID, name="Ada Lovelace"
+        )
         member = {"id": BOT_ID, "name": BOT_NAME} if bot_added else {"id": USER_ID}
         activity["membersAdded"] = [member]
-        activity["channelData"]["eventType"] = "teamMemberAdded" if conversation.kind == "channel" else None
+        activity["channelData"]["eventType"] = (
+            "teamMemberAdded" if conversation.kind == "channel" else None
+        )
         return activity
 
     def invoke_action(
-        self, conversation: Conversation, card_id: str, data: dict[str, Any], *, user: str = USER_ID, name: str = "Ada Lovelace"
+        self,
+        conversation: Conversation,
+        card_id: str,
+        data: dict[str, Any],
+        *,
+        user: str = USER_ID,
+        name: str = "Ada Lovelace",
     ) -> dict[str, Any]:
         """The `adaptiveCard/action` invoke Teams sends for a click on an Action.Execute."""
         activity = self._envelope(conversation, "invoke", user=user, name=name)
@@ -451,25 +476,37 @@ class FakeConnector:
         self, conversation: Conversation, kind: str, *, user: str, name: str, activity_id: str = ""
     ) -> dict[str, Any]:
         channel_data: dict[str, Any] = {"tenant": {"id": TENANT}}
+        activity_id = activity_id or self.next_id()
+        conversation_id = conversation.id
+        if conversation.kind == "channel" and ";messageid=" not in conversation_id:
+            # A new post: Teams names its own reply chain in the conversation id.
+            conversation_id = f"{conversation_id};messageid={activity_id}"
+            self._add(dataclasses.replace(conversation, id=conversation_id))
         if conversation.kind == "channel":
             channel_data["team"] = {"id": conversation.team_id}
             channel_data["channel"] = {"id": conversation.channel_id}
         return {
             "type": kind,
-            "id": activity_id or self.next_id(),
+            "id": activity_id,
             "timestamp": "2026-12-01T22:00:00.000Z",
             "localTimestamp": "2026-12-01T23:00:00.000+01:00",
             "serviceUrl": self.service_url,
             "channelId": "msteams",
-            "from": {"id": user, "name": name, "aadObjectId": USER_AAD if user == USER_ID else f"aad-{user}"},
+            "from": {
+                "id": user,
+                "name": name,
+                "aadObjectId": USER_AAD if user == USER_ID else f"aad-{user}",
+            },
             "conversation": {
-                "id": conversation.id,
+                "id": conversation_id,
                 "conversationType": conversation.kind,
                 "tenantId": TENANT,
                 **({"isGroup": True} if conversation.kind != "personal" else {}),
             },
             "recipient": {"id": BOT_ID, "name": BOT_NAME},
-            "entities": [{"type": "clientInfo", "locale": "en-US", "country": "US", "platform": "Web"}],
+            "entities": [
+                {"type": "clientInfo", "locale": "en-US", "country": "US", "platform": "Web"}
+            ],
             "channelData": channel_data,
             "locale": "en-US",
         }

@@ -96,7 +96,9 @@ def approval() -> OutgoingMessage:
     return OutgoingMessage(
         text_markdown="**Approval needed:** run `http_request`",
         actions=(
-            Action(id="approve", label="Approve", value="f43d5f54776e837c", style=ActionStyle.PRIMARY),
+            Action(
+                id="approve", label="Approve", value="f43d5f54776e837c", style=ActionStyle.PRIMARY
+            ),
             Action(id="deny", label="Deny", value="f43d5f54776e837c", style=ActionStyle.DANGER),
         ),
     )
