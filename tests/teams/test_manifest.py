@@ -67,7 +67,7 @@ def test_the_validator_does_refuse_a_broken_manifest(validator: jsonschema.Draft
     [("not-a-guid", "https://x.example"), (APP_ID, "http://x.example"), (APP_ID, "parley")],
 )
 def test_bad_arguments_are_refused_with_a_reason(app_id: str, base_url: str) -> None:
-    with pytest.raises(ValueError, match="GUID|https"):
+    with pytest.raises(ValueError, match=r"GUID|https"):
         render_manifest(app_id, base_url)
 
 
