@@ -18,7 +18,7 @@ How it works:
 - Outbound (`send`, `edit`, `send_private`, `typing`, native streams) goes through
   `connector.Connector` to the ref's route, the serviceUrl Teams gave with the conversation, so
   the bot can post after a restart. Rate limits are declared in `teams_capabilities` (per
-  conversation thread: 7 / 1 s, 60 / 30 s, 1,800 / h for every write, plus one stream chunk per
+  conversation: 7 / 1 s, 60 / 30 s, 1,800 / h for every write, plus one stream chunk per
   second) and enforced by the delivery engine; errors are raised typed, never retried here.
 """
 
@@ -63,9 +63,11 @@ INVOKE_BUDGET_S = 4.0
 
 
 def teams_capabilities(*, window_scale: float = 1.0) -> Capabilities:
-    """Teams' limits. Every write to a conversation thread counts against the same three
-    windows; a stream takes about one chunk per second on top. `window_scale` shrinks the
-    windows (tests and benchmarks against the fake at a faster clock)."""
+    """Teams' limits. Every write to a conversation counts against the same three windows
+    (Teams says "per thread"; they are counted per channel, so every reply chain of a channel
+    shares them: the strict reading, which can never be over Teams' count); a stream takes about
+    one chunk per second on top. `window_scale` shrinks the windows (tests and benchmarks
+    against the fake at a faster clock)."""
     windows = ((7, 1.0, "1 s"), (60, 30.0, "30 s"), (1800, 3600.0, "1 h"))
     return Capabilities(
         max_post_chars=12_000,
@@ -75,7 +77,7 @@ def teams_capabilities(*, window_scale: float = 1.0) -> Capabilities:
             *(
                 RateLimit(
                     ops=ALL_OPS,
-                    scope=RateScope.THREAD,
+                    scope=RateScope.CHANNEL,
                     calls=calls,
                     window_s=window * window_scale,
                     name=f"teams per-thread {name}",

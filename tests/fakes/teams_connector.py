@@ -8,8 +8,10 @@ botbuilder `ConnectorClient` the Teams adapter uses.
 It records every call (`fake.calls`) and the activities the bot wrote (`fake.activities`, each
 with every text it showed), and enforces what the Connector enforces for Teams, so a bot that
 gets it wrong sees what it would see in production:
-- per-conversation (thread) limits, all at once: 7 calls / 1 s, 60 / 30 s, 1,800 / 1 h (every
-  write counts: posts, replies, updates, typing and stream chunks) → HTTP 429 with Retry-After;
+- per-conversation limits, all at once: 7 calls / 1 s, 60 / 30 s, 1,800 / 1 h (every write
+  counts: posts, replies, updates, typing and stream chunks; a channel's reply chains count as
+  the one channel conversation, the strict reading of Teams' "per thread") → HTTP 429 with
+  Retry-After;
   `time_scale` shrinks every window for fast tests (0.1: 7 / 0.1 s …);
 - 413 when a request body passes `max_body_bytes` (Teams documents ~100 KB per message);
 - streaming (typing activities with a `streaminfo` entity): only in personal chats (403
@@ -38,7 +40,7 @@ from typing import Any
 from aiohttp import web
 
 TEAMS_LIMITS = ((7, 1.0), (60, 30.0), (1800, 3600.0))
-"""(calls, window seconds) per bot per conversation thread, from Teams' rate-limit docs."""
+"""(calls, window seconds) per bot per conversation, from Teams' rate-limit docs."""
 BOT_ID = "28:00000000-0000-0000-0000-00000000b07"
 BOT_NAME = "Parley"
 TENANT = "72f988bf-0000-0000-0000-000000000001"
@@ -273,7 +275,7 @@ class FakeConnector:
             return self._fail(call, 404, "ConversationNotFound", cid)
         if size > self.max_body_bytes:
             return self._fail(call, 413, "MessageSizeTooBig", f"{size} bytes")
-        wait = self._take(cid, call.at)
+        wait = self._take(cid.partition(";messageid=")[0], call.at)
         if wait > 0:
             return self._fail(call, 429, "Throttled", "", retry_after=wait)
         return None
