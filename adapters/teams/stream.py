@@ -14,7 +14,8 @@ chunk. Pacing is the delivery engine's (the adapter declares the one-per-second 
 Errors are raised typed: a 429 as RateLimited (the engine waits and sends newer text), anything
 else as PlatformError, which makes the engine finish with a normal message instead. Near the
 two-minute cap (`cap_s` minus a margin) the stream raises before calling, so that normal message
-goes out while there is time; the cap is measured with the injected `now`.
+goes out while there is time; the cap is measured with the injected `now`. Until `finish`, the
+stream offers no handle to adopt (see `handle`).
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ class TeamsNativeStream:
 
     @property
     def handle(self) -> MessageHandle | None:
-        if not self._stream_id:
-            return None
-        return MessageHandle(ref=self._ref, message_id=self._stream_id)
+        """None while streaming: a message that is still a stream cannot be updated (and one
+        Teams ended at the cap cannot either), so when the stream fails the engine posts a new
+        message rather than adopting this one. The finished stream is a normal message."""
+        return None
 
     @property
     def sequence(self) -> int:

@@ -345,3 +345,18 @@ async def test_a_stream_past_the_cap_is_finished_as_a_normal_message(
             assert bot.answers(chat.id)[-1].text == f"<p>{answer}</p>"
         finally:
             await stop_bot(bot)
+
+
+async def test_typed_commands_go_through_the_core_grammar(bot: Bot) -> None:
+    """`help` in a channel: the core's grammar answers it, privately, so in the 1:1 chat."""
+    channel = bot.fake.channel()
+    activity = bot.fake.inbound(channel, "help", mention=True)
+    await bot.post(activity)
+    await bot.idle()
+    assert bot.answers(chain_of(activity)) == []
+    (create,) = bot.fake.calls_to("create", ok=True)
+    assert create.body["members"] == [{"id": activity["from"]["id"]}]
+    chat = next(c for c in bot.fake.conversations.values() if c.kind == "personal")
+    (reply,) = bot.answers(chat.id)
+    assert "reset" in reply.text and "kb" in reply.text
+    assert bot.llm.requests == []  # answered by the command, not the model
