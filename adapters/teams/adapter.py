@@ -161,7 +161,10 @@ class TeamsAdapter:
             return _error(400, "the body is not JSON")
         if not isinstance(body, dict) or not body.get("type"):
             return _error(400, "the body is not an activity")
-        activity = Activity().deserialize(body)
+        try:
+            activity = Activity().deserialize(body)
+        except Exception:  # msrest raises its own DeserializationError for wrong field types
+            return _error(400, "the body is not an activity")
         try:
             result = await authenticate(
                 self._authentication,
@@ -214,18 +217,19 @@ class TeamsAdapter:
             result = ActionResult(private=OutgoingMessage.text("Working on it…"))
         if result is not None and result.update is not None and result.private is not None:
             # The response shows the card; the note goes out as its own message.
-            note = ActionResult(private=result.private)
-            self._spawn(self._apply_later(event, _done(note)))
+            self._spawn(self._show(event, ActionResult(private=result.private)))
         response = InvokeResponse(status=200, body=invoke_body(result))
         await context.send_activity(Activity(type=ActivityTypes.invoke_response, value=response))
 
     async def _apply_later(
         self, event: ActionClick, work: asyncio.Future[ActionResult | None]
     ) -> None:
-        """Show a click's result without a synchronous response: edit the card, post the note."""
         result = await work
-        if result is None:
-            return
+        if result is not None:
+            await self._show(event, result)
+
+    async def _show(self, event: ActionClick, result: ActionResult) -> None:
+        """Show a click's result without a synchronous response: edit the card, post the note."""
         try:
             if result.update is not None and event.origin.message_id:
                 await self.connector.update(
@@ -311,12 +315,6 @@ def invoke_body(result: ActionResult | None) -> dict[str, Any]:
         return {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card["content"]}
     note = result.private.text_markdown if result is not None and result.private else "Done."
     return {"statusCode": 200, "type": MESSAGE_TYPE, "value": note}
-
-
-def _done(result: ActionResult) -> asyncio.Future[ActionResult | None]:
-    future: asyncio.Future[ActionResult | None] = asyncio.get_running_loop().create_future()
-    future.set_result(result)
-    return future
 
 
 def _route(ref: ConversationRef) -> str:

@@ -305,3 +305,8 @@ async def test_the_connector_refuses_a_stream_past_two_minutes_with_403(rig: Rig
         await stream.finish(OutgoingMessage.text("a"))
     assert raised.value.code == "ContentStreamHasExceededMaxAllowedTime"
     assert rig.fake.calls[-1].status == 403
+
+
+async def test_an_activity_with_wrong_field_types_is_a_400(rig: Rig) -> None:
+    status, _ = await rig.post({"type": "message", "entities": "not a list", "timestamp": 5})
+    assert status == 400
