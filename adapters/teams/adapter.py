@@ -35,6 +35,7 @@ from botbuilder.core import MessageFactory, TurnContext
 from botbuilder.core.invoke_response import InvokeResponse
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
+from botframework.connector.auth import ServiceClientCredentialsFactory
 
 from adapters.teams.auth import Refused, TeamsAuth, authenticate, build_authentication
 from adapters.teams.cards import CARD_CONTENT_TYPE, card_attachment
@@ -115,10 +116,11 @@ class TeamsAdapter:
         now: Callable[[], float] = time.monotonic,
         stream_cap_s: float = STREAM_CAP_S,
         welcome: str = WELCOME,
+        credentials: ServiceClientCredentialsFactory | None = None,
     ) -> None:
         self.capabilities = capabilities or teams_capabilities()
         self._auth = auth
-        self._authentication = build_authentication(auth)
+        self._authentication = build_authentication(auth, credentials)
         self._cloud = CloudAdapter(self._authentication)
         self.connector = Connector(self._authentication, app_id=auth.app_id, max_bytes=max_bytes)
         self._now = now

@@ -31,6 +31,7 @@ from botframework.connector.auth import (
     AuthenticateRequestResult,
     AuthenticationConstants,
     BotFrameworkAuthentication,
+    ServiceClientCredentialsFactory,
 )
 
 from bot.logs import get_logger
@@ -78,8 +79,15 @@ class _Configuration:
             self.CALLER_ID = CallerIdConstants.public_azure_channel
 
 
-def build_authentication(auth: TeamsAuth) -> BotFrameworkAuthentication:
-    return ConfigurationBotFrameworkAuthentication(_Configuration(auth))
+def build_authentication(
+    auth: TeamsAuth, credentials: ServiceClientCredentialsFactory | None = None
+) -> BotFrameworkAuthentication:
+    """botbuilder's authentication from our settings. `credentials` replaces how the bot gets
+    its outbound token (default: MSAL against Entra ID, from the app id / password / tenant);
+    tests pass a local one, because MSAL only talks to https authorities."""
+    return ConfigurationBotFrameworkAuthentication(
+        _Configuration(auth), credentials_factory=credentials
+    )
 
 
 class Refused(Exception):

@@ -11,6 +11,10 @@ could never answer it (the test would hang).
 Tokens are RS256, carry a `kid` the JWKS lists (with the `msteams` endorsement), issuer
 `https://api.botframework.com`, the audience you give, a `serviceurl` claim and a 1-hour expiry.
 `stranger_token` signs with a key the JWKS does not list.
+
+`StaticBotCredentials` is the bot's outbound side: the token Entra ID would issue to the bot
+(MSAL only talks to https authorities, so tests cannot point it at a loopback token endpoint);
+the fake Bot Connector checks it (`FakeConnector(bot_token=...)`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
+from botframework.connector.auth import AppCredentials, ServiceClientCredentialsFactory
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
@@ -125,3 +130,29 @@ class OpenIdServer:
         return self.token(
             audience=audience, service_url=service_url, key=self.stranger, kid="unknown-key"
         )
+
+
+class _StaticToken(AppCredentials):  # type: ignore[misc]
+    def __init__(self, app_id: str, token: str) -> None:
+        super().__init__(app_id=app_id)
+        self._token = token
+
+    def get_access_token(self, force_refresh: bool = False) -> str:
+        return self._token
+
+
+class StaticBotCredentials(ServiceClientCredentialsFactory):  # type: ignore[misc]
+    def __init__(self, app_id: str, token: str) -> None:
+        self.app_id = app_id
+        self.token = token
+
+    async def is_valid_app_id(self, app_id: str) -> bool:
+        return app_id == self.app_id
+
+    async def is_authentication_disabled(self) -> bool:
+        return False
+
+    async def create_credentials(
+        self, app_id: str, oauth_scope: str, login_endpoint: str, validate_authority: bool
+    ) -> AppCredentials:
+        return _StaticToken(app_id, self.token)

@@ -20,7 +20,8 @@ gets it wrong sees what it would see in production:
   chunk per `stream_interval_s` (429); `stream_cap_s` (2 minutes) after the start every chunk and
   the final message are refused with 403 ContentStreamHasExceededMaxAllowedTime; a finished stream
   takes nothing more (400);
-- 404 for a conversation it does not know, or an activity that is not there.
+- 404 for a conversation it does not know, or an activity that is not there;
+- with `bot_token`, 401 for a call without that bearer token (what Entra ID would have issued).
 
 It also builds captured-shape inbound activities (`inbound`, `conversation_update`,
 `invoke_action`, `submit_action`) for driving a bot's `/api/messages`.
@@ -104,7 +105,10 @@ class FakeConnector:
         stream_interval_s: float = 1.0,
         stream_cap_s: float = 120.0,
         latency_s: float = 0.0,
+        bot_token: str = "",
     ) -> None:
+        self.bot_token = bot_token
+        """When set, every call must carry `Authorization: Bearer <bot_token>` (else 401)."""
         self.limits = tuple((calls, window * time_scale) for calls, window in limits)
         self.max_body_bytes = max_body_bytes
         self.stream_interval_s = stream_interval_s
@@ -215,6 +219,8 @@ class FakeConnector:
     async def _create(self, request: web.Request) -> web.Response:
         body = await request.json()
         call = self._record("create", "", body)
+        if not self._authorized(request):
+            return self._fail(call, 401, "Unauthorized", "bad or missing bearer token")
         members = body.get("members") or []
         if body.get("isGroup") or len(members) != 1:
             return self._fail(call, 400, "BadArgument", "one member, isGroup false")
@@ -235,7 +241,7 @@ class FakeConnector:
         raw = await request.read()
         body = json.loads(raw or b"{}")
         call = self._record("update", cid, body)
-        refused = await self._gate(call, cid, len(raw))
+        refused = await self._gate(call, cid, len(raw), request)
         if refused is not None:
             return refused
         existing = self.activities.get(aid)
@@ -254,7 +260,7 @@ class FakeConnector:
         raw = await request.read()
         body = json.loads(raw or b"{}")
         call = self._record(method, cid, body)
-        refused = await self._gate(call, cid, len(raw))
+        refused = await self._gate(call, cid, len(raw), request)
         if refused is not None:
             return refused
         info = _stream_info(body)
@@ -267,10 +273,20 @@ class FakeConnector:
         self.calls.append(call)
         return call
 
-    async def _gate(self, call: Call, cid: str, size: int) -> web.Response | None:
-        """The checks every write passes: latency, a known conversation, size, rate."""
+    def _authorized(self, request: web.Request) -> bool:
+        if not self.bot_token:
+            return True
+        return request.headers.get("Authorization", "") == f"Bearer {self.bot_token}"
+
+    async def _gate(
+        self, call: Call, cid: str, size: int, request: web.Request
+    ) -> web.Response | None:
+        """The checks every write passes: latency, the bot's token, a known conversation, size,
+        rate."""
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
+        if not self._authorized(request):
+            return self._fail(call, 401, "Unauthorized", "bad or missing bearer token")
         if cid not in self.conversations:
             return self._fail(call, 404, "ConversationNotFound", cid)
         if size > self.max_body_bytes:

@@ -23,6 +23,7 @@ from bot.tools.registry import Risk, Tool, ToolContext
 from storage.approvals import SqlApprovalStore
 from tests.fakes.llm_fixtures import Call, Text, ToolCalls
 from tests.fakes.openai_api import FakeOpenAI
+from tests.fakes.teams_auth import OpenIdServer, StaticBotCredentials
 from tests.fakes.teams_connector import Conversation, FakeActivity, FakeConnector
 
 
@@ -360,3 +361,64 @@ async def test_typed_commands_go_through_the_core_grammar(bot: Bot) -> None:
     (reply,) = bot.answers(chat.id)
     assert "reset" in reply.text and "kb" in reply.text
     assert bot.llm.requests == []  # answered by the command, not the model
+
+
+APP_ID = "c9e1c3a5-9cbb-4a4e-8f7b-1b7f3c1f0d2e"
+BOT_TOKEN = "bot-token-from-entra"
+
+
+@pytest.fixture
+async def secured(
+    tmp_path: Path, fake_openai: FakeOpenAI
+) -> AsyncIterator[tuple[Bot, OpenIdServer]]:
+    """TEAMS_APP_ID set: every request's JWT is checked against a local OpenID/JWKS endpoint,
+    and the bot's own calls must carry its (static) bearer token."""
+    with OpenIdServer() as idp:
+        async with FakeConnector(bot_token=BOT_TOKEN) as fake:
+            adapter = TeamsAdapter(
+                TeamsAuth(
+                    app_id=APP_ID, app_password="unused", openid_metadata_url=idp.metadata_url
+                ),
+                credentials=StaticBotCredentials(APP_ID, BOT_TOKEN),
+            )
+            bot = await start_bot(tmp_path, fake, fake_openai, adapter=adapter)
+            try:
+                yield bot, idp
+            finally:
+                await stop_bot(bot)
+
+
+async def post_with(bot: Bot, activity: dict[str, Any], token: str) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with bot.session.post(bot.url, json=activity, headers=headers) as response:
+        return response.status
+
+
+async def test_a_valid_token_is_answered(secured: tuple[Bot, OpenIdServer]) -> None:
+    bot, idp = secured
+    chat = bot.fake.personal_chat()
+    token = idp.token(audience=APP_ID, service_url=bot.fake.service_url)
+    assert await post_with(bot, bot.fake.inbound(chat, "hello"), token) == 201
+    await bot.idle()
+    (answer,) = bot.answers(chat.id)
+    assert answer.text.startswith("<p>You said:") and answer.text.endswith("hello</p>")
+    assert all(c.status != 401 for c in bot.fake.calls)  # its own calls carried its token
+
+
+@pytest.mark.parametrize("kind", ["no token", "unknown key", "wrong audience"])
+async def test_refused_tokens_get_401_and_no_answer(
+    secured: tuple[Bot, OpenIdServer], kind: str
+) -> None:
+    bot, idp = secured
+    url = bot.fake.service_url
+    token = {
+        "no token": "",
+        "unknown key": idp.stranger_token(audience=APP_ID, service_url=url),
+        "wrong audience": idp.token(
+            audience="00000000-1111-2222-3333-444444444444", service_url=url
+        ),
+    }[kind]
+    chat = bot.fake.personal_chat()
+    assert await post_with(bot, bot.fake.inbound(chat, "hello"), token) == 401
+    await bot.idle()
+    assert bot.fake.calls == [] and bot.llm.requests == []
