@@ -87,13 +87,13 @@ class Settings(BaseSettings):
         extra = tuple(
             f"teams:{i}" for i in self.teams_admin_ids if f"teams:{i}" not in self.admin_users
         )
-        if extra:
+        if extra:  # the model is frozen; this runs once, while it is being built
             object.__setattr__(self, "admin_users", (*self.admin_users, *extra))
         return self
 
     @property
     def teams_enabled(self) -> bool:
-        return self.teams_app_id is not None or self.teams_allow_anonymous
+        return bool(self.teams_app_id) or self.teams_allow_anonymous
 
     # --- end of Teams --------------------------------------------------------------------
 
