@@ -1,4 +1,4 @@
-"""Outbound Bot Connector calls: post, reply, update, open a 1:1 chat; errors become typed.
+"""Outbound Bot Connector calls: post, update, open a 1:1 chat; errors become typed.
 
 One botbuilder `ConnectorClient` per serviceUrl (bounded LRU; Teams uses a handful of regional
 URLs), created through botbuilder's connector factory so it carries the right credentials
@@ -53,24 +53,19 @@ class Connector:
     def bot_account(self) -> ChannelAccount:
         return ChannelAccount(id=f"28:{self._app_id}" if self._app_id else "")
 
-    async def send(
-        self, service_url: str, conversation_id: str, body: Mapping[str, Any], *, reply_to: str = ""
-    ) -> str:
-        """Post `body` (a JSON activity) in the conversation, as a reply to `reply_to` when
-        given; the new activity's id."""
-        activity = self._activity(body, conversation_id)
+    async def send(self, service_url: str, conversation_id: str, body: Mapping[str, Any]) -> str:
+        """Post `body` (a JSON activity) in the conversation; the new activity's id. (A channel
+        reply chain is its own conversation id, so no reply-to call is needed.)"""
+        activity = self._activity(body, "send")
         client = await self.client(service_url)
-        if reply_to:
-            coro = client.conversations.reply_to_activity(conversation_id, reply_to, activity)
-        else:
-            coro = client.conversations.send_to_conversation(conversation_id, activity)
+        coro = client.conversations.send_to_conversation(conversation_id, activity)
         response = await _call("send", coro, str(body.get("text") or ""))
         return str(getattr(response, "id", "") or "")
 
     async def update(
         self, service_url: str, conversation_id: str, activity_id: str, body: Mapping[str, Any]
     ) -> None:
-        activity = self._activity({**body, "id": activity_id}, conversation_id)
+        activity = self._activity({**body, "id": activity_id}, "update")
         client = await self.client(service_url)
         coro = client.conversations.update_activity(conversation_id, activity_id, activity)
         await _call("update", coro, str(body.get("text") or ""))
@@ -108,13 +103,13 @@ class Connector:
             _, client = self._clients.popitem()
             await _close(client)
 
-    def _activity(self, body: Mapping[str, Any], conversation_id: str) -> Any:
+    def _activity(self, body: Mapping[str, Any], method: str) -> Any:
         size = len(json.dumps(body, ensure_ascii=False).encode())
         if size > self.max_bytes:
             text = str(body.get("text") or "")
             # A char limit in proportion, so the engine's next split fits.
             limit = max(1, int(len(text) * self.max_bytes / size * 0.9))
-            raise MessageTooLong(len(text), limit, method="send")
+            raise MessageTooLong(len(text), limit, method=method)
         activity = to_activity(body)
         activity.from_property = self.bot_account if self._app_id else None
         return activity

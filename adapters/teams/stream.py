@@ -60,10 +60,6 @@ class TeamsNativeStream:
         message rather than adopting this one. The finished stream is a normal message."""
         return None
 
-    @property
-    def sequence(self) -> int:
-        return self._sequence
-
     async def set_status(self, text: str) -> None:
         if text:
             await self._chunk("informative", text)
