@@ -422,3 +422,17 @@ async def test_refused_tokens_get_401_and_no_answer(
     assert await post_with(bot, bot.fake.inbound(chat, "hello"), token) == 401
     await bot.idle()
     assert bot.fake.calls == [] and bot.llm.requests == []
+
+
+async def test_a_tool_step_shows_as_an_informative_update_in_the_stream(bot: Bot) -> None:
+    bot.llm.script(
+        ToolCalls([Call("calculator", {"expression": "6 * 7"})], reason="Let me work it out."),
+        Text("Six times seven is 42.", chunks=3, delay_s=0.3),
+    )
+    chat = bot.fake.personal_chat()
+    await bot.post(bot.fake.inbound(chat, "what is 6 times 7?"))
+    await bot.idle()
+    (stream,) = bot.fake.streams.values()
+    kinds = [c["entities"][0]["streamType"] for c in stream.chunks]
+    assert "informative" in kinds
+    assert bot.answers(chat.id)[-1].text.endswith("42.</p>")
