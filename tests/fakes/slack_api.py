@@ -109,6 +109,8 @@ class FakeSlackApi:
         self.calls: list[Call] = []
         self.messages: dict[str, list[FakeMessage]] = defaultdict(list)
         self.ephemerals: list[dict[str, Any]] = []
+        self.statuses: list[tuple[str, str, str]] = []
+        """(channel, thread_ts, status) of each assistant.threads.setStatus."""
         self.responses: list[dict[str, Any]] = []
         self.missing_channels: set[str] = set()
         self._failures: dict[str, deque[tuple[str, int]]] = defaultdict(deque)
@@ -330,6 +332,12 @@ class FakeSlackApi:
             "has_more": more,
             "response_metadata": {"next_cursor": str(start + limit) if more else ""},
         }
+
+    def _m_assistant_threads_setStatus(self, call: Call, args: dict[str, Any]) -> Any:
+        if not args.get("thread_ts") or "status" not in args:
+            return self._fail(call, "invalid_arguments")
+        self.statuses.append((str(args["channel_id"]), str(args["thread_ts"]), str(args["status"])))
+        return {}
 
     def _m_chat_startStream(self, call: Call, args: dict[str, Any]) -> Any:
         if not args.get("thread_ts"):
