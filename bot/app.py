@@ -338,6 +338,16 @@ def register_platform_commands(sub: argparse._SubParsersAction) -> None:  # type
     manifest.add_argument("--format", choices=("yaml", "json"), default="yaml")
     manifest.set_defaults(handler=_slack_manifest)
 
+    teams = sub.add_parser("teams", help="Microsoft Teams app helpers")
+    teams_sub = teams.add_subparsers(dest="teams_command", required=True)
+    package = teams_sub.add_parser(
+        "package", help="write the Teams app package (manifest + icons) to sideload or upload"
+    )
+    package.add_argument("--app-id", required=True, help="the bot's Microsoft App ID (a GUID)")
+    package.add_argument("--base-url", required=True, help="public https URL of this bot")
+    package.add_argument("-o", "--output", required=True, type=Path, help="the .zip to write")
+    package.set_defaults(handler=_teams_package)
+
 
 def _slack_manifest(args: argparse.Namespace, settings: Settings) -> int:
     import yaml
@@ -350,4 +360,16 @@ def _slack_manifest(args: argparse.Namespace, settings: Settings) -> int:
         if args.format == "json"
         else yaml.safe_dump(data, sort_keys=False)
     )
+    return 0
+
+
+def _teams_package(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.teams.manifest import write_package
+
+    try:
+        path = write_package(args.output, args.app_id, args.base_url)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}")
+        return 2
+    print(f"wrote {path}: upload it in Teams (Apps → Manage your apps → Upload an app)")
     return 0

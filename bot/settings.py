@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -62,11 +62,40 @@ class Settings(BaseSettings):
     discord_bot_token: SecretStr | None = None
     discord_api_url: str | None = None
 
-    # --- Teams ---------------------------------------------------------------------------
+    # --- Teams (docs/teams.md) ----------------------------------------------------------
     teams_app_id: str | None = None
+    """The bot's Microsoft App ID; setting it turns Teams on and every request's JWT is checked."""
     teams_app_password: SecretStr | None = None
     teams_app_tenant_id: str | None = None
     teams_app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = "MultiTenant"
+    teams_openid_metadata_url: str | None = None
+    """Where inbound tokens' signing keys are published (default: the Bot Framework's)."""
+    teams_allow_anonymous: bool = False
+    """With no TEAMS_APP_ID: accept requests without a token (local testing, the Emulator)."""
+    teams_admin_ids: CommaList = ()
+    """Entra object ids of people who count as admins in Teams (added to ADMIN_USERS)."""
+
+    @field_validator("teams_admin_ids", mode="before")
+    @classmethod
+    def _split_teams_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _teams_admins_are_admins(self) -> Settings:
+        extra = tuple(
+            f"teams:{i}" for i in self.teams_admin_ids if f"teams:{i}" not in self.admin_users
+        )
+        if extra:  # the model is frozen; this runs once, while it is being built
+            object.__setattr__(self, "admin_users", (*self.admin_users, *extra))
+        return self
+
+    @property
+    def teams_enabled(self) -> bool:
+        return bool(self.teams_app_id) or self.teams_allow_anonymous
+
+    # --- end of Teams --------------------------------------------------------------------
 
     # --- Storage -------------------------------------------------------------------------
     data_dir: Path = Path("./data")
@@ -219,10 +248,6 @@ class Settings(BaseSettings):
     @property
     def discord_enabled(self) -> bool:
         return self.discord_bot_token is not None
-
-    @property
-    def teams_enabled(self) -> bool:
-        return self.teams_app_id is not None
 
 
 def load_settings(**overrides: object) -> Settings:
