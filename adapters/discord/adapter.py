@@ -110,6 +110,7 @@ class DiscordAdapter:
         reply_in_thread: bool = False,
         click_answer_s: float = 2.0,
         ready_timeout_s: float = 60.0,
+        guild_ready_timeout_s: float = 2.0,
         capabilities: Capabilities | None = None,
     ) -> None:
         if not token:
@@ -124,6 +125,7 @@ class DiscordAdapter:
         self._shards = shards
         self._click_answer_s = click_answer_s
         self._ready_timeout_s = ready_timeout_s
+        self._guild_ready_timeout_s = guild_ready_timeout_s
         self.rest = DiscordRest(api_url=self._api_url, token=token)
         self.client: discord.Client | None = None
         self.bot = BotIdentity(user_id="")
@@ -186,6 +188,8 @@ class DiscordAdapter:
             "enable_debug_events": True,  # raw payloads for normalize
             "max_messages": None,  # Parley keeps no message cache
             "chunk_guilds_at_startup": False,
+            # READY waits this long for more GUILD_CREATEs after the last one (discord.py's 2 s).
+            "guild_ready_timeout": self._guild_ready_timeout_s,
             "max_ratelimit_timeout": 30.0,  # discord.py's own start-up calls never wait longer
         }
         client: discord.Client = (
