@@ -71,6 +71,16 @@ class Settings(BaseSettings):
     discord_application_id: str | None = None
     """Only for `discord invite-url` without a token (the id is read from the token otherwise)."""
 
+    @field_validator("discord_guild_ids", mode="before")
+    @classmethod
+    def _guild_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        bad = [g for g in value if not str(g).isdigit()] if isinstance(value, tuple | list) else []
+        if bad:
+            raise ValueError(f"guild ids are numbers (Server Settings → Widget → Server ID), got {bad}")
+        return value
+
     # --- Teams ---------------------------------------------------------------------------
     teams_app_id: str | None = None
     teams_app_password: SecretStr | None = None
@@ -131,7 +141,6 @@ class Settings(BaseSettings):
         "http_tool_allowed_hosts",
         "knowledge_include",
         "knowledge_exclude",
-        "discord_guild_ids",
         mode="before",
     )
     @classmethod

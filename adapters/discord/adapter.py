@@ -70,7 +70,9 @@ def discord_capabilities(*, reply_in_thread: bool = False) -> Capabilities:
         rate_limits=(
             RateLimit(
                 ops=frozenset({Op.POST, Op.EDIT}),
-                scope=RateScope.CHANNEL,
+                # A Discord thread is a channel with its own bucket: the THREAD scope keys a
+                # budget per thread, and one for the channel's top level.
+                scope=RateScope.THREAD,
                 calls=5,
                 window_s=5.0,
                 name="channel messages",

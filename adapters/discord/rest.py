@@ -8,7 +8,8 @@ the one retry and pacing policy (it must drop stale frames and wait fairly acros
 the calls it makes go through this thin client instead, which never waits and never retries:
 - 2xx → the JSON body (None for 204);
 - every answer with X-RateLimit-Remaining / -Reset-After → one `Announcement` to the listener
-  (scope CHANNEL: Discord's message buckets are per channel), so the budget tightens before
+  (scope THREAD: Discord's message buckets are per channel, and a thread is a channel of its
+  own), so the budget tightens before
   Discord has to say 429;
 - 429 → `RateLimited(retry_after)` (the body's float, else the Retry-After header), code
   "global" when Discord says the global limit was hit;
@@ -106,7 +107,7 @@ class DiscordRest:
             announcement = Announcement(
                 ref=ref,
                 op=op,
-                scope=RateScope.CHANNEL,
+                scope=RateScope.THREAD,
                 remaining=int(remaining),
                 reset_after_s=float(reset_after),
             )

@@ -263,8 +263,8 @@ async def test_a_full_bucket_is_rate_limited_at_once_and_headers_are_announced(r
     # Every answer's headers, the 429's too (Discord sends them on both).
     assert [a.remaining for a in rig.announcements] == [4, 3, 2, 1, 0, 0]
     assert {(a.op, a.scope) for a in rig.announcements} == {
-        (Op.POST, RateScope.CHANNEL),
-        (Op.EDIT, RateScope.CHANNEL),
+        (Op.POST, RateScope.THREAD),
+        (Op.EDIT, RateScope.THREAD),
     }
     assert rig.fake.rate_limited == 1
 
