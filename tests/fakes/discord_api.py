@@ -26,116 +26,42 @@ what it would see in production:
 - threads: POST /channels/{c}/messages/{m}/threads creates a thread whose id is the message's,
   and the gateway sends THREAD_CREATE.
 
-Every authenticated route needs `Authorization: Bot <token>` (else 401).
+Every authenticated route needs `Authorization: Bot <token>` (else 401). The pieces live in
+`discord_wire` (ids, validation, rate limits), `discord_interactions` (callbacks, follow-ups),
+`discord_gateway` (the websocket) and `discord_payloads` (object shapes).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import math
-import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
 from tests.fakes import discord_payloads as p
 from tests.fakes.discord_gateway import FakeGateway
+from tests.fakes.discord_interactions import FakeInteraction, FakeInteractions
+from tests.fakes.discord_wire import (
+    APPLICATION_ID,
+    BOT_USER_ID,
+    CHANNEL_ID,
+    GUILD_ID,
+    OTHER_BOT_ID,
+    OTHER_USER_ID,
+    TOKEN,
+    USER_ID,
+    Call,
+    DiscordError,
+    FakeMessage,
+    RateLimits,
+    check_body,
+    check_command,
+    json_response,
+)
 
-TOKEN = "fake-discord-bot-token"
-APPLICATION_ID = "1100000000000000001"
-BOT_USER_ID = APPLICATION_ID  # a bot user's id is its application's id
-USER_ID = "1200000000000000001"
-OTHER_USER_ID = "1200000000000000002"
-OTHER_BOT_ID = "1300000000000000001"
-GUILD_ID = "1400000000000000001"
-CHANNEL_ID = "1500000000000000001"
-MAX_CONTENT = 2000
-MAX_EMBED_DESCRIPTION = 4096
-EPHEMERAL = 64
-_COMMAND_NAME = re.compile(r"^[-_a-z0-9]{1,32}$")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@dataclass
-class Call:
-    method: str
-    path: str
-    route: str
-    """The route template, e.g. "POST /channels/{channel_id}/messages"."""
-    body: Any
-    at: float
-    status: int = 0
-    code: int = 0
-    """Discord's JSON error code (50035, 40060, …), 0 on success."""
-
-
-@dataclass
-class FakeMessage:
-    id: str
-    channel_id: str
-    author_id: str
-    content: str
-    embeds: list[dict[str, Any]] = field(default_factory=list)
-    components: list[dict[str, Any]] = field(default_factory=list)
-    reference: str = ""
-    flags: int = 0
-    interaction_id: str = ""
-    edits: list[str] = field(default_factory=list)
-    """Every content the message showed, in order."""
-
-    @property
-    def ephemeral(self) -> bool:
-        return bool(self.flags & EPHEMERAL)
-
-
-@dataclass
-class FakeInteraction:
-    id: str
-    token: str
-    kind: int
-    channel_id: str
-    guild_id: str | None
-    user_id: str
-    created: float
-    message_id: str = ""
-    """The clicked message (components)."""
-    callback_type: int = 0
-    original_id: str = ""
-    original_pending: bool = False
-    original_flags: int = 0
-    followups: list[str] = field(default_factory=list)
-
-
-def _json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    """JSON the way Discord sends it: `Content-Type: application/json` with no charset (discord.py
-    compares the header exactly)."""
-    return web.Response(
-        body=json.dumps(data).encode(),
-        status=status,
-        headers=headers,
-        content_type="application/json",
-    )
-
-
-class DiscordError(Exception):
-    def __init__(
-        self, status: int, code: int, message: str, errors: dict[str, Any] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.errors = status, code, message, errors
-
-
-@dataclass
-class Bucket:
-    limit: int
-    window_s: float
-    name: str
-    count: int = 0
-    reset_at: float = 0.0
 
 
 class FakeDiscord:
@@ -173,7 +99,6 @@ class FakeDiscord:
             CHANNEL_ID: p.text_channel(CHANNEL_ID, GUILD_ID, "general")
         }
         self.messages: dict[str, FakeMessage] = {}
-        self.interactions: dict[str, FakeInteraction] = {}
         self.commands: dict[str, list[dict[str, Any]]] = {}
         """"global" or a guild id → the registered command list."""
         self.calls: list[Call] = []
@@ -181,8 +106,8 @@ class FakeDiscord:
         self.denied: set[str] = set()
         self.rate_limited = 0
         self.global_rate_limited = 0
-        self._buckets: dict[str, Bucket] = {}
-        self._global: list[float] = []
+        self.limits = RateLimits(self)
+        self.interaction_api = FakeInteractions(self)
         self._runner: web.AppRunner | None = None
         self.base_url = ""
         self.gateway = FakeGateway(self)
@@ -206,9 +131,17 @@ class FakeDiscord:
             ("POST", "/channels/{channel_id}/typing", self._typing),
             ("POST", "/channels/{channel_id}/messages/{message_id}/threads", self._create_thread),
             ("POST", "/users/@me/channels", self._open_dm),
-            ("POST", "/interactions/{interaction_id}/{token}/callback", self._callback),
-            ("POST", "/webhooks/{app}/{token}", self._followup),
-            ("PATCH", "/webhooks/{app}/{token}/messages/{message_id}", self._edit_followup),
+            (
+                "POST",
+                "/interactions/{interaction_id}/{token}/callback",
+                self.interaction_api.callback,
+            ),
+            ("POST", "/webhooks/{app}/{token}", self.interaction_api.followup),
+            (
+                "PATCH",
+                "/webhooks/{app}/{token}/messages/{message_id}",
+                self.interaction_api.edit_followup,
+            ),
         ]
         for method, path, handler in routes:
             app.router.add_route(method, "/api/v10" + path, self._wrap(method, path, handler))
@@ -324,6 +257,10 @@ class FakeDiscord:
         self.channels[channel_id] = p.dm_channel(channel_id, self.users[user_id])
         return channel_id
 
+    @property
+    def interactions(self) -> dict[str, FakeInteraction]:
+        return self.interaction_api.interactions
+
     async def slash(
         self,
         name: str,
@@ -333,53 +270,15 @@ class FakeDiscord:
         user_id: str = USER_ID,
     ) -> FakeInteraction:
         """A person runs an application command: INTERACTION_CREATE (type 2)."""
-        data = {"id": p.snowflake(), "name": name, "type": 1, "options": options or []}
-        return await self._interact(p.INTERACTION_APPLICATION_COMMAND, data, channel_id, user_id)
+        return await self.interaction_api.slash(
+            name, options, channel_id=channel_id, user_id=user_id
+        )
 
     async def click(
         self, message_id: str, custom_id: str, *, user_id: str = USER_ID
     ) -> FakeInteraction:
         """A person clicks a button on a message: INTERACTION_CREATE (type 3)."""
-        message = self.messages[message_id]
-        data = {"custom_id": custom_id, "component_type": 2}
-        return await self._interact(
-            p.INTERACTION_MESSAGE_COMPONENT, data, message.channel_id, user_id, message
-        )
-
-    async def _interact(
-        self,
-        kind: int,
-        data: dict[str, Any],
-        channel_id: str,
-        user_id: str,
-        message: FakeMessage | None = None,
-    ) -> FakeInteraction:
-        channel = self.channels[channel_id]
-        guild_id = channel.get("guild_id")
-        interaction = FakeInteraction(
-            id=p.snowflake(),
-            token=f"itoken-{p.snowflake()}",
-            kind=kind,
-            channel_id=channel_id,
-            guild_id=guild_id,
-            user_id=user_id,
-            created=time.monotonic(),
-            message_id=message.id if message else "",
-        )
-        self.interactions[interaction.id] = interaction
-        payload = p.interaction(
-            interaction_id=interaction.id,
-            token=interaction.token,
-            application_id=self.application_id,
-            kind=kind,
-            data=data,
-            channel=channel,
-            user_data=self.users[user_id],
-            guild_id=guild_id,
-            message_data=self._message_payload(message) if message else None,
-        )
-        await self.gateway.dispatch("INTERACTION_CREATE", payload, guild_id=guild_id)
-        return interaction
+        return await self.interaction_api.click(message_id, custom_id, user_id=user_id)
 
     # --- inspection -----------------------------------------------------------------------
 
@@ -415,11 +314,11 @@ class FakeDiscord:
                     and request.headers.get("Authorization") != f"Bot {self.token}"
                 ):
                     raise DiscordError(401, 0, "401: Unauthorized")
-                if not interaction_route and (limited := self._take_global()) is not None:
+                if not interaction_route and (limited := self.limits.take_global()) is not None:
                     call.status = 429
                     return limited
-                bucket = self._bucket_for(request, path)
-                if bucket is not None and (limited := self._take(bucket)) is not None:
+                bucket = self.limits.bucket_for(request, path)
+                if bucket is not None and (limited := self.limits.take(bucket)) is not None:
                     call.status = 429
                     return limited
                 response = await handler(request)
@@ -428,81 +327,13 @@ class FakeDiscord:
                 body_out: dict[str, Any] = {"message": exc.message, "code": exc.code}
                 if exc.errors:
                     body_out["errors"] = exc.errors
-                return _json(body_out, status=exc.status)
+                return json_response(body_out, status=exc.status)
             call.status = response.status
             if bucket is not None:
-                response.headers.update(self._headers(bucket))
+                response.headers.update(self.limits.headers(bucket))
             return response
 
         return wrapped
-
-    def _bucket_for(self, request: web.Request, path: str) -> Bucket | None:
-        info = request.match_info
-        if (
-            path.startswith("/channels/{channel_id}/messages")
-            and request.method in ("POST", "PATCH")
-            and not path.endswith("threads")
-        ):
-            key, name = f"messages:{info['channel_id']}", "channel-messages"
-        elif path.startswith("/webhooks"):
-            key, name = f"webhook:{info['token']}", "webhook"
-        elif path == "/channels/{channel_id}/typing":
-            key, name = f"typing:{info['channel_id']}", "typing"
-        else:
-            return None
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = Bucket(self.message_limit, self.message_window_s, name)
-        return bucket
-
-    def _take(self, bucket: Bucket) -> web.Response | None:
-        now = time.monotonic()
-        if now >= bucket.reset_at:
-            bucket.count, bucket.reset_at = 0, now + bucket.window_s
-        if bucket.count >= bucket.limit:
-            self.rate_limited += 1
-            return self._too_many(bucket.reset_at - now, glob=False, headers=self._headers(bucket))
-        bucket.count += 1
-        return None
-
-    def _take_global(self) -> web.Response | None:
-        now = time.monotonic()
-        self._global = [t for t in self._global if t > now - 1.0]
-        if len(self._global) >= self.global_limit:
-            self.rate_limited += 1
-            self.global_rate_limited += 1
-            return self._too_many(
-                self._global[0] + 1.0 - now, glob=True, headers={"X-RateLimit-Global": "true"}
-            )
-        self._global.append(now)
-        return None
-
-    def _headers(self, bucket: Bucket) -> dict[str, str]:
-        reset_after = max(0.0, bucket.reset_at - time.monotonic())
-        return {
-            "X-RateLimit-Limit": str(bucket.limit),
-            "X-RateLimit-Remaining": str(max(0, bucket.limit - bucket.count)),
-            "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}",
-            "X-RateLimit-Reset-After": f"{reset_after:.3f}",
-            "X-RateLimit-Bucket": f"fake-{bucket.name}",
-        }
-
-    @staticmethod
-    def _too_many(retry_after: float, *, glob: bool, headers: dict[str, str]) -> web.Response:
-        return _json(
-            {
-                "message": "You are being rate limited.",
-                "retry_after": round(retry_after, 3),
-                "global": glob,
-            },
-            status=429,
-            headers={
-                **headers,
-                "Retry-After": str(max(1, math.ceil(retry_after))),
-                "X-RateLimit-Scope": "global" if glob else "user",
-                "Via": "1.1 google",
-            },
-        )
 
     def _message_payload(self, message: FakeMessage) -> dict[str, Any]:
         return p.message(
@@ -516,47 +347,6 @@ class FakeDiscord:
         )
 
     # --- validation -----------------------------------------------------------------------
-
-    @staticmethod
-    def _check_body(body: dict[str, Any], *, partial: bool = False) -> None:
-        content = body.get("content")
-        errors: dict[str, Any] = {}
-        if isinstance(content, str) and len(content) > MAX_CONTENT:
-            errors["content"] = {
-                "_errors": [
-                    {
-                        "code": "BASE_TYPE_MAX_LENGTH",
-                        "message": f"Must be {MAX_CONTENT} or fewer in length.",
-                    }
-                ]
-            }
-        for index, embed in enumerate(body.get("embeds") or []):
-            if len(str(embed.get("description") or "")) > MAX_EMBED_DESCRIPTION:
-                errors.setdefault("embeds", {})[str(index)] = {
-                    "description": {
-                        "_errors": [
-                            {
-                                "code": "BASE_TYPE_MAX_LENGTH",
-                                "message": f"Must be {MAX_EMBED_DESCRIPTION} or fewer in length.",
-                            }
-                        ]
-                    }
-                }
-        for row in body.get("components") or []:
-            for item in row.get("components") or []:
-                if len(str(item.get("custom_id") or "")) > 100:
-                    errors["components"] = {
-                        "_errors": [
-                            {
-                                "code": "BASE_TYPE_MAX_LENGTH",
-                                "message": "custom_id: Must be 100 or fewer in length.",
-                            }
-                        ]
-                    }
-        if errors:
-            raise DiscordError(400, 50035, "Invalid Form Body", errors)
-        if not partial and not content and not body.get("embeds") and not body.get("components"):
-            raise DiscordError(400, 50006, "Cannot send an empty message")
 
     def _channel(self, channel_id: str) -> dict[str, Any]:
         channel = self.channels.get(channel_id)
@@ -626,10 +416,10 @@ class FakeDiscord:
     # --- REST handlers --------------------------------------------------------------------
 
     async def _me(self, request: web.Request) -> web.Response:
-        return _json(self.bot_user)
+        return json_response(self.bot_user)
 
     async def _application(self, request: web.Request) -> web.Response:
-        return _json(
+        return json_response(
             {
                 "id": self.application_id,
                 "name": "Parley",
@@ -648,7 +438,7 @@ class FakeDiscord:
         )
 
     async def _gateway_bot(self, request: web.Request) -> web.Response:
-        return _json(
+        return json_response(
             {
                 "url": self.gateway_url,
                 "shards": self.shard_count,
@@ -662,7 +452,7 @@ class FakeDiscord:
         )
 
     async def _gateway_info(self, request: web.Request) -> web.Response:
-        return _json({"url": self.gateway_url})
+        return json_response({"url": self.gateway_url})
 
     async def _put_commands(self, request: web.Request) -> web.Response:
         if request.match_info["app"] != self.application_id:
@@ -671,7 +461,7 @@ class FakeDiscord:
         if not isinstance(body, list) or len(body) > 100:
             raise DiscordError(400, 50035, "Invalid Form Body")
         for command in body:
-            self._check_command(command)
+            check_command(command)
         scope = request.match_info.get("guild", "global")
         if scope != "global" and scope not in self.guilds:
             raise DiscordError(403, 50001, "Missing Access")
@@ -685,44 +475,10 @@ class FakeDiscord:
             for c in body
         ]
         self.commands[scope] = registered
-        return _json(registered)
-
-    @staticmethod
-    def _check_command(command: dict[str, Any], depth: int = 0) -> None:
-        name, description = str(command.get("name", "")), str(command.get("description", ""))
-        if not _COMMAND_NAME.match(name) or not 1 <= len(description) <= 100:
-            raise DiscordError(
-                400,
-                50035,
-                "Invalid Form Body",
-                {
-                    "name": {
-                        "_errors": [
-                            {
-                                "code": "APPLICATION_COMMAND_INVALID_NAME",
-                                "message": f"bad name/description: {name!r}",
-                            }
-                        ]
-                    }
-                },
-            )
-        options = command.get("options") or []
-        if len(options) > 25:
-            raise DiscordError(400, 50035, "Invalid Form Body")
-        for option in options:
-            if option.get("type") not in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11) or (
-                option["type"] in (1, 2) and depth >= 2
-            ):
-                raise DiscordError(
-                    400,
-                    50035,
-                    "Invalid Form Body",
-                    {"options": {"_errors": [{"code": "BAD_OPTION", "message": str(option)}]}},
-                )
-            FakeDiscord._check_command(option, depth + 1)
+        return json_response(registered)
 
     async def _get_channel(self, request: web.Request) -> web.Response:
-        return _json(self._channel(request.match_info["channel_id"]))
+        return json_response(self._channel(request.match_info["channel_id"]))
 
     async def _list_messages(self, request: web.Request) -> web.Response:
         channel_id = request.match_info["channel_id"]
@@ -732,14 +488,14 @@ class FakeDiscord:
             m for m in self.messages.values() if m.channel_id == channel_id and not m.ephemeral
         ]
         found.sort(key=lambda m: int(m.id), reverse=True)
-        return _json([self._message_payload(m) for m in found[:limit]])
+        return json_response([self._message_payload(m) for m in found[:limit]])
 
     async def _create_message(self, request: web.Request) -> web.Response:
         channel_id = request.match_info["channel_id"]
         self._writable(channel_id)
         body = await request.json()
-        self._check_body(body)
-        return _json(self._message_payload(self._store(channel_id, body)))
+        check_body(body)
+        return json_response(self._message_payload(self._store(channel_id, body)))
 
     async def _edit_message(self, request: web.Request) -> web.Response:
         channel_id, message_id = request.match_info["channel_id"], request.match_info["message_id"]
@@ -750,9 +506,9 @@ class FakeDiscord:
         if message.author_id != BOT_USER_ID:
             raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
         body = await request.json()
-        self._check_body(body, partial=True)
+        check_body(body, partial=True)
         self._apply(message, body)
-        return _json(self._message_payload(message))
+        return json_response(self._message_payload(message))
 
     async def _typing(self, request: web.Request) -> web.Response:
         channel_id = request.match_info["channel_id"]
@@ -792,94 +548,8 @@ class FakeDiscord:
         await self.gateway.dispatch(
             "THREAD_CREATE", {**thread, "newly_created": True}, guild_id=channel["guild_id"]
         )
-        return _json(thread, status=201)
+        return json_response(thread, status=201)
 
     async def _open_dm(self, request: web.Request) -> web.Response:
         body = await request.json()
-        return _json(self.channels[self.open_dm_channel(str(body["recipient_id"]))])
-
-    def _interaction(self, token: str) -> FakeInteraction:
-        for interaction in self.interactions.values():
-            if interaction.token == token:
-                return interaction
-        raise DiscordError(401, 50027, "Invalid Webhook Token")
-
-    async def _callback(self, request: web.Request) -> web.Response:
-        interaction = self.interactions.get(request.match_info["interaction_id"])
-        if interaction is None or interaction.token != request.match_info["token"]:
-            raise DiscordError(404, 10062, "Unknown interaction")
-        if interaction.callback_type:
-            raise DiscordError(400, 40060, "Interaction has already been acknowledged.")
-        if time.monotonic() - interaction.created > self.callback_deadline_s:
-            raise DiscordError(404, 10062, "Unknown interaction")
-        body = await request.json()
-        kind, data = int(body.get("type", 0)), body.get("data") or {}
-        flags = int(data.get("flags") or 0)
-        if kind == 4:
-            self._check_body(data)
-            interaction.original_id = self._store(
-                interaction.channel_id, data, flags=flags, interaction_id=interaction.id
-            ).id
-        elif kind == 5:
-            message = self._store(
-                interaction.channel_id, {"content": ""}, flags=flags, interaction_id=interaction.id
-            )
-            interaction.original_id, interaction.original_pending, interaction.original_flags = (
-                message.id,
-                True,
-                flags,
-            )
-        elif kind in (6, 7) and interaction.kind == p.INTERACTION_MESSAGE_COMPONENT:
-            if kind == 7:
-                self._check_body(data, partial=True)
-                self._apply(self.messages[interaction.message_id], data)
-            interaction.original_id = interaction.message_id
-        else:
-            raise DiscordError(
-                400,
-                50035,
-                "Invalid Form Body",
-                {"type": {"_errors": [{"code": "BAD_TYPE", "message": f"callback type {kind}"}]}},
-            )
-        interaction.callback_type = kind
-        return web.Response(status=204)
-
-    def _live(self, request: web.Request) -> FakeInteraction:
-        if request.match_info["app"] != self.application_id:
-            raise DiscordError(404, 10015, "Unknown Webhook")
-        interaction = self._interaction(request.match_info["token"])
-        if time.monotonic() - interaction.created > self.token_ttl_s:
-            raise DiscordError(401, 50027, "Invalid Webhook Token")
-        if not interaction.callback_type:
-            raise DiscordError(404, 10015, "Unknown Webhook")
-        return interaction
-
-    async def _followup(self, request: web.Request) -> web.Response:
-        interaction = self._live(request)
-        body = await request.json()
-        self._check_body(body)
-        if interaction.original_pending:
-            message = self.messages[interaction.original_id]
-            interaction.original_pending = False
-            message.edits.clear()
-            self._apply(message, body)
-        else:
-            message = self._store(interaction.channel_id, body, interaction_id=interaction.id)
-            interaction.followups.append(message.id)
-        return _json(self._message_payload(message))
-
-    async def _edit_followup(self, request: web.Request) -> web.Response:
-        interaction = self._live(request)
-        message_id = request.match_info["message_id"]
-        if message_id == "@original":
-            message_id = interaction.original_id
-        if message_id not in ({interaction.original_id} | set(interaction.followups)):
-            raise DiscordError(404, 10008, "Unknown Message")
-        body = await request.json()
-        self._check_body(body, partial=True)
-        message = self.messages[message_id]
-        if interaction.original_pending and message_id == interaction.original_id:
-            interaction.original_pending = False
-            message.edits.clear()
-        self._apply(message, body)
-        return _json(self._message_payload(message))
+        return json_response(self.channels[self.open_dm_channel(str(body["recipient_id"]))])
