@@ -38,8 +38,9 @@ import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 
+from adapters.discord import threads
 from adapters.discord.manifest import COMMANDS, PRIVATE_COMMANDS
-from adapters.discord.normalize import BotIdentity, Place, normalize, place_of, plain_text
+from adapters.discord.normalize import BotIdentity, Place, normalize, place_of
 from adapters.discord.render import MAX_CONTENT, DiscordMessage, render
 from adapters.discord.rest import DiscordRest
 from bot.adapter import EventSink, RateListener, ThreadMessage
@@ -48,7 +49,7 @@ from bot.errors import ConfigError, MessageTooLong, PlatformError
 from bot.events import ActionClick, Command, Event, Origin, OriginKind
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
-from bot.refs import Author, ConversationKind, ConversationRef, MessageHandle
+from bot.refs import ConversationKind, ConversationRef, MessageHandle
 
 log = get_logger("adapters.discord")
 
@@ -492,75 +493,15 @@ class DiscordAdapter:
     async def open_thread(
         self, ref: ConversationRef, message_id: str, title: str
     ) -> ConversationRef:
-        name = " ".join(title.split())[:100] or "Parley"
-        data = await self.rest.call(
-            "POST",
-            f"/channels/{ref.channel_id}/messages/{message_id}/threads",
-            body={"name": name, "auto_archive_duration": 1440},
-            permission="Create Public Threads",
-        )
-        return ref.in_thread(str(data["id"]))
+        return await threads.open_thread(self.rest, ref, message_id, title)
 
     async def bot_in_thread(self, ref: ConversationRef) -> bool:
-        if not ref.thread_id:
-            return False
-        thread = await self.rest.call(
-            "GET", f"/channels/{ref.thread_id}", permission="View Channel"
-        )
-        if str(thread.get("owner_id", "")) == self.bot.user_id:
-            return True
-        messages = await self.rest.call(
-            "GET",
-            f"/channels/{ref.thread_id}/messages",
-            params={"limit": "100"},
-            permission="Read Message History",
-        )
-        me = self.bot.user_id
-        return any(
-            str((m.get("author") or {}).get("id")) == me
-            or any(str(u.get("id")) == me for u in m.get("mentions") or ())
-            for m in messages
-        )
+        return await threads.bot_in_thread(self.rest, self.bot, ref)
 
     async def read_thread(
         self, ref: ConversationRef, *, before: str, limit: int
     ) -> list[ThreadMessage]:
-        if not ref.thread_id or limit <= 0:
-            return []
-        params = {"limit": str(min(limit, 100))}
-        if before:
-            params["before"] = before
-        data = await self.rest.call(
-            "GET",
-            f"/channels/{ref.thread_id}/messages",
-            params=params,
-            permission="Read Message History",
-        )
-        found: list[ThreadMessage] = []
-        for m in reversed(data):
-            author = m.get("author") or {}
-            mine = str(author.get("id")) == self.bot.user_id
-            if (author.get("bot") or m.get("webhook_id")) and not mine:
-                continue
-            text = plain_text(
-                str(m.get("content") or ""), m.get("mentions") or (), self.bot.user_id
-            )
-            if text:
-                found.append(
-                    ThreadMessage(
-                        author=Author(
-                            id=str(author.get("id", "")),
-                            display_name=str(
-                                author.get("global_name") or author.get("username") or ""
-                            ),
-                            is_bot=mine,
-                        ),
-                        text=text,
-                        from_bot=mine,
-                        message_id=str(m.get("id", "")),
-                    )
-                )
-        return found
+        return await threads.read_thread(self.rest, self.bot, ref, before=before, limit=limit)
 
 
 def _target(ref: ConversationRef) -> str:
