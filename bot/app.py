@@ -319,6 +319,18 @@ def register_platform_commands(sub: argparse._SubParsersAction) -> None:  # type
     manifest.add_argument("--format", choices=("yaml", "json"), default="yaml")
     manifest.set_defaults(handler=_slack_manifest)
 
+    discord_cmd = sub.add_parser("discord", help="Discord application helpers")
+    discord_sub = discord_cmd.add_subparsers(dest="discord_command", required=True)
+    invite = discord_sub.add_parser(
+        "invite-url", help="print the URL that adds the bot (and its commands) to a server"
+    )
+    invite.add_argument(
+        "--client-id",
+        default="",
+        help="application id (default: DISCORD_APPLICATION_ID, else read from DISCORD_BOT_TOKEN)",
+    )
+    invite.set_defaults(handler=_discord_invite_url)
+
 
 def _slack_manifest(args: argparse.Namespace, settings: Settings) -> int:
     import yaml
@@ -331,4 +343,19 @@ def _slack_manifest(args: argparse.Namespace, settings: Settings) -> int:
         if args.format == "json"
         else yaml.safe_dump(data, sort_keys=False)
     )
+    return 0
+
+
+def _discord_invite_url(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.discord.manifest import application_id_from_token, invite_url
+
+    client_id = args.client_id or settings.discord_application_id or ""
+    if not client_id:
+        if settings.discord_bot_token is None:
+            raise ConfigError(
+                "Set DISCORD_APPLICATION_ID or DISCORD_BOT_TOKEN, or pass --client-id "
+                "(Developer Portal → General Information → Application ID)."
+            )
+        client_id = application_id_from_token(settings.discord_bot_token.get_secret_value())
+    print(invite_url(client_id))
     return 0
