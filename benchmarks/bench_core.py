@@ -29,7 +29,7 @@ from pathlib import Path
 from bot.app import Parley
 from bot.capabilities import Capabilities, RateScope
 from bot.clock import MonotonicClock
-from bot.events import IncomingMessage
+from bot.events import IncomingMessage, Origin, OriginKind
 from bot.logs import configure_logging
 from bot.messages import OutgoingMessage
 from bot.refs import Author, ConversationRef, MessageHandle
@@ -93,6 +93,7 @@ def _pct(values: list[float], p: float) -> float:
 def _event(conversation: int) -> IncomingMessage:
     ref = ConversationRef(platform="memory", workspace_id="T", channel_id=f"C{conversation}")
     return IncomingMessage(
+        origin=Origin(kind=OriginKind.MESSAGE),
         event_id=uuid.uuid4().hex,
         ref=ref,
         author=Author(id=uuid.uuid4().hex),

@@ -38,8 +38,8 @@ class Adapter(Protocol):
     async def send(
         self, ref: ConversationRef, message: OutgoingMessage, *, origin: Origin | None = None
     ) -> MessageHandle:
-        """Post a new message. With `origin` (a command or click whose token is still valid),
-        answer through it (Discord: the interaction's follow-up, which fulfils a deferred
+        """Post a new message. With `origin` (a command or click whose token is still valid: the
+        core passes it only then, on the first message of an answer), answer through it (Discord: the interaction's follow-up, which fulfils a deferred
         response). Raises RateLimited, MessageTooLong or PlatformError."""
 
     async def edit(self, handle: MessageHandle, message: OutgoingMessage) -> None:
@@ -48,9 +48,9 @@ class Adapter(Protocol):
     async def send_private(
         self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, origin: Origin
     ) -> None:
-        """Show a message to `user_id` only: through the origin's token where it is valid
-        (Slack response_url, Discord ephemeral follow-up), else ephemeral where the platform
-        has it, else a direct message. Raises like `send`."""
+        """Show a message to `user_id` only: through the origin's token when it has one (Slack
+        response_url, Discord ephemeral follow-up; the core clears a token past its lifetime),
+        else ephemeral where the platform has it, else a direct message. Raises like `send`."""
 
 
 @runtime_checkable
@@ -140,7 +140,9 @@ class ThreadProbe(Protocol):
 class ThreadOpener(Protocol):
     """An adapter whose threads must be created before they can be posted to (Discord)."""
 
-    async def open_thread(self, ref: ConversationRef, message_id: str, title: str) -> ConversationRef:
+    async def open_thread(
+        self, ref: ConversationRef, message_id: str, title: str
+    ) -> ConversationRef:
         """A new thread under message `message_id` in `ref`'s channel, named `title`."""
 
 

@@ -23,7 +23,9 @@ from bot import metrics
 from bot.adapter import Adapter, HttpMounted
 from bot.clock import Clock, MonotonicClock
 from bot.core.access import Access
+from bot.core.actions import ActionRouter
 from bot.core.commands import Commands
+from bot.core.followups import FollowupPolicy
 from bot.core.memory import Budget, Memory
 from bot.core.pipeline import Pipeline
 from bot.core.queues import ConversationQueues
@@ -140,7 +142,10 @@ class Parley:
                 self.adapters[name] = load_adapter(name, settings)
         for name, adapter in self.adapters.items():
             self.deliveries[name] = Delivery(
-                adapter, clock=self.clock, native_streaming=adapter.capabilities.native_stream
+                adapter,
+                clock=self.clock,
+                native_streaming=bool(adapter.capabilities.native_stream),
+                first_post_wait_s=settings.first_post_wait_s,
             )
         commands = Commands(
             store=store,
@@ -150,14 +155,28 @@ class Parley:
             tool_host=self.tools,
             reindex_roots=self._knowledge_roots,
         )
+        actions = ActionRouter()
+        actions.register("approve", self.tools.on_click)
+        actions.register("deny", self.tools.on_click)
+
+        async def has_memory(memory_key: str) -> bool:
+            return bool(await store.history(memory_key, limit=1))
+
         self.pipeline = Pipeline(
-            settings=settings,
-            store=store,
+            per_minute=settings.user_messages_per_minute,
             queues=self.queues,
             runner=self.runner,
             commands=commands,
+            actions=actions,
+            followups=FollowupPolicy(
+                enabled=settings.thread_followups,
+                overrides=settings.followup_overrides,
+                has_memory=has_memory,
+            ),
             adapters=self.adapters,
             deliveries=self.deliveries,
+            clock=self.clock,
+            claim=store.claim_event,
         )
         await self.tools.start(self.deliveries)  # re-arm expiry timers, sweep expired ones
         if http:

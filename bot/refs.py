@@ -5,6 +5,7 @@ See docs/architecture.md ("The edge contract") for how adapters fill these in.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -77,7 +78,7 @@ class ConversationRef:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ConversationRef:
+    def from_dict(cls, data: Mapping[str, Any]) -> ConversationRef:
         """The inverse of `to_dict`; rows written before `kind`/`route` existed read as channels."""
         return cls(
             platform=str(data["platform"]),

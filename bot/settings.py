@@ -7,6 +7,7 @@ name the variable and how to fix it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -16,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.errors import ConfigError
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+_OVERRIDE = re.compile(r"[a-z]+:[^=,\s]+=(on|off|true|false|yes|no|1|0)", re.IGNORECASE)
 KNOWN_PROVIDERS = ("openai", "anthropic")
 
 
@@ -113,7 +115,11 @@ class Settings(BaseSettings):
     """Larger files are capped (their first part is indexed) with a warning."""
 
     thread_followups: bool = True
-    """Other platforms: answer thread replies without a mention where the bot took part."""
+    """Answer thread replies without a mention where the bot took part (every platform)."""
+    thread_followups_overrides: CommaList = ()
+    """Per workspace: `platform:workspace_id=on|off` entries that override THREAD_FOLLOWUPS."""
+    first_post_wait_s: float = Field(default=1.0, ge=0, le=10)
+    """How long a reply waits for the model's first text before posting a placeholder."""
     user_messages_per_minute: int = Field(default=20, ge=1)
     """Messages and commands one person may send per minute before being asked to wait."""
     event_retention_hours: int = Field(default=48, ge=1)
@@ -141,6 +147,7 @@ class Settings(BaseSettings):
         "http_tool_allowed_hosts",
         "knowledge_include",
         "knowledge_exclude",
+        "thread_followups_overrides",
         mode="before",
     )
     @classmethod
@@ -174,7 +181,21 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("thread_followups_overrides")
+    @classmethod
+    def _overrides(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if not _OVERRIDE.fullmatch(v)]
+        if bad:
+            raise ValueError(f"entries must look like slack:T0123=off or discord:42=on (got {bad})")
+        return value
+
     # --- Derived -------------------------------------------------------------------------
+    @property
+    def followup_overrides(self) -> dict[str, bool]:
+        """`platform:workspace_id` → on/off, from THREAD_FOLLOWUPS_OVERRIDES."""
+        pairs = (entry.rsplit("=", 1) for entry in self.thread_followups_overrides)
+        return {key: value.lower() in ("on", "true", "yes", "1") for key, value in pairs}
+
     @property
     def sqlalchemy_url(self) -> str:
         if self.database_url is not None:
