@@ -34,6 +34,7 @@ Every authenticated route needs `Authorization: Bot <token>` (else 401). The pie
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -329,6 +330,10 @@ class FakeDiscord:
                     body_out["errors"] = exc.errors
                 return json_response(body_out, status=exc.status)
             call.status = response.status
+            if isinstance(response, web.Response) and response.content_type == "application/json":
+                written = json.loads(response.body) if isinstance(response.body, bytes) else {}
+                if isinstance(written, dict) and "content" in written:
+                    call.message_id = str(written.get("id", ""))
             if bucket is not None:
                 response.headers.update(self.limits.headers(bucket))
             return response

@@ -49,6 +49,8 @@ class Call:
     status: int = 0
     code: int = 0
     """Discord's JSON error code (50035, 40060, …), 0 on success."""
+    message_id: str = ""
+    """The message a successful create / edit / follow-up wrote."""
 
 
 @dataclass
