@@ -80,7 +80,9 @@ class Settings(BaseSettings):
             value = tuple(part.strip() for part in value.split(",") if part.strip())
         bad = [g for g in value if not str(g).isdigit()] if isinstance(value, tuple | list) else []
         if bad:
-            raise ValueError(f"guild ids are numbers (Server Settings → Widget → Server ID), got {bad}")
+            raise ValueError(
+                f"guild ids are numbers (Server Settings → Widget → Server ID), got {bad}"
+            )
         return value
 
     # --- Teams ---------------------------------------------------------------------------
