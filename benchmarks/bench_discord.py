@@ -6,8 +6,8 @@ REST with per-channel buckets, X-RateLimit headers and 429s, and the gateway) an
 (`tests/fakes/openai_api.py`, streamed answers). Every question is a mention in one channel.
 
 Time is compressed by SCALE so a run takes seconds: Discord's 5 creates+edits per 5 s per
-channel becomes 5 per 1 s, the 1 s between edits of one message 0.2 s, and a 30 s answer
-streams in 6 s. Reported times are multiplied back by SCALE, i.e. shown in Discord seconds.
+channel becomes 5 per 1 s, the global 50 per second 50 per 0.2 s, the 1 s between edits of one
+message 0.2 s, and a 15 s answer streams in 3 s. Reported times are multiplied back by SCALE, i.e. shown in Discord seconds.
 
 Measured for 1 and 10 concurrent answers in one channel (answers of 1,800 chars: one message
 each, so every write is a visible update of that answer):
@@ -62,11 +62,12 @@ def _adapter(fake: FakeDiscord, *, threads: bool) -> DiscordAdapter:
         window_s=WINDOW_S / SCALE,
         name="channel messages",
     )
+    glob = dataclasses.replace(base.rate_limits[1], window_s=base.rate_limits[1].window_s / SCALE)
     caps = dataclasses.replace(
         base,
         min_edit_interval_s=base.min_edit_interval_s / SCALE,
         typing_interval_s=base.typing_interval_s / SCALE,
-        rate_limits=(channel, *base.rate_limits[1:]),
+        rate_limits=(channel, glob),
     )
     return DiscordAdapter(
         token=fake.token,
@@ -91,7 +92,11 @@ async def _idle(app: Parley, adapter: DiscordAdapter) -> None:
 async def _run(streams: int, *, threads: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         async with (
-            FakeDiscord(message_limit=CALLS, message_window_s=WINDOW_S / SCALE) as fake,
+            FakeDiscord(
+                message_limit=CALLS,
+                message_window_s=WINDOW_S / SCALE,
+                global_window_s=1.0 / SCALE,
+            ) as fake,
             FakeOpenAI() as llm,
         ):
             adapter = _adapter(fake, threads=threads)

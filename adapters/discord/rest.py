@@ -13,8 +13,10 @@ the calls it makes go through this thin client instead, which never waits and ne
   Discord has to say 429;
 - 429 → `RateLimited(retry_after)` (the body's float, else the Retry-After header), code
   "global" when Discord says the global limit was hit;
-- 400 with 50035 on `content` → `MessageTooLong(length, 2000)`; 403 → one log line naming the
-  permission and the channel, then `PlatformError(code="50013")`; anything else →
+- 400 with 50035 on `content` → `MessageTooLong(length, 2000)`; 403 → `PlatformError(code=
+  "50013")`, and one log line naming the permission and the channel (once per channel and
+  permission in `FORBIDDEN_LOG_S`, remembered in a bounded LRU: the delivery engine retries a
+  final write a few times, and an operator needs the line once, not per retry); anything else →
   `PlatformError(method=, code=)` with Discord's code; a network failure → PlatformError
   ("network_error").
 discord.py still owns the gateway, login and its own start-up calls.
@@ -23,12 +25,14 @@ discord.py still owns the gateway, login and its own start-up calls.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import aiohttp
 
 from bot.adapter import Announcement, RateListener
 from bot.capabilities import Op, RateScope
+from bot.core.lru import Lru
 from bot.errors import MessageTooLong, PlatformError, RateLimited
 from bot.logs import get_logger
 from bot.refs import ConversationRef
@@ -36,6 +40,7 @@ from bot.refs import ConversationRef
 log = get_logger("adapters.discord")
 
 MAX_CONTENT = 2000
+FORBIDDEN_LOG_S = 600.0
 _PERMISSION_CODES = {50001: "View Channel", 50013: ""}
 
 
@@ -46,6 +51,7 @@ class DiscordRest:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self.listener: RateListener | None = None
+        self._forbidden_logged: Lru[tuple[str, str], float] = Lru(256)
 
     async def open(self) -> None:
         if self._session is None:
@@ -115,8 +121,22 @@ class DiscordRest:
             return
         listener(announcement)
 
-    @staticmethod
+    def _log_forbidden(self, permission: str, channel: str, code: int, call: str) -> None:
+        now, key = time.monotonic(), (channel, permission)
+        last = self._forbidden_logged.get(key)
+        if last is not None and now - last < FORBIDDEN_LOG_S:
+            return
+        self._forbidden_logged.put(key, now)
+        log.warning(
+            "discord.missing_permission",
+            permission=permission,
+            channel=channel,
+            code=code,
+            call=call,
+        )
+
     def _error(
+        self,
         response: aiohttp.ClientResponse,
         data: dict[str, Any],
         name: str,
@@ -137,12 +157,11 @@ class DiscordRest:
             length = len(str((body or {}).get("content") or ""))
             return MessageTooLong(length, MAX_CONTENT, method=name)
         if status == 403:
-            log.warning(
-                "discord.missing_permission",
-                permission=permission or _PERMISSION_CODES.get(code, "") or "View Channel",
-                channel=_channel_of(path),
-                code=code,
-                call=name,
+            self._log_forbidden(
+                permission or _PERMISSION_CODES.get(code, "") or "View Channel",
+                _channel_of(path),
+                code,
+                name,
             )
         message = str(data.get("message") or f"HTTP {status}")
         return PlatformError(

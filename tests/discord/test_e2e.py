@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from adapters.discord.adapter import DiscordAdapter, discord_capabilities
 from bot.app import Parley
@@ -400,3 +401,13 @@ async def test_ten_concurrent_answers_in_one_channel_get_no_429(bot: Bot) -> Non
     assert bot.fake.rate_limited == 0
     assert time.monotonic() - started < 30
     assert BOT_USER_ID  # the answers are the bot's (bot_messages filters by its id)
+
+
+async def test_a_missing_permission_is_logged_once_and_nothing_is_half_posted(bot: Bot) -> None:
+    bot.fake.deny(CHANNEL_ID)
+    with capture_logs() as logs:
+        await bot.fake.user_says(CHANNEL_ID, "anyone there?", mention_bot=True)
+        await bot.idle(within=60)
+    lines = [e for e in logs if e["event"] == "discord.missing_permission"]
+    assert [(e["permission"], e["channel"]) for e in lines] == [("Send Messages", CHANNEL_ID)]
+    assert bot.answers() == []

@@ -13,7 +13,7 @@ what it would see in production:
   per channel (Discord: about 5 per 5 s), follow-ups share one per interaction token; each
   answer carries X-RateLimit-Limit/-Remaining/-Reset/-Reset-After/-Bucket, and one call over
   the bucket gets 429 with Retry-After and `retry_after` in the body (`fake.rate_limited`);
-- the global limit: `global_limit` calls per second across the bot (interaction endpoints are
+- the global limit: `global_limit` calls per `global_window_s` (1 s) across the bot (interaction endpoints are
   exempt, as documented) → 429 with `global: true` and X-RateLimit-Global;
 - interactions: one callback per interaction (a second → 400 40060), within
   `callback_deadline_s` of its creation (later → 404 10062); follow-ups only after the
@@ -73,6 +73,7 @@ class FakeDiscord:
         message_limit: int = 5,
         message_window_s: float = 5.0,
         global_limit: int = 50,
+        global_window_s: float = 1.0,
         callback_deadline_s: float = 3.0,
         token_ttl_s: float = 900.0,
         shard_count: int = 1,
@@ -82,6 +83,7 @@ class FakeDiscord:
         self.message_limit = message_limit
         self.message_window_s = message_window_s
         self.global_limit = global_limit
+        self.global_window_s = global_window_s
         self.callback_deadline_s = callback_deadline_s
         self.token_ttl_s = token_ttl_s
         self.shard_count = shard_count

@@ -5,7 +5,8 @@ Rate limits as Discord documents them: per-route buckets (here: message creates 
 one per channel, follow-ups one per interaction token, typing one per channel) of
 `message_limit` calls per `message_window_s`, announced on every answer in X-RateLimit-Limit,
 -Remaining, -Reset, -Reset-After and -Bucket; one call over → 429 with Retry-After and
-`retry_after` in the body. The global limit, `global_limit` calls per second across the bot
+`retry_after` in the body. The global limit, `global_limit` calls per `global_window_s` (Discord:
+50 per second) across the bot
 (interaction endpoints exempt), → 429 with `global: true` and X-RateLimit-Global.
 """
 
@@ -143,12 +144,13 @@ class RateLimits:
 
     def take_global(self) -> web.Response | None:
         now = time.monotonic()
-        self._global = [t for t in self._global if t > now - 1.0]
+        window = self.api.global_window_s
+        self._global = [t for t in self._global if t > now - window]
         if len(self._global) >= self.api.global_limit:
             self.api.rate_limited += 1
             self.api.global_rate_limited += 1
             return self._too_many(
-                self._global[0] + 1.0 - now, glob=True, headers={"X-RateLimit-Global": "true"}
+                self._global[0] + window - now, glob=True, headers={"X-RateLimit-Global": "true"}
             )
         self._global.append(now)
         return None
