@@ -81,7 +81,7 @@ class Settings(BaseSettings):
         bad = [g for g in value if not str(g).isdigit()] if isinstance(value, tuple | list) else []
         if bad:
             raise ValueError(
-                f"guild ids are numbers (Server Settings → Widget → Server ID), got {bad}"
+                f"guild ids are numbers (Developer Mode, then right-click the server → Copy Server ID), got {bad}"
             )
         return value
 
