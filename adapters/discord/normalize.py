@@ -10,8 +10,9 @@ system messages (joins, pins, "thread created"), pings, autocomplete and modals.
 
 - A message's `ref` is where it was written; the core decides where the answer goes. Bots and
   webhooks (ours included) come through with `Author.is_bot=True`; the core drops them.
-- `mentions_bot`: the bot is in `mentions` (its `<@id>` / `<@!id>` is removed from the text).
-  `replies_to_bot`: the message is a reply (message_reference) to one of the bot's messages.
+- `mentions_bot`: the bot's `<@id>` / `<@!id>` is in the text (and removed from it), or the bot is
+  in `mentions` other than as the pinged target of a reply. `replies_to_bot`: the message is a
+  reply (message_reference) to one of the bot's messages.
 - App commands become `Command(text=…)`: the command name, then each sub-command group /
   sub-command name and each option's value, in order (`/kb search query:foo` → "kb search
   foo"). The core parses that text with its one grammar.
@@ -97,12 +98,14 @@ def _message_create(data: Payload, bot: BotIdentity, place: Place | None) -> Eve
         return None
     author = data.get("author") or {}
     content = str(data.get("content") or "")
-    mentioned = any(str(u.get("id")) == bot.user_id for u in data.get("mentions") or ()) or (
-        bool(bot.user_id) and _mention_pattern(bot.user_id).search(content) is not None
-    )
     referenced = data.get("referenced_message") or {}
     replies_to_bot = bool(data.get("message_reference")) and (
         str((referenced.get("author") or {}).get("id", "")) == bot.user_id
+    )
+    # A reply pings its target by adding it to `mentions`; that is a reply, not a mention.
+    listed = any(str(u.get("id")) == bot.user_id for u in data.get("mentions") or ())
+    mentioned = (listed and not replies_to_bot) or (
+        bool(bot.user_id) and _mention_pattern(bot.user_id).search(content) is not None
     )
     guild_id = data.get("guild_id")
     if place is None:

@@ -70,9 +70,11 @@ def test_a_thread_message_names_the_parent_channel_and_the_thread() -> None:
     assert message.ref.kind is ConversationKind.THREAD
 
 
-def test_a_reply_to_the_bot_is_marked_a_reply_to_the_bot() -> None:
-    assert event("message_reply_to_bot").replies_to_bot
-    assert not event("message_reply_to_person").replies_to_bot
+def test_a_reply_to_the_bot_is_a_reply_not_a_mention() -> None:
+    reply = event("message_reply_to_bot")  # the reply ping lists the bot in `mentions`
+    assert reply.replies_to_bot and not reply.mentions_bot and reply.text == "why 5?"
+    other = event("message_reply_to_person")
+    assert not other.replies_to_bot and not other.mentions_bot
 
 
 @pytest.mark.parametrize("name", ["message_own", "message_other_bot", "message_webhook"])
