@@ -55,8 +55,8 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     slack_command: str = "/parley"
     slack_native_streaming: bool = False
-    slack_thread_followups: bool = True
-    """Slack: answer thread replies without a new mention where the bot took part."""
+    slack_thread_followups: bool | None = None
+    """Kept from earlier versions: the same as THREAD_FOLLOWUPS_OVERRIDES=slack:*=on|off."""
 
     # --- Discord -------------------------------------------------------------------------
     discord_bot_token: SecretStr | None = None
@@ -119,7 +119,8 @@ class Settings(BaseSettings):
     thread_followups: bool = True
     """Answer thread replies without a mention where the bot took part (every platform)."""
     thread_followups_overrides: CommaList = ()
-    """Per workspace: `platform:workspace_id=on|off` entries that override THREAD_FOLLOWUPS."""
+    """`platform:workspace_id=on|off` entries (`platform:*` for a whole platform) that override
+    THREAD_FOLLOWUPS."""
     first_post_wait_s: float = Field(default=1.0, ge=0, le=10)
     """How long a reply waits for the model's first text before posting a placeholder."""
     user_messages_per_minute: int = Field(default=20, ge=1)
@@ -196,7 +197,10 @@ class Settings(BaseSettings):
     def followup_overrides(self) -> dict[str, bool]:
         """`platform:workspace_id` → on/off, from THREAD_FOLLOWUPS_OVERRIDES."""
         pairs = (entry.rsplit("=", 1) for entry in self.thread_followups_overrides)
-        return {key: value.lower() in ("on", "true", "yes", "1") for key, value in pairs}
+        found = {key: value.lower() in ("on", "true", "yes", "1") for key, value in pairs}
+        if self.slack_thread_followups is not None:
+            found.setdefault("slack:*", self.slack_thread_followups)
+        return found
 
     @property
     def sqlalchemy_url(self) -> str:

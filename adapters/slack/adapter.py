@@ -86,6 +86,7 @@ def slack_capabilities(*, native_stream: bool = False, time_scale: float = 1.0) 
             if native_stream
             else frozenset()
         ),
+        native_status=native_stream,
         buttons=True,
         ephemeral=True,
         channel_reply=Placement.THREAD,
@@ -93,8 +94,8 @@ def slack_capabilities(*, native_stream: bool = False, time_scale: float = 1.0) 
 
 
 class SlackAdapter:
-    """Adapter + HttpMounted + ThreadReader + ThreadProbe (+ NativeStreaming when
-    `native_streaming`)."""
+    """Adapter + HttpMounted + ThreadReader + ThreadProbe (+ NativeStreaming and
+    StatusIndicator when `native_streaming`)."""
 
     name = "slack"
 
@@ -139,8 +140,9 @@ class SlackAdapter:
         self._session: aiohttp.ClientSession | None = None
         self._socket: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
-        if native_streaming:
+        if native_streaming:  # an AI app: native streams and the assistant status line
             self.open_native_stream = self._open_native_stream
+            self.set_status = self._set_status
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -408,6 +410,17 @@ class SlackAdapter:
             edit=self.edit,
             recipient_user_id="" if is_dm else user,
             recipient_team_id="" if is_dm else (team or ref.workspace_id),
+        )
+
+    async def _set_status(self, ref: ConversationRef, text: str) -> None:
+        """The thread's status line ("is searching the knowledge base…"); "" clears it."""
+        if not ref.thread_id:
+            raise PlatformError("Slack shows a status only in a thread", method="setStatus")
+        await call(
+            "assistant.threads.setStatus",
+            self._client.assistant_threads_setStatus(
+                channel_id=ref.channel_id, thread_ts=ref.thread_id, status=text
+            ),
         )
 
 

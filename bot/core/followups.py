@@ -43,12 +43,15 @@ class FollowupPolicy:
     ) -> None:
         self._default = enabled
         self._overrides = dict(overrides)
-        """`platform:workspace_id` → on/off."""
+        """`platform:workspace_id` (or `platform:*`) → on/off."""
         self._has_memory = has_memory
         self._known: Lru[str, bool] = Lru(capacity)
 
     def enabled_for(self, ref: ConversationRef) -> bool:
-        return self._overrides.get(f"{ref.platform}:{ref.workspace_id}", self._default)
+        workspace = self._overrides.get(f"{ref.platform}:{ref.workspace_id}")
+        if workspace is not None:
+            return workspace
+        return self._overrides.get(f"{ref.platform}:*", self._default)
 
     def note(self, ref: ConversationRef) -> None:
         """The bot was mentioned in, or answers in, the thread `ref`."""

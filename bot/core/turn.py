@@ -122,9 +122,11 @@ class TurnRunner:
         reply.start()  # typing indicator now; the first post follows the first text
         try:
             # add_message creates the conversation row; only seeding needs to know if it is new.
+            # A thread the question itself starts (placed under it) has nothing to read.
             if (
                 thread_reader is not None
                 and ref.thread_id
+                and ref.thread_id != question.summoned_by
                 and await self._store.ensure_conversation(ref)
             ):
                 await self._seed_from_thread(ref, thread_reader, question)

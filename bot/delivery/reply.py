@@ -103,6 +103,7 @@ class _Kind(Enum):
     """Finish the current native stream."""
     STATUS = "status"
     """Show the status natively."""
+    TYPING = "typing"
 
 
 _OPS = {
@@ -112,6 +113,7 @@ _OPS = {
     _Kind.APPEND: Op.STREAM,
     _Kind.FINISH: Op.STREAM,
     _Kind.STATUS: Op.TYPING,
+    _Kind.TYPING: Op.TYPING,
 }
 
 
@@ -297,40 +299,20 @@ class StreamingReply:
             timer.cancel()
 
     async def _type(self) -> None:
-        assert isinstance(self._adapter, Typing)
-        adapter = self._adapter
-        try:
-            await self._budgets.call(
-                Op.TYPING, self._ref, lambda: adapter.typing(self._ref), priority=Priority.STREAM
-            )
-        except Exception:
-            log.info("delivery.typing_failed", ref=self._ref.memory_key, exc_info=True)
-            self._typing = 0.0
+        await self._one(_Step(_Kind.TYPING, "", OutgoingMessage.text(""), ""))
 
     def _shows_status_natively(self) -> bool:
         return self._native_status or isinstance(self._stream, NativeStatusStream)
 
     async def _write_status(self) -> None:
-        text = self._status
-        try:
-            if isinstance(self._stream, NativeStatusStream):
-                stream = self._stream
-                await self._budgets.call(
-                    Op.STREAM, self._ref, lambda: stream.set_status(text), priority=Priority.STREAM
-                )
-            else:
-                assert isinstance(self._adapter, StatusIndicator)
-                adapter = self._adapter
-                await self._budgets.call(
-                    Op.TYPING,
-                    self._ref,
-                    lambda: adapter.set_status(self._ref, text),
-                    priority=Priority.STREAM,
-                )
-        except Exception:
-            log.info("delivery.status_failed", ref=self._ref.memory_key, exc_info=True)
-            self._native_status = False  # show it as a line from now on
-        self._status_shown = text
+        await self._one(_Step(_Kind.STATUS, self._status, OutgoingMessage.text(""), ""))
+
+    async def _one(self, step: _Step) -> None:
+        """Make one call outside the flusher's loop (while waiting for the first text)."""
+        async with self._budgets.slot(_OPS[step.kind], self._ref, Priority.STREAM) as slot:
+            retry_after = await self._act(step)
+            if retry_after is not None:
+                slot.refused(retry_after)
 
     async def _idle(self) -> bool:
         """Wait for something to do; False means the reply is finished."""
@@ -477,8 +459,12 @@ class StreamingReply:
                 log.warning("delivery.native_fallback", ref=self._ref.memory_key, exc_info=True)
                 self._leave_native("stream error")
             elif step.kind is _Kind.STATUS:
-                self._native_status = False
+                log.info("delivery.status_failed", ref=self._ref.memory_key, exc_info=True)
+                self._native_status = False  # shown as a line from now on
                 self._status_shown = step.text
+            elif step.kind is _Kind.TYPING:
+                log.info("delivery.typing_failed", ref=self._ref.memory_key, exc_info=True)
+                self._typing = 0.0
             else:
                 self._failed(step)
             return None
@@ -487,8 +473,7 @@ class StreamingReply:
         self._message_failures = 0
         if step.kind is _Kind.STATUS:
             self._status_shown = step.text
-            return None
-        if step.kind is _Kind.OPEN:
+        if step.kind in (_Kind.STATUS, _Kind.TYPING, _Kind.OPEN):
             return None
         self._written[self._current_id()] = self._clock.now()
         self._shown = step.text
@@ -525,13 +510,14 @@ class StreamingReply:
             self.handles.append(await self._stream.finish(step.message))
             self._stream, self._streamed = None, ""
             self.edits += 1
+        elif step.kind is _Kind.TYPING:
+            assert isinstance(self._adapter, Typing)
+            await self._adapter.typing(self._ref)
+        elif isinstance(self._stream, NativeStatusStream):
+            await self._stream.set_status(step.text)
         else:
-            assert step.kind is _Kind.STATUS
-            if isinstance(self._stream, NativeStatusStream):
-                await self._stream.set_status(step.text)
-            else:
-                assert isinstance(self._adapter, StatusIndicator)
-                await self._adapter.set_status(self._ref, step.text)
+            assert isinstance(self._adapter, StatusIndicator)
+            await self._adapter.set_status(self._ref, step.text)
 
     def _leave_native(self, why: str) -> None:
         """Carry on with edits: adopt the stream's message when it has one."""

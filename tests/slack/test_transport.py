@@ -479,3 +479,13 @@ async def test_socket_mode_with_a_bad_app_token_fails_loudly(fake_slack: FakeSla
         await adapter.start(sink)
     assert (info.value.method, info.value.code) == ("apps.connections.open", "invalid_auth")
     await adapter.stop()
+
+
+async def test_native_status_is_the_assistant_status_line(fake_slack: FakeSlackApi) -> None:
+    adapter = await native_adapter(fake_slack)
+    assert adapter.capabilities.native_status
+    await adapter.set_status(ref(thread="1.1"), "is searching the knowledge base…")
+    assert fake_slack.statuses == [("C0GENERAL", "1.1", "is searching the knowledge base…")]
+    with pytest.raises(PlatformError):
+        await adapter.set_status(ref(), "no thread at the top level")
+    await adapter.stop()
