@@ -59,6 +59,13 @@ def test_the_application_id_is_read_from_a_bot_token() -> None:
         application_id_from_token("garbage")
 
 
+@pytest.fixture(autouse=True)
+def _keep_test_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`main()` configures process-wide logging for a real run; in the test process that would
+    outlive the test and change what later tests' caplog sees."""
+    monkeypatch.setattr("bot.cli.configure_logging", lambda *a, **kw: None)
+
+
 def test_the_cli_prints_the_invite_url(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
