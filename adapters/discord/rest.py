@@ -15,7 +15,7 @@ the calls it makes go through this thin client instead, which never waits and ne
   "global" when Discord says the global limit was hit;
 - 400 with 50035 on `content` → `MessageTooLong(length, 2000)`; 403 → `PlatformError(code=
   "50013")`, and one log line naming the permission and the channel (once per channel and
-  permission in `FORBIDDEN_LOG_S`, remembered in a bounded LRU: the delivery engine retries a
+  permission in `FORBIDDEN_LOG_S`, remembered for the last `FORBIDDEN_LOG_KEYS` pairs: the delivery engine retries a
   final write a few times, and an operator needs the line once, not per retry); anything else →
   `PlatformError(method=, code=)` with Discord's code; a network failure → PlatformError
   ("network_error").
@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from typing import Any
 
 import aiohttp
 
 from bot.adapter import Announcement, RateListener
 from bot.capabilities import Op, RateScope
-from bot.core.lru import Lru
 from bot.errors import MessageTooLong, PlatformError, RateLimited
 from bot.logs import get_logger
 from bot.refs import ConversationRef
@@ -41,6 +41,7 @@ log = get_logger("adapters.discord")
 
 MAX_CONTENT = 2000
 FORBIDDEN_LOG_S = 600.0
+FORBIDDEN_LOG_KEYS = 256
 _PERMISSION_CODES = {50001: "View Channel", 50013: ""}
 
 
@@ -51,7 +52,7 @@ class DiscordRest:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self.listener: RateListener | None = None
-        self._forbidden_logged: Lru[tuple[str, str], float] = Lru(256)
+        self._forbidden_logged: OrderedDict[tuple[str, str], float] = OrderedDict()
 
     async def open(self) -> None:
         if self._session is None:
@@ -126,7 +127,10 @@ class DiscordRest:
         last = self._forbidden_logged.get(key)
         if last is not None and now - last < FORBIDDEN_LOG_S:
             return
-        self._forbidden_logged.put(key, now)
+        self._forbidden_logged[key] = now
+        self._forbidden_logged.move_to_end(key)
+        while len(self._forbidden_logged) > FORBIDDEN_LOG_KEYS:
+            self._forbidden_logged.popitem(last=False)
         log.warning(
             "discord.missing_permission",
             permission=permission,
