@@ -15,8 +15,9 @@ the calls it makes go through this thin client instead, which never waits and ne
   "global" when Discord says the global limit was hit;
 - 400 with 50035 on `content` → `MessageTooLong(length, 2000)`; 403 → `PlatformError(code=
   "50013")`, and one log line naming the permission and the channel (once per channel and
-  permission in `FORBIDDEN_LOG_S`, remembered for the last `FORBIDDEN_LOG_KEYS` pairs: the delivery engine retries a
-  final write a few times, and an operator needs the line once, not per retry); anything else →
+  permission in `FORBIDDEN_LOG_S`, remembered for the last `FORBIDDEN_LOG_KEYS` pairs: the
+  delivery engine retries a final write a few times, and an operator needs the line once, not
+  per retry); anything else →
   `PlatformError(method=, code=)` with Discord's code; a network failure → PlatformError
   ("network_error").
 discord.py still owns the gateway, login and its own start-up calls.
