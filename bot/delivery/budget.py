@@ -115,6 +115,14 @@ class RateBudget:
         self._prune(self._clock.now())
         return not self._waiting and not self._slots and self._paused_until <= self._clock.now()
 
+    @property
+    def free(self) -> bool:
+        """A call could have a slot at once, and no one is waiting for one."""
+        now = self._clock.now()
+        self._refill(now)
+        ready = self._ready_at(Priority.STREAM, now)
+        return not self._waiting and ready is not None and ready <= now
+
     async def acquire(self, ticket: Ticket) -> None:
         """Wait for a slot. Always `release` the ticket afterwards."""
         loop = asyncio.get_running_loop()

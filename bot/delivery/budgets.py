@@ -98,6 +98,10 @@ class Budgets:
             self._budgets[(index, key)] = budget
         return budget
 
+    def free(self, op: Op, ref: ConversationRef) -> bool:
+        """A call of `op` at `ref` would go at once, behind no one."""
+        return all(budget.free for budget in self.of(op, ref))
+
     @asynccontextmanager
     async def slot(
         self,

@@ -64,6 +64,7 @@ class Delivery:
         self.max_consecutive_429 = max_consecutive_429
         self.first_post_wait_s = first_post_wait_s
         self.budgets = Budgets(adapter.capabilities.rate_limits, self.clock)
+        self._starting: list[StreamingReply] = []
         """Every budget of this adapter, shared by every reply and one-shot."""
         if isinstance(adapter, RateAnnouncer):
             adapter.set_rate_listener(self.announce)
@@ -85,6 +86,7 @@ class Delivery:
             first_post_wait_s=self.first_post_wait_s,
             native=self.native_streaming,
             max_consecutive_429=self.max_consecutive_429,
+            starting=self._starting,
         )
 
     async def post(

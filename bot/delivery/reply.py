@@ -9,11 +9,14 @@ between two flushes are simply dropped (latest text wins). `set_status()` stores
 ("Searching the knowledge base…") kept apart from the text. `finish()`/`fail()` store the final
 message and wait for the flusher to write it.
 
-The first post waits for the first text, up to `first_post_wait_s`, so that in a busy scope the
-reply's one post already shows something instead of "…" followed by an edit that queues behind
-every other reply's edits. Meanwhile a typing indicator is shown where the platform has one
-(`Capabilities.typing_interval_s`). If no text comes in time, a placeholder is posted (the status
-line if there is one, else "…"). The first message of a reply goes through the event's `origin`
+The first post waits for the first text, up to `first_post_wait_s`, so that when several
+answers start together each one's post already shows something, instead of "…" followed by an
+edit that queues behind every other reply's edits. Meanwhile a typing indicator is shown where
+the platform has one (`Capabilities.typing_interval_s`). If no text comes in time, a placeholder
+is posted (the status line if there is one, else "…"). On a platform without a typing
+indicator, a reply that starts alone (no other reply of the engine is waiting for its first
+words) while its post and edit budgets are free posts the placeholder at once: the person sees
+at once that they were heard, and the edit that follows queues behind no one. The first message of a reply goes through the event's `origin`
 while its token is valid (Discord: the interaction follow-up that fulfils a deferred response),
 and carries `reply_to` (a reply reference, where the core placed the answer as a reply).
 
@@ -45,20 +48,16 @@ Text is treated as growing by appends; the final text may differ anywhere, in wh
 messages already ended are rewritten in place (and any left over marked as merged above).
 
 Native streams (Slack chat.startStream, Teams streaminfo), where the adapter allows them for the
-conversation's kind: a message is opened as a stream and grows by appending what is new, at the
-same pace and through the same budgets (op `stream`); it ends with `finish`. Long text rolls over
-exactly like edits do: the stream is finished with the head and a new one carries on. If a stream
-fails (not a 429), the edit path adopts the stream's message, so the partial text is not left
-above a second copy, and carries on with edits; a stream that never named its message is
-replaced by a new post.
+conversation's kind, grow by appends through the same budgets (op `stream`) and roll over like
+edits (`bot.delivery.steps`). If a stream fails (not a 429), the edit path adopts the stream's
+message, so the partial text is not left above a second copy; a stream that never named its
+message is replaced by a new post.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from dataclasses import dataclass
-from enum import Enum
 from functools import partial
 
 import structlog
@@ -76,6 +75,7 @@ from bot.clock import Clock
 from bot.delivery.budget import Priority
 from bot.delivery.budgets import Budgets, Waiting
 from bot.delivery.splitting import close_open_fence, cut
+from bot.delivery.steps import OPS, Kind, Step, native_step
 from bot.errors import MessageTooLong, RateLimited
 from bot.events import Origin
 from bot.messages import OutgoingMessage
@@ -93,45 +93,6 @@ MERGED_NOTE = "_(merged into the message above)_"
 PLACEHOLDER = "…"
 
 
-class _Kind(Enum):
-    POST = "post"
-    EDIT = "edit"
-    OPEN = "open"
-    """Open a native stream for the current message."""
-    APPEND = "append"
-    FINISH = "finish"
-    """Finish the current native stream."""
-    STATUS = "status"
-    """Show the status natively."""
-    TYPING = "typing"
-
-
-_OPS = {
-    _Kind.POST: Op.POST,
-    _Kind.EDIT: Op.EDIT,
-    _Kind.OPEN: Op.POST,
-    _Kind.APPEND: Op.STREAM,
-    _Kind.FINISH: Op.STREAM,
-    _Kind.STATUS: Op.TYPING,
-    _Kind.TYPING: Op.TYPING,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class _Step:
-    kind: _Kind
-    text: str
-    """What the current message will show (for APPEND: the whole streamed text after it)."""
-    message: OutgoingMessage
-    source: str
-    """The whole text this step was planned from."""
-    taken: int | None = None
-    """Set when this step ends the current message: the input consumed by it."""
-    reopen: str = ""
-    done: bool = False
-    """The step writes the final form of the last message."""
-
-
 class StreamingReply:
     """One object per streamed answer; see the module docstring."""
 
@@ -147,8 +108,11 @@ class StreamingReply:
         first_post_wait_s: float = 1.0,
         native: bool = False,
         max_consecutive_429: int = 3,
+        starting: list[StreamingReply] | None = None,
     ) -> None:
         self._adapter = adapter
+        self._starting = starting
+        """The engine's replies still waiting for their first post (shared)."""
         self._ref = ref
         self._budgets = budgets
         self._clock = clock
@@ -262,12 +226,42 @@ class StreamingReply:
                 await self._mark_leftovers()
         except Exception:
             log.exception("delivery.flusher_crashed", ref=self._ref.memory_key)
+        finally:
+            self._started_showing()
 
     async def _await_first_text(self) -> None:
         """Until there is text, a final, a status to post, or `first_post_wait_s` has passed;
         typing indicators meanwhile. Then the first post may go."""
         deadline = self._clock.now() + self._first_wait
         next_typing = self._clock.now()
+        if self._starting is not None:
+            self._starting.append(self)
+        if self._alone():
+            self._placeholder_due = True
+            return
+        await self._wait_for_first_text(deadline, next_typing)
+
+    def _started_showing(self) -> None:
+        """The reply's first words are visible (or it ended): it no longer counts as starting."""
+        if self._starting is not None and self in self._starting:
+            self._starting.remove(self)
+
+    def _alone(self) -> bool:
+        """Nothing to gain by waiting: no typing to show instead, no other reply whose first
+        words are not visible yet, and both the post and the edit that follows would go at
+        once."""
+        return (
+            not self._typing
+            and not self._native
+            and self._starting is not None
+            and len(self._starting) == 1
+            and not self._text.strip()
+            and self._final is None
+            and self._budgets.free(Op.POST, self._ref)
+            and self._budgets.free(Op.EDIT, self._ref)
+        )
+
+    async def _wait_for_first_text(self, deadline: float, next_typing: float) -> None:
         while self._final is None and not self._text.strip():
             now = self._clock.now()
             if self._status and not self._shows_status_natively():
@@ -299,17 +293,17 @@ class StreamingReply:
             timer.cancel()
 
     async def _type(self) -> None:
-        await self._one(_Step(_Kind.TYPING, "", OutgoingMessage.text(""), ""))
+        await self._one(Step(Kind.TYPING, "", OutgoingMessage.text(""), ""))
 
     def _shows_status_natively(self) -> bool:
         return self._native_status or isinstance(self._stream, NativeStatusStream)
 
     async def _write_status(self) -> None:
-        await self._one(_Step(_Kind.STATUS, self._status, OutgoingMessage.text(""), ""))
+        await self._one(Step(Kind.STATUS, self._status, OutgoingMessage.text(""), ""))
 
-    async def _one(self, step: _Step) -> None:
+    async def _one(self, step: Step) -> None:
         """Make one call outside the flusher's loop (while waiting for the first text)."""
-        async with self._budgets.slot(_OPS[step.kind], self._ref, Priority.STREAM) as slot:
+        async with self._budgets.slot(OPS[step.kind], self._ref, Priority.STREAM) as slot:
             retry_after = await self._act(step)
             if retry_after is not None:
                 slot.refused(retry_after)
@@ -329,16 +323,16 @@ class StreamingReply:
             step = self._plan()
             if step is None:
                 continue
-            if step.kind in (_Kind.EDIT, _Kind.APPEND):
+            if step.kind in (Kind.EDIT, Kind.APPEND):
                 await self._sleep_until(self._written.get(self._current_id(), 0.0) + self._interval)
             priority = Priority.FINAL if self._final is not None else Priority.STREAM
             async with self._budgets.slot(
-                _OPS[step.kind], self._ref, priority, self._waiting
+                OPS[step.kind], self._ref, priority, self._waiting
             ) as slot:
                 planned, step = step, self._plan()  # the newest text, now that the slot is ours
                 if (
                     step is None
-                    or _OPS[step.kind] is not _OPS[planned.kind]
+                    or OPS[step.kind] is not OPS[planned.kind]
                     or (self._final_only and self._final is None)
                 ):
                     slot.used = False
@@ -363,7 +357,7 @@ class StreamingReply:
         shown = f"{rest}\n\n{line}" if rest.strip() else line
         return shown if len(shown) <= self._limit else rest
 
-    def _plan(self) -> _Step | None:
+    def _plan(self) -> Step | None:
         """The next call to make from the newest state, or None when nothing is to be done."""
         final = self._final
         text = final.text_markdown if final is not None else self._text
@@ -372,49 +366,32 @@ class StreamingReply:
             self._index, self._consumed, self._frozen, self._reopen = 0, 0, "", ""
             self._shown = None
         if final is None and self._status != self._status_shown and self._shows_status_natively():
-            return _Step(_Kind.STATUS, self._status, OutgoingMessage.text(""), text)
+            return Step(Kind.STATUS, self._status, OutgoingMessage.text(""), text)
         rest = self._reopen + text[self._consumed :]
         native = self._native and self._index >= len(self.handles)
         if native:
-            return self._plan_native(text, rest, final)
+            if self._stream is None:
+                wanted = rest.strip() or final or self._status or self._placeholder_due
+                return Step(Kind.OPEN, "", OutgoingMessage.text(""), text) if wanted else None
+            return native_step(text, rest, final, self._streamed, self._reopen, self._limit)
         post = self._index >= len(self.handles)
-        write = _Kind.POST if post else _Kind.EDIT
+        write = Kind.POST if post else Kind.EDIT
         if len(rest) > self._limit:
             piece = cut(rest, self._limit, keep=len(self._reopen))
             message = OutgoingMessage.text(piece.head, final=True)
             if not post and self._shown == piece.head:
                 self._advance(text, piece.taken, piece.reopen)
                 return self._plan()
-            return _Step(write, piece.head, message, text, piece.taken, piece.reopen)
+            return Step(write, piece.head, message, text, piece.taken, piece.reopen)
         if final is not None:
             message = dataclasses.replace(final, text_markdown=rest)
-            return _Step(write, rest, message, text, done=True)
+            return Step(write, rest, message, text, done=True)
         shown = self._status_line(rest)
         if not shown.strip() and post and self._placeholder_due:
             shown = PLACEHOLDER
         if not shown.strip() or (shown == self._shown and not post):
             return None
-        return _Step(write, shown, OutgoingMessage.text(shown, final=False), text)
-
-    def _plan_native(self, text: str, rest: str, final: OutgoingMessage | None) -> _Step | None:
-        if self._stream is None:
-            if not rest.strip() and final is None and not (self._status or self._placeholder_due):
-                return None
-            return _Step(_Kind.OPEN, "", OutgoingMessage.text(""), text)
-        if len(rest) > self._limit:
-            piece = cut(rest, self._limit, keep=len(self._reopen))
-            if piece.head.startswith(self._streamed) and piece.head != self._streamed:
-                delta = piece.head[len(self._streamed) :]
-                return _Step(_Kind.APPEND, piece.head, OutgoingMessage.text(delta), text)
-            message = OutgoingMessage.text(piece.head, final=True)
-            return _Step(_Kind.FINISH, piece.head, message, text, piece.taken, piece.reopen)
-        if final is not None:
-            message = dataclasses.replace(final, text_markdown=rest)
-            return _Step(_Kind.FINISH, rest, message, text, done=True)
-        if rest.startswith(self._streamed) and rest != self._streamed:
-            delta = rest[len(self._streamed) :]
-            return _Step(_Kind.APPEND, rest, OutgoingMessage.text(delta, final=False), text)
-        return None
+        return Step(write, shown, OutgoingMessage.text(shown, final=False), text)
 
     def _advance(self, text: str, taken: int, reopen: str) -> None:
         self._consumed += taken - len(self._reopen)
@@ -434,7 +411,7 @@ class StreamingReply:
             message = dataclasses.replace(message, reply_to=self._reply_to)
         return message, origin
 
-    async def _act(self, step: _Step) -> float | None:
+    async def _act(self, step: Step) -> float | None:
         """Make one call; returns a 429's retry_after for the budgets."""
         try:
             await self._call(step)
@@ -455,14 +432,14 @@ class StreamingReply:
             self._shrink(len(step.text), exc)
             return None
         except Exception:
-            if step.kind in (_Kind.OPEN, _Kind.APPEND, _Kind.FINISH):
+            if step.kind in (Kind.OPEN, Kind.APPEND, Kind.FINISH):
                 log.warning("delivery.native_fallback", ref=self._ref.memory_key, exc_info=True)
                 self._leave_native("stream error")
-            elif step.kind is _Kind.STATUS:
+            elif step.kind is Kind.STATUS:
                 log.info("delivery.status_failed", ref=self._ref.memory_key, exc_info=True)
                 self._native_status = False  # shown as a line from now on
                 self._status_shown = step.text
-            elif step.kind is _Kind.TYPING:
+            elif step.kind is Kind.TYPING:
                 log.info("delivery.typing_failed", ref=self._ref.memory_key, exc_info=True)
                 self._typing = 0.0
             else:
@@ -471,13 +448,15 @@ class StreamingReply:
         self._streak_429 = 0
         self._errors = 0
         self._message_failures = 0
-        if step.kind is _Kind.STATUS:
+        if step.kind is Kind.STATUS:
             self._status_shown = step.text
-        if step.kind in (_Kind.STATUS, _Kind.TYPING, _Kind.OPEN):
+        if step.kind in (Kind.STATUS, Kind.TYPING, Kind.OPEN):
             return None
         self._written[self._current_id()] = self._clock.now()
         self._shown = step.text
-        if step.kind is _Kind.APPEND:
+        if step.text.strip() not in ("", PLACEHOLDER):
+            self._started_showing()
+        if step.kind is Kind.APPEND:
             self._streamed = step.text
         if step.taken is not None:
             self._advance(step.source, step.taken, step.reopen)
@@ -485,15 +464,15 @@ class StreamingReply:
             self._final_done = True
         return None
 
-    async def _call(self, step: _Step) -> None:
-        if step.kind is _Kind.POST:
+    async def _call(self, step: Step) -> None:
+        if step.kind is Kind.POST:
             message, origin = self._first_message(step.message)
             self.handles.append(await self._adapter.send(self._ref, message, origin=origin))
             self.posts += 1
-        elif step.kind is _Kind.EDIT:
+        elif step.kind is Kind.EDIT:
             await self._adapter.edit(self.handles[self._index], step.message)
             self.edits += 1
-        elif step.kind is _Kind.OPEN:
+        elif step.kind is Kind.OPEN:
             assert isinstance(self._adapter, NativeStreaming)
             stream = await self._adapter.open_native_stream(self._ref, self._origin)
             if stream is None:
@@ -501,16 +480,16 @@ class StreamingReply:
             else:
                 self._stream, self._streamed = stream, ""
                 self.posts += 1
-        elif step.kind is _Kind.APPEND:
+        elif step.kind is Kind.APPEND:
             assert self._stream is not None
             await self._stream.append(step.message.text_markdown)
             self.edits += 1
-        elif step.kind is _Kind.FINISH:
+        elif step.kind is Kind.FINISH:
             assert self._stream is not None
             self.handles.append(await self._stream.finish(step.message))
             self._stream, self._streamed = None, ""
             self.edits += 1
-        elif step.kind is _Kind.TYPING:
+        elif step.kind is Kind.TYPING:
             assert isinstance(self._adapter, Typing)
             await self._adapter.typing(self._ref)
         elif isinstance(self._stream, NativeStatusStream):
@@ -547,8 +526,8 @@ class StreamingReply:
         if self._errors >= self._max_429:
             self._final_only = True
 
-    def _failed(self, step: _Step) -> None:
-        post = step.kind is _Kind.POST
+    def _failed(self, step: Step) -> None:
+        post = step.kind is Kind.POST
         log.warning("delivery.call_failed", ref=self._ref.memory_key, post=post, exc_info=True)
         self._written[self._current_id()] = self._clock.now()  # pace retries like edits
         self._count_error()

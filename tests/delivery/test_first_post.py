@@ -15,30 +15,45 @@ from tests.fakes.memory_adapter import DISCORD_LIKE, SLACK_LIKE, limit, ref
 T0 = 1000.0
 
 
-async def test_first_post_carries_the_first_text(clock: FakeClock) -> None:
+async def test_a_reply_starting_alone_posts_a_placeholder_at_once(clock: FakeClock) -> None:
     adapter, delivery = make(clock, wait=1.0)
     reply = delivery.reply(ref())
     reply.start()
     await clock.sleep(0.3)
     reply.set_text("Hello there")
+    await reply.finish(OutgoingMessage.text("Hello there, Ada."))
+    assert [(c.at, c.text) for c in adapter.ok_calls("send")] == [(T0, "…")]
+
+
+async def test_while_another_reply_starts_the_first_post_carries_the_first_text(
+    clock: FakeClock,
+) -> None:
+    adapter, delivery = make(clock, wait=1.0)
+    first, second = delivery.reply(ref("C1")), delivery.reply(ref("C2"))
+    first.start()
+    second.start()
+    await clock.sleep(0.3)
+    second.set_text("Hello there")
     await clock.sleep(0.5)
-    handles = await reply.finish(OutgoingMessage.text("Hello there, Ada."))
-    sends = adapter.ok_calls("send")
-    assert [c.text for c in sends] == ["Hello there"]
-    assert sends[0].at == T0 + 0.3
+    handles = await second.finish(OutgoingMessage.text("Hello there, Ada."))
+    sends = [c for c in adapter.ok_calls("send") if c.ref.channel_id == "C2"]
+    assert [(c.at, c.text) for c in sends] == [(T0 + 0.3, "Hello there")]
     assert adapter.messages[handles[0].message_id].text_markdown == "Hello there, Ada."
+    await first.finish(OutgoingMessage.text("done"))
 
 
 async def test_placeholder_after_the_wait_then_the_text(clock: FakeClock) -> None:
     adapter, delivery = make(clock, wait=1.0)
-    reply = delivery.reply(ref())
+    first, reply = delivery.reply(ref("C1")), delivery.reply(ref("C2"))
+    first.start()  # starting too: the second reply waits for its text
     reply.start()
     await clock.sleep(3.0)
     reply.set_text("slow model")
     await reply.finish(OutgoingMessage.text("slow model"))
-    first = adapter.ok_calls("send")[0]
-    assert (first.at, first.text) == (T0 + 1.0, "…")
+    posted = [c for c in adapter.ok_calls("send") if c.ref.channel_id == "C2"]
+    assert (posted[0].at, posted[0].text) == (T0 + 1.0, "…")
     assert adapter.ok_calls("edit")[-1].text == "slow model"
+    await first.finish(OutgoingMessage.text("done"))
 
 
 async def test_typing_is_shown_until_the_first_text(clock: FakeClock) -> None:
