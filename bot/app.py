@@ -347,6 +347,17 @@ def register_platform_commands(sub: argparse._SubParsersAction) -> None:  # type
     package.add_argument("--base-url", required=True, help="public https URL of this bot")
     package.add_argument("-o", "--output", required=True, type=Path, help="the .zip to write")
     package.set_defaults(handler=_teams_package)
+    discord_cmd = sub.add_parser("discord", help="Discord application helpers")
+    discord_sub = discord_cmd.add_subparsers(dest="discord_command", required=True)
+    invite = discord_sub.add_parser(
+        "invite-url", help="print the URL that adds the bot (and its commands) to a server"
+    )
+    invite.add_argument(
+        "--client-id",
+        default="",
+        help="application id (default: DISCORD_APPLICATION_ID, else read from DISCORD_BOT_TOKEN)",
+    )
+    invite.set_defaults(handler=_discord_invite_url)
 
 
 def _slack_manifest(args: argparse.Namespace, settings: Settings) -> int:
@@ -372,4 +383,19 @@ def _teams_package(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}")
         return 2
     print(f"wrote {path}: upload it in Teams (Apps → Manage your apps → Upload an app)")
+    return 0
+
+
+def _discord_invite_url(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.discord.manifest import application_id_from_token, invite_url
+
+    client_id = args.client_id or settings.discord_application_id or ""
+    if not client_id:
+        if settings.discord_bot_token is None:
+            raise ConfigError(
+                "Set DISCORD_APPLICATION_ID or DISCORD_BOT_TOKEN, or pass --client-id "
+                "(Developer Portal → General Information → Application ID)."
+            )
+        client_id = application_id_from_token(settings.discord_bot_token.get_secret_value())
+    print(invite_url(client_id))
     return 0

@@ -61,6 +61,29 @@ class Settings(BaseSettings):
     # --- Discord -------------------------------------------------------------------------
     discord_bot_token: SecretStr | None = None
     discord_api_url: str | None = None
+    """REST base including the version; default Discord's https://discord.com/api/v10."""
+    discord_gateway_url: str | None = None
+    """Gateway websocket URL; default: what GET /gateway/bot on DISCORD_API_URL says."""
+    discord_guild_ids: CommaList = ()
+    """Register app commands in these guilds (instant updates); empty: globally."""
+    discord_shards: int | None = Field(default=None, ge=0)
+    """Run sharded (AutoShardedClient) with this many shards; 0: as many as Discord says."""
+    discord_reply_in_thread: bool = False
+    """Answer a channel mention in a new thread instead of a reply to the message."""
+    discord_application_id: str | None = None
+    """Only for `discord invite-url` without a token (the id is read from the token otherwise)."""
+
+    @field_validator("discord_guild_ids", mode="before")
+    @classmethod
+    def _guild_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        bad = [g for g in value if not str(g).isdigit()] if isinstance(value, tuple | list) else []
+        if bad:
+            raise ValueError(
+                f"guild ids are numbers (Developer Mode, then right-click the server → Copy Server ID), got {bad}"
+            )
+        return value
 
     # --- Teams (docs/teams.md) ----------------------------------------------------------
     teams_app_id: str | None = None

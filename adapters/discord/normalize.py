@@ -1,0 +1,260 @@
+"""Discord gateway dispatch → core event: a pure function around one dispatch table.
+
+`normalize(event, data, bot, place)` takes one gateway dispatch (its name and `d`), who the bot
+is, and where the message was written (`Place`, which the transport resolves from discord.py's
+channel cache, because a message payload names only its channel, not whether it is a thread)
+and returns an `IncomingMessage`, `Command`, `ActionClick`, or None. Each dispatch kind maps to
+one small function in `_KINDS`, interactions again by their type; anything not in a table is an
+explicit skip: MESSAGE_UPDATE and MESSAGE_DELETE (edits and deletions are never answered),
+system messages (joins, pins, "thread created"), pings, autocomplete and modals.
+
+- A message's `ref` is where it was written; the core decides where the answer goes. Bots and
+  webhooks (ours included) come through with `Author.is_bot=True`; the core drops them.
+- `mentions_bot`: the bot's `<@id>` / `<@!id>` is in the text (and removed from it), or the bot is
+  in `mentions` other than as the pinged target of a reply. `replies_to_bot`: the message is a
+  reply (message_reference) to one of the bot's messages.
+- App commands become `Command(text=…)`: the command name, then each sub-command group /
+  sub-command name and each option's value, in order (`/kb search query:foo` → "kb search
+  foo"). The core parses that text with its one grammar.
+- Buttons carry `parley:<action>:<value>` in custom_id (see `render.encode_custom_id`), decoded
+  here, so a click resolves after a restart without any registry.
+- Interactions carry their token in the origin (valid 15 minutes); the transport acknowledges
+  every interaction itself within Discord's 3 s, so `respond_within_s` is 0 and commands are
+  `deferred` (the first answer through the token replaces "thinking…").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.discord.render import decode_custom_id
+from bot.events import ActionClick, Attachment, Command, Event, IncomingMessage, Origin, OriginKind
+from bot.refs import Author, ConversationKind, ConversationRef
+
+PLATFORM = "discord"
+DM_WORKSPACE = "@me"
+TOKEN_TTL_S = 15 * 60.0
+"""An interaction token lives 15 minutes."""
+
+_USER_MESSAGE_TYPES = frozenset({0, 19})  # DEFAULT, REPLY; every other type is a system message
+_THREAD_TYPES = frozenset({10, 11, 12})  # announcement, public, private thread
+_DM, _GROUP_DM = 1, 3
+_APPLICATION_COMMAND, _MESSAGE_COMPONENT = 2, 3
+_SUBCOMMAND, _SUBCOMMAND_GROUP = 1, 2
+_CHAT_INPUT = 1
+
+Payload = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BotIdentity:
+    user_id: str
+    """The bot user's snowflake (equal to the application id for bots)."""
+    application_id: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Place:
+    """Where a channel id points: a channel, a thread (with its parent) or a DM."""
+
+    channel_id: str
+    """The channel; for a thread, its parent channel."""
+    thread_id: str | None = None
+    kind: ConversationKind = ConversationKind.CHANNEL
+
+
+def place_of(channel: Payload) -> Place:
+    """The `Place` of a Discord channel object (REST, GUILD_CREATE, an interaction's channel)."""
+    channel_id, kind = str(channel.get("id", "")), channel.get("type")
+    if kind in _THREAD_TYPES and channel.get("parent_id"):
+        return Place(
+            channel_id=str(channel["parent_id"]),
+            thread_id=channel_id,
+            kind=ConversationKind.THREAD,
+        )
+    if kind == _DM:
+        return Place(channel_id=channel_id, kind=ConversationKind.DIRECT)
+    if kind == _GROUP_DM:
+        return Place(channel_id=channel_id, kind=ConversationKind.GROUP)
+    return Place(channel_id=channel_id)
+
+
+def normalize(
+    event: str, data: Payload, bot: BotIdentity, place: Place | None = None
+) -> Event | None:
+    """Translate one gateway dispatch; None when it is not for Parley."""
+    handler = _KINDS.get(event, _skip)
+    return handler(data, bot, place)
+
+
+# --- messages -----------------------------------------------------------------------------
+
+
+def _message_create(data: Payload, bot: BotIdentity, place: Place | None) -> Event | None:
+    if data.get("type", 0) not in _USER_MESSAGE_TYPES:
+        return None
+    author = data.get("author") or {}
+    content = str(data.get("content") or "")
+    referenced = data.get("referenced_message") or {}
+    replies_to_bot = bool(data.get("message_reference")) and (
+        str((referenced.get("author") or {}).get("id", "")) == bot.user_id
+    )
+    # A reply pings its target by adding it to `mentions`; that is a reply, not a mention.
+    listed = any(str(u.get("id")) == bot.user_id for u in data.get("mentions") or ())
+    mentioned = (listed and not replies_to_bot) or (
+        bool(bot.user_id) and _mention_pattern(bot.user_id).search(content) is not None
+    )
+    guild_id = data.get("guild_id")
+    if place is None:
+        kind = ConversationKind.CHANNEL if guild_id else ConversationKind.DIRECT
+        place = Place(channel_id=str(data.get("channel_id", "")), kind=kind)
+    message_id = str(data.get("id", ""))
+    return IncomingMessage(
+        event_id=message_id,
+        ref=_ref(guild_id, place),
+        author=_author(author, bot, webhook=bool(data.get("webhook_id"))),
+        text=plain_text(content, data.get("mentions") or (), bot.user_id),
+        origin=Origin(kind=OriginKind.MESSAGE, message_id=message_id),
+        mentions_bot=mentioned,
+        replies_to_bot=replies_to_bot,
+        attachments=tuple(_attachment(a) for a in data.get("attachments") or ()),
+    )
+
+
+def _attachment(data: Payload) -> Attachment:
+    return Attachment(
+        name=str(data.get("filename") or data.get("id", "")),
+        url=str(data.get("url") or ""),
+        content_type=str(data.get("content_type") or ""),
+        size=int(data.get("size") or 0),
+    )
+
+
+# --- interactions -------------------------------------------------------------------------
+
+
+def _interaction_create(data: Payload, bot: BotIdentity, place: Place | None) -> Event | None:
+    handler = _INTERACTIONS.get(int(data.get("type") or 0), _skip)
+    return handler(data, bot, place)
+
+
+def _command(data: Payload, bot: BotIdentity, place: Place | None) -> Event | None:
+    command = data.get("data") or {}
+    if command.get("type", _CHAT_INPUT) != _CHAT_INPUT:
+        return None  # user / message context-menu commands: none registered
+    words = [str(command.get("name", ""))]
+    options = list(command.get("options") or ())
+    while options:
+        option = options.pop(0)
+        if option.get("type") in (_SUBCOMMAND, _SUBCOMMAND_GROUP):
+            words.append(str(option.get("name", "")))
+            options = list(option.get("options") or ()) + options
+        elif option.get("value") not in (None, ""):
+            words.append(str(option["value"]))
+    return Command(
+        event_id=str(data.get("id", "")),
+        ref=_interaction_ref(data, place),
+        author=_interaction_author(data, bot),
+        text=" ".join(w for w in words if w).strip(),
+        origin=Origin(
+            kind=OriginKind.COMMAND,
+            token=str(data.get("token", "")),
+            token_ttl_s=TOKEN_TTL_S,
+            deferred=True,
+        ),
+    )
+
+
+def _component(data: Payload, bot: BotIdentity, place: Place | None) -> Event | None:
+    decoded = decode_custom_id(str((data.get("data") or {}).get("custom_id", "")))
+    if decoded is None:
+        return None
+    action_id, value = decoded
+    card = str((data.get("message") or {}).get("id", ""))
+    return ActionClick(
+        event_id=str(data.get("id", "")),
+        ref=_interaction_ref(data, place),
+        author=_interaction_author(data, bot),
+        action_id=action_id,
+        value=value,
+        origin=Origin(
+            kind=OriginKind.ACTION,
+            message_id=card,
+            token=str(data.get("token", "")),
+            token_ttl_s=TOKEN_TTL_S,
+        ),
+    )
+
+
+def _interaction_ref(data: Payload, place: Place | None) -> ConversationRef:
+    channel = data.get("channel") or {"id": data.get("channel_id", "")}
+    return _ref(data.get("guild_id"), place or place_of(channel))
+
+
+def _interaction_author(data: Payload, bot: BotIdentity) -> Author:
+    user = (data.get("member") or {}).get("user") or data.get("user") or {}
+    return _author(user, bot, webhook=False)
+
+
+def _skip(data: Payload, bot: BotIdentity, place: Place | None) -> Event | None:
+    return None
+
+
+Handler = Callable[[Payload, BotIdentity, Place | None], Event | None]
+
+_KINDS: dict[str, Handler] = {
+    "MESSAGE_CREATE": _message_create,
+    "INTERACTION_CREATE": _interaction_create,
+}
+_INTERACTIONS: dict[int, Handler] = {
+    _APPLICATION_COMMAND: _command,
+    _MESSAGE_COMPONENT: _component,
+}
+
+
+# --- shared -------------------------------------------------------------------------------
+
+
+def _ref(guild_id: object, place: Place) -> ConversationRef:
+    return ConversationRef(
+        platform=PLATFORM,
+        workspace_id=str(guild_id) if guild_id else DM_WORKSPACE,
+        channel_id=place.channel_id,
+        thread_id=place.thread_id,
+        kind=place.kind,
+    )
+
+
+def _author(user: Payload, bot: BotIdentity, *, webhook: bool) -> Author:
+    user_id = str(user.get("id", ""))
+    return Author(
+        id=user_id,
+        display_name=str(user.get("global_name") or user.get("username") or ""),
+        is_bot=bool(user.get("bot") or user.get("system") or webhook or user_id == bot.user_id),
+    )
+
+
+def _mention_pattern(user_id: str) -> re.Pattern[str]:
+    return re.compile(rf"<@!?{re.escape(user_id)}>")
+
+
+_USER_MENTION = re.compile(r"<@!?(\d+)>")
+
+
+def plain_text(content: str, mentions: object, bot_user_id: str = "") -> str:
+    """What a person typed: the bot's mention removed, other user mentions shown as @name."""
+    names = {
+        str(u.get("id")): str(u.get("global_name") or u.get("username") or u.get("id"))
+        for u in mentions  # type: ignore[attr-defined]
+        if isinstance(u, Mapping)
+    }
+
+    def mention(match: re.Match[str]) -> str:
+        user_id = match.group(1)
+        return "" if user_id == bot_user_id else f"@{names.get(user_id, user_id)}"
+
+    text = _USER_MENTION.sub(mention, content)
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
