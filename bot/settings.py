@@ -1,7 +1,8 @@
 """Typed settings, read once at start-up from the environment and `.env`.
 
 Every other module receives a `Settings` (or the part it needs); nothing else reads the
-environment. `load_settings` turns validation failures into one `ConfigError` whose lines each
+environment. An empty value (`FOO=`, in the environment or in `.env`) means the variable is
+not set: its default applies. `load_settings` turns validation failures into one `ConfigError` whose lines each
 name the variable and how to fix it.
 """
 
@@ -21,7 +22,13 @@ KNOWN_PROVIDERS = ("openai", "anthropic")
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        # `FOO=` (environment or .env, as in a copied .env.example) means "not set": an empty
+        # key must never switch a platform or provider on, nor fail a typed field.
+        env_ignore_empty=True,
     )
 
     # --- LLM -----------------------------------------------------------------------------
