@@ -29,7 +29,7 @@ from bot.core.pipeline import Pipeline
 from bot.core.queues import ConversationQueues
 from bot.core.turn import TurnRunner
 from bot.delivery import Delivery
-from bot.errors import ConfigError
+from bot.errors import ConfigError, ParleyError
 from bot.http import HttpServer, build_http_app
 from bot.llm.types import ChatMessage, ChatModel
 from bot.logs import get_logger, register_secrets
@@ -238,6 +238,11 @@ class Parley:
 
             kb = self.knowledge = await open_knowledge_base(self.settings)
             self._knowledge_roots = [Path(p) for p in default_paths(self.settings)]
+        except ParleyError:
+            # A bad EMBEDDING_MODEL / KNOWLEDGE_SCOPES, Qdrant unreachable or its local index
+            # locked at start-up: stop like any other configuration error (an outage that
+            # starts later is reported per answer and the bot keeps answering).
+            raise
         except Exception as exc:
             log.error("knowledge base unavailable; answering without it", error=str(exc))
             self._indexed.set()

@@ -5,6 +5,11 @@
 - `chat`: the console adapter (streams in a terminal; with piped stdin, one message per line,
   each final answer printed, exit at end of input).
 - `kb reindex [PATH ...]`, `kb status`, `kb search QUERY`: knowledge administration.
+
+A start-up failure the user can fix ends in one or two lines on stderr and exit code 2
+(`bot.startup.explain`); the traceback is shown only with LOG_LEVEL=DEBUG. Every path out of
+`run` and `chat` goes through `Parley.stop()`, so no client or index is left for the interpreter
+to complain about after the message.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+import traceback
 from collections.abc import Callable
 
 from bot.errors import ConfigError
@@ -65,11 +71,23 @@ def main(argv: list[str] | None = None) -> int:
         handler = kb_handler
     try:
         return handler(args, settings)
-    except ConfigError as exc:
-        print(f"parley: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        return _startup_failure(exc, settings)
+
+
+def _startup_failure(exc: Exception, settings: Settings) -> int:
+    """One or two lines naming what to fix, exit code 2; a bug keeps its traceback."""
+    from bot.startup import explain
+
+    message = explain(exc, settings)
+    if message is None:
+        raise exc
+    if settings.log_level == "DEBUG":
+        traceback.print_exception(exc, file=sys.stderr)
+    print(f"parley: {message}", file=sys.stderr)
+    return 2
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -82,7 +100,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return _chat(args, settings)
+    _check_data_dir(settings)
     return asyncio.run(_serve(settings))
+
+
+def _check_data_dir(settings: Settings) -> None:
+    from bot.startup import check_data_dir, needs_data_dir
+
+    if needs_data_dir(settings):
+        check_data_dir(settings)
 
 
 async def _serve(settings: Settings) -> int:
@@ -94,16 +120,17 @@ async def _serve(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await app.start()
     try:
+        await app.start()
         await stop.wait()
-    finally:
         log.info("shutting down")
+    finally:
         await app.stop()
     return 0
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    _check_data_dir(settings)
     return asyncio.run(_console(settings))
 
 
@@ -118,8 +145,8 @@ async def _console(settings: Settings) -> int:
         print(
             "Parley console. Type a message; /help for commands; Ctrl-D to quit.", file=sys.stderr
         )
-    await app.start(http=False)
     try:
+        await app.start(http=False)
         await console.finished.wait()
     finally:
         await app.stop()

@@ -1,0 +1,68 @@
+"""Run `python -m bot …` as a user does: a subprocess with its own environment and DATA_DIR."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+_CLEARED = ("OPENAI_", "ANTHROPIC_", "SLACK_", "DISCORD_", "TEAMS_", "LLM_", "QDRANT_", "LOG_")
+
+
+@dataclass(frozen=True)
+class Result:
+    out: str
+    err: str
+    rc: int
+
+    @property
+    def both(self) -> str:
+        return self.out + self.err
+
+
+def bot_env(data_dir: Path, **env: str) -> dict[str, str]:
+    """A clean environment: no real keys, no indexing (an empty knowledge folder and the
+    hashing embedder, which needs no model load) unless a test sets them."""
+    docs = data_dir / "no-docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(_CLEARED) and k not in ("DATABASE_URL", "KNOWLEDGE_PATHS")
+    }
+    return base | {
+        "DATA_DIR": str(data_dir),
+        "KNOWLEDGE_PATHS": str(docs),
+        "EMBEDDING_MODEL": "hashing",
+        "HF_HUB_OFFLINE": "1",
+        "PORT": "0",
+        "HOST": "127.0.0.1",
+        **env,
+    }
+
+
+async def run_bot(
+    *args: str,
+    data_dir: Path,
+    stdin: str = "",
+    cwd: Path | None = None,
+    wait_s: float = 30,
+    **env: str,
+) -> Result:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=cwd or data_dir,
+        env=bot_env(data_dir, **env),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout=wait_s)
+    assert proc.returncode is not None
+    return Result(out.decode(), err.decode(), proc.returncode)
