@@ -21,6 +21,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 from bot.errors import ConfigError
 from bot.logs import configure_logging, get_logger, register_secrets
@@ -58,11 +59,17 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, settings.log_format)
-    from bot.app import secret_values
+    from bot.app import configured_platforms, secret_values
+
+    handler: Callable[[argparse.Namespace, Settings], int] | None = getattr(args, "handler", None)
+    console = handler is _chat or (handler is _run and not configured_platforms(settings))
+    configure_logging(
+        settings.log_level,
+        settings.log_format,
+        log_file=chat_log_path(settings) if console else None,
+    )
 
     register_secrets(secret_values(settings))
-    handler: Callable[[argparse.Namespace, Settings], int] | None = getattr(args, "handler", None)
     if handler is None:
         kb_handler = getattr(args, "kb_handler", None)
         if kb_handler is None:
@@ -75,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:
         return _startup_failure(exc, settings)
+
+
+def chat_log_path(settings: Settings) -> Path:
+    """Where `chat` writes its log lines, so the terminal shows only the conversation."""
+    return settings.data_dir / "logs" / "parley.log"
 
 
 def _startup_failure(exc: Exception, settings: Settings) -> int:

@@ -118,7 +118,8 @@ class Settings(BaseSettings):
     """0 asks the OS for any free port (tests)."""
     host: str = "0.0.0.0"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "console"] = "console"
+    log_format: Literal["json", "console"] | None = None
+    """Unset: json when stdout is not a terminal (Procfile, container), console lines otherwise."""
 
     @field_validator(
         "llm_providers",
