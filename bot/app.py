@@ -33,7 +33,7 @@ from bot.errors import ConfigError, ParleyError
 from bot.http import HttpServer, build_http_app
 from bot.llm.types import ChatMessage, ChatModel
 from bot.logs import get_logger, register_secrets
-from bot.ports import ConversationStore
+from bot.ports import ConversationStore, ProgressCallback
 from bot.refs import Author, ConversationRef
 from bot.settings import Settings
 
@@ -109,6 +109,8 @@ class Parley:
         self.tools: ApprovingToolHost | None = None
         self._indexed = asyncio.Event()
         self._knowledge_roots: list[Path] = []
+        self.index_progress: ProgressCallback | None = None
+        """Called with the first index's progress (the console's start-up line)."""
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, *, http: bool = True) -> None:
@@ -250,7 +252,7 @@ class Parley:
 
         async def index() -> None:
             try:
-                await ensure_initial_index(kb, self.settings)
+                await ensure_initial_index(kb, self.settings, progress=self.index_progress)
             except Exception as exc:
                 log.error("initial indexing failed", error=str(exc))
             finally:

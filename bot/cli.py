@@ -28,6 +28,7 @@ from bot.logs import configure_logging, get_logger, register_secrets
 from bot.settings import Settings, load_settings
 
 log = get_logger(__name__)
+BANNER = "Parley console. Type a message; /help for commands; Ctrl-D to quit."
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,17 +150,29 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
 async def _console(settings: Settings) -> int:
     from adapters.console import ConsoleAdapter
     from bot.app import Parley
+    from bot.progress import StartupProgress
 
     console = ConsoleAdapter()
     app = Parley(settings, adapters=[console], load_platforms=False)
     console.settle, console.ready = app.settled, app.wait_indexed
-    if console.interactive:
-        print(
-            "Parley console. Type a message; /help for commands; Ctrl-D to quit.", file=sys.stderr
-        )
+    progress = StartupProgress(sys.stderr) if console.interactive else None
+    if progress is not None:
+        app.index_progress = progress
+
+        async def ready() -> None:
+            await app.wait_indexed()
+            progress.finish()
+            print(BANNER, file=sys.stderr)
+
+        console.ready = ready
+        progress.starting()
     try:
         await app.start(http=False)
         await console.finished.wait()
+    except BaseException:
+        if progress is not None:
+            progress.finish()  # the error message starts on a clean line
+        raise
     finally:
         await app.stop()
     return 0

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pty
+import select
+import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,3 +70,47 @@ async def run_bot(
     out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), timeout=wait_s)
     assert proc.returncode is not None
     return Result(out.decode(), err.decode(), proc.returncode)
+
+
+def read_until(fd: int, needle: bytes, seen: bytearray, within: float) -> bytes:
+    deadline = time.monotonic() + within
+    while needle not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"{needle!r} never came; terminal showed:\n{seen.decode()}")
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            seen.extend(chunk)
+    return bytes(seen)
+
+
+def spawn_in_terminal(
+    tmp_path: Path, *args: str, **env: str
+) -> tuple[subprocess.Popen[bytes], int]:
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path,
+        env=bot_env(tmp_path, TERM="dumb", **env),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
+    os.close(slave)
+    return proc, master
+
+
+def drain(fd: int, seen: bytearray) -> None:
+    while select.select([fd], [], [], 0.2)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            return
+        if not chunk:
+            return
+        seen.extend(chunk)

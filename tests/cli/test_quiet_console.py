@@ -6,18 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import pty
 import re
-import select
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.cli.helpers import bot_env, run_bot
+from tests.cli.helpers import bot_env, drain, read_until, run_bot, spawn_in_terminal
 
 pytestmark = pytest.mark.slow
 
@@ -34,49 +30,16 @@ async def test_piped_chat_prints_answers_and_no_log_lines(tmp_path) -> None:
     assert "adapter started" in log_file.read_text()  # the lines went to the file instead
 
 
-def _read_until(fd: int, needle: bytes, seen: bytearray, within: float) -> bytes:
-    deadline = time.monotonic() + within
-    while needle not in seen:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"{needle!r} never came; terminal showed:\n{seen.decode()}")
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:  # the child closed the terminal
-                break
-            seen.extend(chunk)
-    return bytes(seen)
-
-
-def spawn_in_terminal(
-    tmp_path: Path, *args: str, **env: str
-) -> tuple[subprocess.Popen[bytes], int]:
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bot", *args],
-        cwd=tmp_path,
-        env=bot_env(tmp_path, TERM="dumb", **env),
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        close_fds=True,
-    )
-    os.close(slave)
-    return proc, master
-
-
 def test_terminal_chat_shows_only_the_conversation(tmp_path) -> None:
     proc, master = spawn_in_terminal(tmp_path, "chat", LOG_LEVEL="DEBUG")
     seen = bytearray()
     try:
-        _read_until(master, b"you> ", seen, 20)
+        read_until(master, b"you> ", seen, 20)
         os.write(master, b"hello\n")
-        _read_until(master, NO_LLM_ANSWER.encode(), seen, 20)
+        read_until(master, NO_LLM_ANSWER.encode(), seen, 20)
         os.write(master, b"\x04")  # Ctrl-D: end of input
         assert proc.wait(timeout=20) == 0
-        _drain(master, seen)
+        drain(master, seen)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -85,17 +48,6 @@ def test_terminal_chat_shows_only_the_conversation(tmp_path) -> None:
     assert NO_LLM_ANSWER in text
     assert not LOG_LINE.search(text), text
     assert "Traceback" not in text
-
-
-def _drain(fd: int, seen: bytearray) -> None:
-    while select.select([fd], [], [], 0.2)[0]:
-        try:
-            chunk = os.read(fd, 4096)
-        except OSError:
-            return
-        if not chunk:
-            return
-        seen.extend(chunk)
 
 
 async def _run_until_started(tmp_path: Path, fake_slack, **env: str) -> str:
