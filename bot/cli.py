@@ -22,10 +22,15 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.errors import ConfigError
 from bot.logs import configure_logging, get_logger, register_secrets
 from bot.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from adapters.console import ConsoleAdapter
+    from bot.app import Parley
 
 log = get_logger(__name__)
 BANNER = "Parley console. Type a message; /help for commands; Ctrl-D to quit."
@@ -83,6 +88,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:
         return _startup_failure(exc, settings)
+
+
+def _interrupt(app: Parley, console: ConsoleAdapter, tasks: set[asyncio.Task[None]]) -> None:
+    """Ctrl-C in the terminal chat: cancel the answer being written, or quit at the prompt."""
+    if console.cancel_answer():
+        task = asyncio.ensure_future(app.queues.close())  # the reply ends; the prompt comes back
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    else:
+        print(file=sys.stderr)
+        console.finished.set()
 
 
 def chat_log_path(settings: Settings) -> Path:
@@ -152,7 +168,7 @@ async def _console(settings: Settings) -> int:
     from bot.app import Parley
     from bot.progress import StartupProgress
 
-    console = ConsoleAdapter()
+    console = ConsoleAdapter(history_file=settings.data_dir / "console_history")
     app = Parley(settings, adapters=[console], load_platforms=False)
     console.settle, console.ready = app.settled, app.wait_indexed
     progress = StartupProgress(sys.stderr) if console.interactive else None
@@ -166,6 +182,9 @@ async def _console(settings: Settings) -> int:
 
         console.ready = ready
         progress.starting()
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGINT, _interrupt, app, console, set()
+        )
     try:
         await app.start(http=False)
         await console.finished.wait()

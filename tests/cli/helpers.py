@@ -95,11 +95,12 @@ def spawn_in_terminal(
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", *args],
         cwd=tmp_path,
-        env=bot_env(tmp_path, TERM="dumb", **env),
+        env=bot_env(tmp_path, **({"TERM": "dumb"} | env)),
         stdin=slave,
         stdout=slave,
         stderr=slave,
         close_fds=True,
+        preexec_fn=_own_terminal,  # Ctrl-C typed into the terminal becomes SIGINT for the bot
     )
     os.close(slave)
     return proc, master
@@ -114,3 +115,12 @@ def drain(fd: int, seen: bytearray) -> None:
         if not chunk:
             return
         seen.extend(chunk)
+
+
+def _own_terminal() -> None:
+    """In the child: a new session whose controlling terminal is the pty on stdin."""
+    import fcntl
+    import termios
+
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
