@@ -318,7 +318,8 @@ def register_platform_commands(sub: argparse._SubParsersAction) -> None:  # type
     slack_sub = slack.add_subparsers(dest="slack_command", required=True)
     manifest = slack_sub.add_parser("manifest", help="print the Slack app manifest for a base URL")
     manifest.add_argument(
-        "--base-url", default="https://example.com", help="public URL of this bot"
+        "--base-url",
+        help="public HTTPS URL of this bot, e.g. https://parley.example.org (not for Socket Mode)",
     )
     manifest.add_argument(
         "--socket-mode", action="store_true", help="Socket Mode (no request URLs)"
@@ -332,10 +333,35 @@ def _slack_manifest(args: argparse.Namespace, settings: Settings) -> int:
 
     from adapters.slack.manifest import render_manifest
 
-    data = render_manifest(args.base_url, socket_mode=args.socket_mode)
+    data = render_manifest(
+        _public_base_url(args.base_url, socket_mode=args.socket_mode),
+        socket_mode=args.socket_mode,
+        command=settings.slack_command,
+    )
     print(
         json.dumps(data, indent=2)
         if args.format == "json"
         else yaml.safe_dump(data, sort_keys=False)
     )
     return 0
+
+
+def _public_base_url(value: str | None, *, socket_mode: bool) -> str:
+    """--base-url: required in HTTP mode, an https URL with a host and no query; Slack calls
+    `<base>/slack/events` on it. Socket Mode needs none (the manifest has no request URLs)."""
+    from urllib.parse import urlsplit
+
+    if value is None:
+        if socket_mode:
+            return "https://example.invalid"  # unused: Socket Mode manifests have no URLs
+        raise ConfigError(
+            "slack manifest needs --base-url, the public HTTPS address Slack will call (e.g. "
+            "--base-url https://parley.example.org), or --socket-mode for no public URL."
+        )
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"--base-url {value!r} is not a public HTTPS URL; Slack only calls https://host[/path] "
+            "(e.g. https://parley.example.org)."
+        )
+    return value

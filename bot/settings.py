@@ -209,13 +209,15 @@ def load_settings(**overrides: object) -> Settings:
         for err in exc.errors():
             name = str(err["loc"][0]).upper() if err["loc"] else "?"
             given = err.get("input")
+            message = str(err["msg"]).removeprefix("Value error, ")
             shown = (
                 ""
-                if "key" in name.lower()
+                if "(got " in message  # a validator already named the bad part
+                or "key" in name.lower()
                 or "token" in name.lower()
                 or "secret" in name.lower()
                 or "password" in name.lower()
                 else f" (got {given!r})"
             )
-            lines.append(f"{name}: {err['msg']}{shown}. Fix it in the environment or in .env.")
+            lines.append(f"{name}: {message}{shown}. Fix it in the environment or in .env.")
         raise ConfigError("Invalid configuration:\n  " + "\n  ".join(lines)) from None

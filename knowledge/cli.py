@@ -77,7 +77,7 @@ def reindex_command(args: argparse.Namespace, settings: Settings) -> int:
     except ParleyError as exc:
         return _fail(exc)
     print(report.render())
-    return 1 if report.errors and not report.indexed and not report.unchanged else 0
+    return 1 if report.errors or report.failure else 0  # the report above says which files
 
 
 def status_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -113,6 +113,16 @@ def search_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more (got {value!r})")
+    return number
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     kb = subparsers.add_parser("kb", help="knowledge base: reindex, status, search")
     commands = kb.add_subparsers(dest="kb_command", required=True, metavar="COMMAND")
@@ -127,7 +137,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     search = commands.add_parser("search", help="ranked passages for a query")
     search.add_argument("query", nargs="+", metavar="QUERY")
-    search.add_argument("--limit", type=int, default=5)
+    search.add_argument("--limit", type=_positive, default=5, help="passages to show (1 or more)")
     search.add_argument(
         "--scope",
         action="append",

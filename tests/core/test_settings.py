@@ -77,3 +77,11 @@ def test_env_example_as_copied_switches_nothing_on(tmp_path) -> None:
     settings = load_settings(_env_file=str(example))
     assert settings.configured_providers == ()
     assert not (settings.slack_enabled or settings.discord_enabled or settings.teams_enabled)
+
+
+def test_a_validator_error_says_it_once(monkeypatch) -> None:
+    monkeypatch.setenv("ADMIN_USERS", "bob")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(_env_file=None)
+    text = str(exc.value)
+    assert text.count("got") == 1 and "bob" in text and "Value error" not in text
