@@ -65,7 +65,11 @@ def load_adapter(name: str, settings: Settings) -> Adapter:
                 f"{name} credentials are set, but this version of Parley has no {name} adapter yet. "
                 f"Unset the {name.upper()}_* variables."
             ) from None
-        raise
+        raise ConfigError(
+            f"{name} credentials are set, but the {name} extra is not installed ({exc.name} is "
+            f"missing). Install it with: pip install 'parley[{name}]' (make run installs every "
+            "platform), or unset the variables."
+        ) from None
     adapter: Adapter = module.create_adapter(settings)
     return adapter
 
