@@ -263,6 +263,23 @@ class Parley:
                 self._indexed.set()
 
         self._spawn(index())
+        if (
+            self.settings.qdrant_url is None
+        ):  # this process holds the local index: serve `kb reindex`
+            self._spawn(self._serve_reindex_requests(kb))
+
+    async def _serve_reindex_requests(self, kb: KnowledgeBase) -> None:
+        from bot import reindex_requests
+        from knowledge import ReindexBusy
+
+        async def reindex(paths: list[str]) -> tuple[str, int]:
+            try:
+                report = await kb.reindex_report(paths)
+            except ReindexBusy as exc:
+                return str(exc), 2
+            return report.render(), 1 if report.errors or report.failure else 0
+
+        await reindex_requests.serve(self.settings.data_dir, reindex)
 
     async def _housekeeping(self) -> None:
         """Hourly housekeeping: forget processed event ids past their retention, so dedupe stays

@@ -3,6 +3,7 @@
 `register(subparsers)` adds them; each handler is `func(args, settings) -> int`, set as
 `kb_handler`. Errors the user can fix (Qdrant down, index locked, bad configuration) print one
 clear line on stderr and return 2; Ctrl-C during a reindex keeps finished documents (exit 130).
+`kb reindex` while the bot holds the local index hands the work to the bot (bot.reindex_requests).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, TypeVar
 
 from bot.errors import ParleyError
 from bot.settings import Settings
-from knowledge import KnowledgeBase, open_knowledge_base
+from knowledge import KnowledgeBase, KnowledgeUnavailable, open_knowledge_base
 from knowledge.report import ReindexReport
 
 T = TypeVar("T")
@@ -74,6 +75,12 @@ def reindex_command(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 130
+    except KnowledgeUnavailable as exc:
+        if settings.qdrant_url is not None:
+            return _fail(exc)
+        from bot.cli_reindex import reindex_through_running_bot  # the bot holds the local index
+
+        return reindex_through_running_bot(settings, list(args.paths), exc)
     except ParleyError as exc:
         return _fail(exc)
     print(report.render())
