@@ -254,9 +254,18 @@ class Parley:
             self._indexed.set()
             return
 
+        shown = self.index_progress
+
+        def progress(info: dict[str, float]) -> None:
+            metrics.reindex_progress(info)
+            if shown is not None:
+                shown(info)
+
         async def index() -> None:
             try:
-                await ensure_initial_index(kb, self.settings, progress=self.index_progress)
+                report = await ensure_initial_index(kb, self.settings, progress=progress)
+                if report is not None:
+                    metrics.reindex_finished(errors=len(report.errors), failed=bool(report.failure))
             except Exception as exc:
                 log.error("initial indexing failed", error=str(exc))
             finally:
@@ -274,9 +283,11 @@ class Parley:
 
         async def reindex(paths: list[str]) -> tuple[str, int]:
             try:
-                report = await kb.reindex_report(paths)
+                report = await kb.reindex_report(paths, progress=metrics.reindex_progress)
             except ReindexBusy as exc:
+                metrics.REINDEX_RUNS.labels("busy").inc()
                 return str(exc), 2
+            metrics.reindex_finished(errors=len(report.errors), failed=bool(report.failure))
             return report.render(), 1 if report.errors or report.failure else 0
 
         await reindex_requests.serve(self.settings.data_dir, reindex)
