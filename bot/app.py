@@ -272,9 +272,8 @@ class Parley:
                 self._indexed.set()
 
         self._spawn(index())
-        if (
-            self.settings.qdrant_url is None
-        ):  # this process holds the local index: serve `kb reindex`
+        if self.settings.qdrant_url is None:
+            # This process holds the local index, so `kb reindex` asks it to do the work.
             self._spawn(self._serve_reindex_requests(kb))
 
     async def _serve_reindex_requests(self, kb: KnowledgeBase) -> None:

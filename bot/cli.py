@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.errors import ConfigError
-from bot.logs import configure_logging, get_logger, register_secrets
+from bot.logs import configure_logging, get_logger, mask_secrets, register_secrets
 from bot.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -87,7 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        return _startup_failure(exc, settings)
+        from bot.startup import explain
+
+        message = explain(exc, settings)
+        if message is None:
+            raise  # a bug, not a setting: keep the traceback
+        if settings.log_level == "DEBUG":
+            traceback.print_exception(exc, file=sys.stderr)
+        print(f"parley: {mask_secrets(message)}", file=sys.stderr)
+        return 2
 
 
 def _interrupt(app: Parley, console: ConsoleAdapter, tasks: set[asyncio.Task[None]]) -> None:
@@ -104,19 +112,6 @@ def _interrupt(app: Parley, console: ConsoleAdapter, tasks: set[asyncio.Task[Non
 def chat_log_path(settings: Settings) -> Path:
     """Where `chat` writes its log lines, so the terminal shows only the conversation."""
     return settings.data_dir / "logs" / "parley.log"
-
-
-def _startup_failure(exc: Exception, settings: Settings) -> int:
-    """One or two lines naming what to fix, exit code 2; a bug keeps its traceback."""
-    from bot.startup import explain
-
-    message = explain(exc, settings)
-    if message is None:
-        raise exc
-    if settings.log_level == "DEBUG":
-        traceback.print_exception(exc, file=sys.stderr)
-    print(f"parley: {message}", file=sys.stderr)
-    return 2
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

@@ -44,6 +44,11 @@ def register_secrets(values: Iterable[str | None]) -> None:
     _secret_values.update(v for v in values if v and len(v) >= 6)
 
 
+def mask_secrets(text: str) -> str:
+    """`text` with every registered secret value masked (for messages printed outside logging)."""
+    return str(_scrub(text))
+
+
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         for secret in _secret_values:

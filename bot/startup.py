@@ -7,9 +7,9 @@ says what was tried (host, port, URL, never a secret) and how to fix it; the CLI
 exits with code 2. Anything else is a bug and keeps its traceback.
 
 Recognition goes by exception type and the attributes the libraries document (SQLAlchemy's
-`ArgumentError` / `OperationalError`, `OSError.errno`, Parley's own `PlatformError.method`), never
-by parsing messages; the library's own message is shown only in the service's words after a
-colon, with secrets masked by the caller's redaction set.
+`ArgumentError` / `DBAPIError`, `OSError.errno`, Parley's own `PlatformError.method`), never by
+parsing messages. A URL is shown with its password masked; the driver's own first line is quoted
+as the cause, and the CLI masks every configured secret in the printed message.
 
 `check_data_dir` runs before anything opens files, so an unwritable DATA_DIR is one line rather
 than an SQLite or Qdrant error from deep inside either.

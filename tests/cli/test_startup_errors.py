@@ -111,3 +111,15 @@ async def test_port_in_use(fake_slack, tmp_path) -> None:
             PORT=str(port),
         )
     assert_one_clear_failure(result, "PORT", str(port))
+
+
+async def test_wrong_slack_app_token_in_socket_mode(fake_slack, tmp_path) -> None:
+    result = await run_bot(
+        "run",
+        data_dir=tmp_path,
+        SLACK_BOT_TOKEN=fake_slack.token,
+        SLACK_APP_TOKEN="xapp-wrong-app-token",
+        SLACK_API_URL=fake_slack.api_url,
+    )
+    assert_one_clear_failure(result, "SLACK_APP_TOKEN", "connections:write")
+    assert "xapp-wrong-app-token" not in result.both
