@@ -72,9 +72,11 @@ async def run_bot(
     return Result(out.decode(), err.decode(), proc.returncode)
 
 
-def read_until(fd: int, needle: bytes, seen: bytearray, within: float) -> bytes:
+def read_until(fd: int, needle: bytes, seen: bytearray, within: float, start: int = 0) -> int:
+    """Read the terminal into `seen` until `needle` shows up at or after `start`; returns the
+    index just past it (the `start` for the next expectation)."""
     deadline = time.monotonic() + within
-    while needle not in seen:
+    while (at := seen.find(needle, start)) < 0:
         left = deadline - time.monotonic()
         if left <= 0:
             raise AssertionError(f"{needle!r} never came; terminal showed:\n{seen.decode()}")
@@ -82,10 +84,10 @@ def read_until(fd: int, needle: bytes, seen: bytearray, within: float) -> bytes:
         if ready:
             try:
                 chunk = os.read(fd, 4096)
-            except OSError:  # the child closed the terminal
-                break
+            except OSError as exc:  # the child closed the terminal
+                raise AssertionError(f"{needle!r} never came:\n{seen.decode()}") from exc
             seen.extend(chunk)
-    return bytes(seen)
+    return at + len(needle)
 
 
 def spawn_in_terminal(

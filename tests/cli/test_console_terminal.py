@@ -19,16 +19,13 @@ class Terminal:
     def __init__(self, tmp_path, **env: str) -> None:
         self.proc, self.fd = spawn_in_terminal(tmp_path, "chat", TERM="xterm", **env)
         self.seen = bytearray()
+        self.cursor = 0
+        """Where the last expected text ended; the next one must come after it."""
 
     async def expect(self, text: str, within: float = 20) -> None:
-        start = len(self.seen)
-        view = bytearray(self.seen[start:])
-
-        def wait() -> None:
-            read_until(self.fd, text.encode(), view, within)
-
-        await asyncio.to_thread(wait)
-        self.seen.extend(view)
+        self.cursor = await asyncio.to_thread(
+            read_until, self.fd, text.encode(), self.seen, within, self.cursor
+        )
 
     def type(self, keys: bytes) -> None:
         os.write(self.fd, keys)

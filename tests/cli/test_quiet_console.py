@@ -34,9 +34,10 @@ def test_terminal_chat_shows_only_the_conversation(tmp_path) -> None:
     proc, master = spawn_in_terminal(tmp_path, "chat", LOG_LEVEL="DEBUG")
     seen = bytearray()
     try:
-        read_until(master, b"you> ", seen, 20)
+        at = read_until(master, b"you> ", seen, 20)
         os.write(master, b"hello\n")
-        read_until(master, NO_LLM_ANSWER.encode(), seen, 20)
+        at = read_until(master, NO_LLM_ANSWER.encode(), seen, 20, at)
+        read_until(master, b"you> ", seen, 20, at)  # the next prompt: readline reads again
         os.write(master, b"\x04")  # Ctrl-D: end of input
         assert proc.wait(timeout=20) == 0
         drain(master, seen)
