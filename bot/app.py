@@ -102,6 +102,7 @@ class Parley:
         self._want_knowledge = knowledge
         self.queues = ConversationQueues()
         metrics.ACTIVE_CONVERSATIONS.set_function(lambda: self.queues.active)
+        metrics.QUEUED_JOBS.set_function(lambda: self.queues.queued)
         self.adapters: dict[str, Adapter] = {}
         self.deliveries: dict[str, Delivery] = {}
         self.store: SqlStore = None  # type: ignore[assignment]  # set by start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -65,3 +66,17 @@ async def test_metrics_after_a_slack_conversation(slack_bot: Bot) -> None:
         grew("parley_platform_calls_total", platform="slack", method="chat.update", result="ok")
         >= 1
     )
+
+
+async def test_queue_depth_counts_waiting_and_running_jobs(slack_bot: Bot) -> None:
+    gate = asyncio.Event()
+
+    async def job() -> None:
+        await gate.wait()
+
+    slack_bot.app.queues.submit("conversation", job)
+    slack_bot.app.queues.submit("conversation", job)
+    assert value(await scrape(slack_bot), "parley_queued_jobs") == 2
+    gate.set()
+    await slack_bot.app.settled()
+    assert value(await scrape(slack_bot), "parley_queued_jobs") == 0
