@@ -94,11 +94,11 @@ class _QuietLibraries(logging.Filter):
 
 def configure_logging(
     level: str = "INFO", fmt: str | None = None, *, log_file: Path | None = None
-) -> Path | None:
+) -> None:
     """Route structlog and stdlib logging (SDKs, aiohttp) through one redacting pipeline.
 
     With `log_file` (the console chat) lines go to that file, or to stderr at WARNING when it
-    cannot be opened; otherwise to stderr. Returns the file actually written, if any.
+    cannot be opened; otherwise to stderr.
     """
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -108,8 +108,7 @@ def configure_logging(
         structlog.processors.format_exc_info,
         redact,
     ]
-    handler: logging.Handler
-    written: Path | None = None
+    handler: logging.Handler = logging.StreamHandler(sys.stderr)
     handler_level = logging.NOTSET
     if log_file is not None:
         try:
@@ -117,12 +116,9 @@ def configure_logging(
             handler = logging.handlers.RotatingFileHandler(
                 log_file, maxBytes=10_000_000, backupCount=3, encoding="utf-8"
             )
-            written = log_file
         except OSError:
-            handler, handler_level = logging.StreamHandler(sys.stderr), logging.WARNING
-    else:
-        handler = logging.StreamHandler(sys.stderr)
-    colors = written is None and sys.stderr.isatty()
+            handler_level = logging.WARNING  # no file: stderr, warnings and errors only
+    colors = not isinstance(handler, logging.FileHandler) and sys.stderr.isatty()
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if default_format(fmt) == "json"
@@ -150,7 +146,6 @@ def configure_logging(
     # Libraries that would otherwise build every INFO record only for the filter to drop it.
     for noisy in ("aiohttp.access", "httpx", "httpcore", "openai", "anthropic", "alembic"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
-    return written
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -1,9 +1,9 @@
 """Typed settings, read once at start-up from the environment and `.env`.
 
 Every other module receives a `Settings` (or the part it needs); nothing else reads the
-environment. An empty value (`FOO=`, in the environment or in `.env`) means the variable is
-not set: its default applies. `load_settings` turns validation failures into one `ConfigError` whose lines each
-name the variable and how to fix it.
+environment. An empty value (`FOO=`, in the environment or in `.env`) means the variable is not
+set: its default applies. `load_settings` turns validation failures into one `ConfigError` whose
+lines each name the variable and how to fix it.
 """
 
 from __future__ import annotations
