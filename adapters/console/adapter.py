@@ -7,18 +7,28 @@ has settled (`settle`: the app's queues are idle) the final state of every messa
 produced is printed, in order. At end of input `finished` is set.
 
 stdin is read by a daemon thread feeding an asyncio queue, so a pending read never blocks exit.
+
+On a real terminal (stdin is the process's tty) lines are read with `input()` and the stdlib
+`readline` module: arrow keys edit the line, up/down walk the history (kept in `history_file`
+across sessions). The thread then reads one line only when the loop asks for it, so the prompt
+belongs to readline and redraws correctly; the terminal's settings are saved at start and put
+back at stop, since a daemon thread killed inside `readline` would leave the terminal raw.
+`cancel_answer()` (Ctrl-C while an answer streams) prints "cancelled" and hides the rest of that
+turn's output; the caller stops the work itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import itertools
 import sys
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 from adapters.console.normalize import normalize
 from adapters.console.render import render
@@ -53,6 +63,7 @@ class ConsoleAdapter:
         stdout: TextIO | None = None,
         interactive: bool | None = None,
         user: Author | None = None,
+        history_file: Path | None = None,
     ) -> None:
         self._in = stdin or sys.stdin
         self._out = stdout or sys.stdout
@@ -71,15 +82,36 @@ class ConsoleAdapter:
         self._pending_approval: str | None = None
         self._task: asyncio.Task[None] | None = None
         self.finished = asyncio.Event()
+        self._editing = _line_editing(self._in) if self.interactive else None
+        self._history_file = history_file
+        self._tty_state: Any = None
+        self._answering = False
+        self._muted = False
 
     # --- Adapter protocol ---------------------------------------------------------------------
     async def start(self, sink: EventSink) -> None:
+        if self._editing is not None:
+            self._tty_state = _save_terminal(self._in)
+            _load_history(self._editing, self._history_file)
         self._task = asyncio.create_task(self._loop(sink), name="console-input")
 
     async def stop(self) -> None:
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self._editing is not None:
+            _save_history(self._editing, self._history_file)
+            _restore_terminal(self._in, self._tty_state)
+
+    def cancel_answer(self) -> bool:
+        """Ctrl-C: while an answer streams, say "cancelled" and hide the rest of it (True);
+        at the prompt there is nothing to cancel (False)."""
+        if not self._answering or self._muted:
+            return self._muted
+        self._muted = True
+        self._out.write("\ncancelled\n")
+        self._out.flush()
+        return True
 
     async def send(
         self, ref: ConversationRef, message: OutgoingMessage, *, origin: Origin | None = None
@@ -133,8 +165,11 @@ class ConsoleAdapter:
                 self._write(self._texts[message_id] + "\n\n")
         self._touched.clear()
         self._streaming = None
+        self._muted = False
 
     def _write(self, text: str) -> None:
+        if self._muted:
+            return
         self._out.write(text)
         self._out.flush()
 
@@ -152,14 +187,14 @@ class ConsoleAdapter:
 
     # --- input --------------------------------------------------------------------------------
     async def _loop(self, sink: EventSink) -> None:
-        lines = self._reader()
+        next_line = self._prompted_reader() if self._editing is not None else self._reader()
         seq = 0
         try:
             await self.ready()
             while True:
                 if self.interactive:
-                    self._write("\n" + PROMPT)
-                line = await lines.get()
+                    self._write("\n" if self._editing is not None else "\n" + PROMPT)
+                line = await next_line()
                 if line is None:
                     break
                 seq += 1
@@ -171,13 +206,45 @@ class ConsoleAdapter:
                     continue
                 if isinstance(event, ActionClick):
                     self._pending_approval = None
-                self._show_result(await sink(event))
-                await self.settle()
+                self._answering = True
+                try:
+                    self._show_result(await sink(event))
+                    await self.settle()
+                finally:
+                    self._answering = False
                 self._flush_turn()
         finally:
             self.finished.set()
 
-    def _reader(self) -> asyncio.Queue[str | None]:
+    def _prompted_reader(self) -> Callable[[], Awaitable[str | None]]:
+        """One `input(PROMPT)` per request, in a daemon thread (readline owns the prompt)."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        wanted = threading.Semaphore(0)
+
+        def pump() -> None:
+            try:
+                while True:
+                    wanted.acquire()
+                    try:
+                        line: str | None = input(PROMPT) + "\n"
+                    except EOFError:
+                        line = None
+                    loop.call_soon_threadsafe(queue.put_nowait, line)
+                    if line is None:
+                        return
+            except RuntimeError:  # the loop closed while we were reading
+                pass
+
+        threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+
+        async def next_line() -> str | None:
+            wanted.release()
+            return await queue.get()
+
+        return next_line
+
+    def _reader(self) -> Callable[[], Awaitable[str | None]]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | None] = asyncio.Queue()
 
@@ -190,4 +257,48 @@ class ConsoleAdapter:
                 pass
 
         threading.Thread(target=pump, name="console-stdin", daemon=True).start()
-        return queue
+        return queue.get
+
+
+def _line_editing(stream: TextIO) -> Any:
+    """The readline module when `stream` is this process's terminal stdin, else None (piped
+    input, a test's stream, or a platform without readline)."""
+    if stream is not sys.stdin or not stream.isatty():
+        return None
+    try:
+        import readline
+    except ImportError:  # Windows without pyreadline: plain lines
+        return None
+    return readline
+
+
+def _save_terminal(stream: TextIO) -> Any:
+    try:
+        import termios
+
+        return termios.tcgetattr(stream.fileno())
+    except (ImportError, OSError, ValueError):
+        return None
+
+
+def _restore_terminal(stream: TextIO, state: Any) -> None:
+    if state is None:
+        return
+    import termios
+
+    with contextlib.suppress(OSError, ValueError):
+        termios.tcsetattr(stream.fileno(), termios.TCSADRAIN, state)
+
+
+def _load_history(readline: Any, path: Path | None) -> None:
+    if path is not None and path.is_file():
+        with contextlib.suppress(OSError):
+            readline.read_history_file(str(path))
+
+
+def _save_history(readline: Any, path: Path | None) -> None:
+    if path is None:
+        return
+    with contextlib.suppress(OSError):
+        readline.set_history_length(1000)
+        readline.write_history_file(str(path))

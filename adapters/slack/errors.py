@@ -15,6 +15,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from bot import metrics
 from bot.errors import MessageTooLong, PlatformError, RateLimited
 from bot.logs import get_logger
 
@@ -69,11 +70,13 @@ async def call(
         )
         _log(error)
         raise error from exc
+    metrics.PLATFORM_CALLS.labels("slack", method, "ok").inc()
     data = response.data
     return data if isinstance(data, dict) else {}
 
 
 def _log(error: PlatformError) -> None:
+    metrics.record_platform_error("slack", error.method, error.code, isinstance(error, RateLimited))
     if isinstance(error, RateLimited):
         log.info("slack.rate_limited", method=error.method, retry_after=error.retry_after)
     else:

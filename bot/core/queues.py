@@ -43,6 +43,11 @@ class ConversationQueues:
     def active(self) -> int:
         return len(self._workers)
 
+    @property
+    def queued(self) -> int:
+        """Jobs waiting or running across every conversation (the queue-depth metric)."""
+        return sum(len(queue) for queue in self._pending.values())
+
     async def drain(self) -> None:
         """Wait until every conversation is idle (including work submitted meanwhile)."""
         while self._workers:

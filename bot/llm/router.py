@@ -24,11 +24,12 @@ from collections.abc import AsyncIterator, Sequence
 import structlog
 from pydantic import SecretStr
 
+from bot import metrics
 from bot.clock import Clock, MonotonicClock
 from bot.llm.breaker import CircuitBreaker
 from bot.llm.errors import AllProvidersFailed, FatalLLMError, LLMError, StreamInterrupted
 from bot.llm.retry import RetryPolicy, stream_with_retry
-from bot.llm.types import Answering, LLMProvider, LLMRequest, StreamEvent
+from bot.llm.types import Answering, LLMProvider, LLMRequest, StreamEvent, Usage
 from bot.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -78,8 +79,9 @@ class LLMRouter:
                 failures.append(
                     (provider.name, f"paused after repeated failures, retry in {wait}s")
                 )
+                metrics.LLM_FALLBACKS.labels(provider.name).inc()
                 continue
-            produced = False
+            produced, started = False, self._clock.now()
             try:
                 events = stream_with_retry(
                     functools.partial(provider.stream, request),
@@ -91,7 +93,12 @@ class LLMRouter:
                 async for event in events:
                     if not produced:
                         produced = True
+                        metrics.LLM_FIRST_TOKEN_SECONDS.labels(provider.name).observe(
+                            self._clock.now() - started
+                        )
                         yield Answering(provider=provider.name, model=provider.model)
+                    if isinstance(event, Usage):
+                        metrics.record_usage(provider.name, event.input_tokens, event.output_tokens)
                     yield event
             except LLMError as error:
                 if not (isinstance(error, FatalLLMError) and error.status in _REQUEST_ERRORS):
@@ -105,15 +112,21 @@ class LLMRouter:
                     after_output=produced,
                     breaker=breaker.state,
                 )
+                metrics.LLM_REQUESTS.labels(
+                    provider.name, "interrupted" if produced else "error"
+                ).inc()
                 if produced:
                     raise StreamInterrupted(provider.name, error.summary) from error
                 failures.append((provider.name, error.summary))
+                metrics.LLM_FALLBACKS.labels(provider.name).inc()
                 continue
             except BaseException:  # the consumer went away (closed or cancelled) mid-call
                 breaker.release()
                 raise
             else:
                 breaker.record_success()
+                metrics.LLM_REQUESTS.labels(provider.name, "ok").inc()
+                metrics.LLM_SECONDS.labels(provider.name).observe(self._clock.now() - started)
                 return
         log.error("llm_all_providers_failed", failures=failures)
         raise AllProvidersFailed(failures)
