@@ -108,6 +108,12 @@ class Commands:
             return
         try:
             if sub == "status":
+                if not self._access.is_admin(command.ref, command.author):
+                    # The status names the server's folders and files: for admins only.
+                    await self._private(
+                        command, delivery, "Only admins (ADMIN_USERS) can see `kb status`."
+                    )
+                    return
                 await self._private(command, delivery, await self._knowledge.status())
             elif sub == "search" and rest:
                 await self._kb_search(command, delivery, " ".join(rest))

@@ -90,7 +90,7 @@ class ReplyRows:
         model: str | None = None,
     ) -> None:
         elapsed = self._clock.now() - progress.started
-        metrics.TURN_SECONDS.labels(ref.platform).observe(elapsed)
+        self._observe(ref, progress, reply, elapsed, provider or progress.provider, model)
         provider = provider or progress.provider or None
         model = model or progress.model or None
         if progress.provider and (progress.input_tokens or progress.output_tokens):
@@ -112,6 +112,39 @@ class ReplyRows:
             output_tokens=progress.output_tokens,
             latency_ms=int(elapsed * 1000),
             citations=citations,
+        )
+
+    def _observe(
+        self,
+        ref: ConversationRef,
+        progress: Progress,
+        reply: StreamingReply,
+        elapsed: float,
+        provider: str,
+        model: str | None,
+    ) -> None:
+        """The turn's metrics, and its one INFO line."""
+        platform = ref.platform
+        metrics.TURN_SECONDS.labels(platform).observe(elapsed)
+        first_text = (
+            reply.first_text_at - progress.started if reply.first_text_at is not None else None
+        )
+        if first_text is not None:
+            metrics.FIRST_TEXT_SECONDS.labels(platform).observe(first_text)
+        metrics.REPLY_OPERATIONS.labels(platform, "post").observe(reply.posts)
+        metrics.REPLY_OPERATIONS.labels(platform, "edit").observe(reply.edits)
+        log.info(
+            "turn answered",
+            platform=platform,
+            conversation=ref.memory_key,
+            provider=provider or "",
+            model=model or progress.model,
+            input_tokens=progress.input_tokens,
+            output_tokens=progress.output_tokens,
+            first_text_s=None if first_text is None else round(first_text, 3),
+            total_s=round(elapsed, 3),
+            posts=reply.posts,
+            edits=reply.edits,
         )
 
     async def failed(self, progress: Progress, reply: StreamingReply, error: str) -> None:

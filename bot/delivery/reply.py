@@ -136,6 +136,8 @@ class StreamingReply:
         """Every platform message this reply spans, in order."""
         self.rate_limited = 0
         """How many 429s this reply met (for metrics and benchmarks)."""
+        self.first_text_at: float | None = None
+        """Clock time the first words of the answer became visible (for metrics and logs)."""
         self.posts = 0
         self.edits = 0
         """Accepted posts (streams opened included) and edits (appends included)."""
@@ -458,6 +460,8 @@ class StreamingReply:
         self._written[self._current_id()] = self._clock.now()
         self._shown = step.text
         if step.text.strip() not in ("", PLACEHOLDER):
+            if self.first_text_at is None:
+                self.first_text_at = self._clock.now()
             self._started_showing()
         if step.kind is Kind.APPEND:
             self._streamed = step.text

@@ -37,6 +37,7 @@ from typing import Protocol
 
 import structlog
 
+from bot import metrics
 from bot.core.actions import Decision
 from bot.core.toolhost import Paused, ToolOutcome, ToolResults, TurnContext, TurnResumer
 from bot.events import ActionClick, ActionResult, Command, Origin
@@ -315,6 +316,7 @@ class ApprovingToolHost:
         self._disarm(req.id)
         req = await self._reload(req.id)
         await self._audit(req, status.value, who)
+        metrics.APPROVALS.labels(status.value).inc()
         return ActionResult(update=decided_card(req)), req
 
     async def carry_out(self, req: ApprovalRequest) -> None:
@@ -364,6 +366,7 @@ class ApprovingToolHost:
         req = await self._reload(approval_id)
         await self._edit_card(req)
         await self._audit(req, "expired", SYSTEM_DECIDER)
+        metrics.APPROVALS.labels("expired").inc()
         await self._finish(
             req,
             "expired",

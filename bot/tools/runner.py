@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 import structlog
 
+from bot import metrics
 from bot.llm.types import ChatMessage, ToolCall
 from bot.refs import Author, ConversationRef
 from bot.tools.approvals import ApprovalRequest, ApprovalStore, PausedTurn
@@ -75,11 +76,14 @@ class CallRunner:
             async with asyncio.timeout(timeout):
                 output = await tool.run(call.arguments, ctx)
         except TimeoutError:
+            metrics.TOOL_CALLS.labels(tool.name, "timeout").inc()
             return error_message(call, f"timed out after {timeout:g} s."), "error: timeout"
         except Exception as exc:
+            metrics.TOOL_CALLS.labels(tool.name, "error").inc()
             log.info("tool failed", tool=tool.name, error=repr(exc))
             failure = error_message(call, f"failed: {exc or type(exc).__name__}")
             return failure, f"error: {exc!r}"[:500]
+        metrics.TOOL_CALLS.labels(tool.name, "ok").inc()
         return result_message(call, output, tool.max_output_chars), f"ok ({len(output)} chars)"
 
     async def run_approved(self, req: ApprovalRequest) -> tuple[str, str]:
