@@ -36,6 +36,7 @@ from bot.http import HttpServer, build_http_app
 from bot.llm.types import ChatMessage, ChatModel
 from bot.logs import get_logger, register_secrets
 from bot.ports import ConversationStore
+from bot.redaction import Redactor
 from bot.refs import Author, ConversationRef
 from bot.settings import Settings
 
@@ -125,6 +126,11 @@ class Parley:
         else:
             self._indexed.set()
         chat_model = self._chat_model = self._chat_model or self._build_chat_model()
+        self.redactor = Redactor.create(
+            secret_values(settings),
+            patterns=settings.redact_patterns,
+            builtin=settings.redact_builtin,
+        )
         self.tools = self._build_tool_host()
         self.runner = TurnRunner(
             settings=settings,
@@ -134,6 +140,7 @@ class Parley:
             clock=self.clock,
             retriever=self.knowledge,
             tool_host=self.tools,
+            redactor=self.redactor,
         )
         for adapter in self._extra_adapters:
             self.adapters[adapter.name] = adapter
@@ -146,6 +153,7 @@ class Parley:
                 clock=self.clock,
                 native_streaming=bool(adapter.capabilities.native_stream),
                 first_post_wait_s=settings.first_post_wait_s,
+                redactor=self.redactor,
             )
         commands = Commands(
             store=store,

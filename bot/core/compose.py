@@ -66,7 +66,9 @@ class Composer:
         model: ChatModel,
         retriever: Retriever | None,
         general_knowledge: bool,
+        canary: str = "",
     ) -> None:
+        self._canary = canary
         self._memory = memory
         self._model = model
         self._retriever = retriever
@@ -87,7 +89,7 @@ class Composer:
             note = NOTHING_FOUND_GENERAL if self._general else NOTHING_FOUND
         name = author.display_name
         messages = [
-            system_message(ref, recall, context, note=note),
+            system_message(ref, recall, context, note=note, canary=self._canary),
             *history_messages(recall),
             ChatMessage(role="user", content=f"{name}: {text}" if name else text),
         ]

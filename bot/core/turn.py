@@ -41,6 +41,7 @@ from bot.llm.types import ChatMessage, ChatModel
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
 from bot.ports import ConversationStore, MessageStatus, Retriever
+from bot.redaction import Redactor
 from bot.refs import Author, ConversationRef
 from bot.settings import Settings
 
@@ -86,18 +87,21 @@ class TurnRunner:
         clock: Clock,
         retriever: Retriever | None = None,
         tool_host: ToolHost | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self._settings = settings
+        self.redactor = redactor or Redactor.create(canary="")
         self._store = store
         self._memory = memory
         self._model = chat_model
         self._clock = clock
-        self._rows = ReplyRows(store, clock)
+        self._rows = ReplyRows(store, clock, self.redactor)
         self._composer = Composer(
             memory=memory,
             model=chat_model,
             retriever=retriever,
             general_knowledge=settings.answer_from_general_knowledge,
+            canary=self.redactor.canary,
         )
         self._steps = ModelSteps(
             model=chat_model,

@@ -40,6 +40,7 @@ from bot.delivery.splitting import split_text
 from bot.errors import MessageTooLong
 from bot.events import Origin
 from bot.messages import OutgoingMessage
+from bot.redaction import NO_REDACTION, Redactor
 from bot.refs import ConversationRef, MessageHandle
 
 Write = Callable[[OutgoingMessage, bool], Awaitable[MessageHandle | None]]
@@ -57,8 +58,11 @@ class Delivery:
         native_streaming: bool = False,
         max_consecutive_429: int = 3,
         first_post_wait_s: float = 1.0,
+        redactor: Redactor = NO_REDACTION,
     ) -> None:
         self.adapter = adapter
+        self.redactor = redactor
+        """Applied to every text this engine writes (see bot.redaction)."""
         self.clock: Clock = clock or MonotonicClock()
         self.native_streaming = native_streaming
         self.max_consecutive_429 = max_consecutive_429
@@ -85,6 +89,7 @@ class Delivery:
             first_post_wait_s=self.first_post_wait_s,
             native=self.native_streaming,
             max_consecutive_429=self.max_consecutive_429,
+            redactor=self.redactor,
         )
 
     async def post(
@@ -145,7 +150,7 @@ class Delivery:
     ) -> list[MessageHandle | None]:
         level = Priority.FINAL if priority else Priority.STREAM
         limit = self._limit()
-        text = message.text_markdown
+        text = self.redactor.redact(message.text_markdown)
         done: list[MessageHandle | None] = []
         while True:
             parts = split_text(text, limit)

@@ -79,6 +79,7 @@ from bot.delivery.splitting import close_open_fence, cut
 from bot.errors import MessageTooLong, RateLimited
 from bot.events import Origin
 from bot.messages import OutgoingMessage
+from bot.redaction import NO_REDACTION, Redactor
 from bot.refs import ConversationRef, MessageHandle
 
 log = structlog.get_logger(__name__)
@@ -147,8 +148,10 @@ class StreamingReply:
         first_post_wait_s: float = 1.0,
         native: bool = False,
         max_consecutive_429: int = 3,
+        redactor: Redactor = NO_REDACTION,
     ) -> None:
         self._adapter = adapter
+        self._redactor = redactor
         self._ref = ref
         self._budgets = budgets
         self._clock = clock
@@ -176,6 +179,8 @@ class StreamingReply:
         self.edits = 0
         """Accepted posts (streams opened included) and edits (appends included)."""
         self._text = ""
+        """What may be shown of the answer so far: its stable part, redacted."""
+        self._raw = ""
         self._status = ""
         self._status_shown = ""
         self._final: OutgoingMessage | None = None
@@ -225,8 +230,10 @@ class StreamingReply:
 
     def set_text(self, text: str) -> None:
         """The whole answer so far. Never blocks; only the newest text is ever sent."""
-        if self._final is None:
-            self._text = text
+        if self._final is None and text != self._raw:
+            # Redacted on the accumulated text, so a secret split across deltas is caught.
+            self._raw = text
+            self._text = self._redactor.streaming(text)
             self._wake.set()
 
     def set_status(self, text: str) -> None:
@@ -238,7 +245,8 @@ class StreamingReply:
     async def finish(self, message: OutgoingMessage) -> list[MessageHandle]:
         """Write `message` as the final form (split over messages as needed); always returns."""
         if self._final is None:
-            self._final = dataclasses.replace(message, final=True)
+            text = self._redactor.redact(message.text_markdown)
+            self._final = dataclasses.replace(message, text_markdown=text, final=True)
             self._waiting.promote()
             self._wake.set()
         self.start()
@@ -248,7 +256,7 @@ class StreamingReply:
 
     async def fail(self, text: str) -> list[MessageHandle]:
         """End with a clear error below whatever partial answer was shown."""
-        partial = close_open_fence(self._text.rstrip())
+        partial = close_open_fence(self._raw.rstrip())
         note = f"⚠️ {text}"
         return await self.finish(OutgoingMessage.text(f"{partial}\n\n{note}" if partial else note))
 
