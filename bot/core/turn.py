@@ -111,6 +111,7 @@ class TurnRunner:
             max_steps=settings.tool_max_steps,
             turn_timeout_s=settings.tool_turn_timeout_s,
             tool_host=tool_host,
+            slow_notice_s=settings.llm_slow_notice_s,
         )
         self.tool_host = tool_host
 
