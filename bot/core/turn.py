@@ -43,6 +43,7 @@ from bot.messages import OutgoingMessage
 from bot.ports import ConversationStore, MessageStatus, Retriever
 from bot.redaction import Redactor
 from bot.refs import Author, ConversationRef
+from bot.security.text import is_data_error
 from bot.settings import Settings
 
 log = get_logger(__name__)
@@ -55,6 +56,10 @@ FINISH_NOTES = {
 }
 STORAGE_FAILURE = (
     "Sorry, I couldn't save your message: my database is unavailable. Please try again in a minute."
+)
+DATA_FAILURE = (
+    "Sorry, I couldn't save your message: it contains characters I can't store. Please send it "
+    "again as plain text."
 )
 GENERIC_FAILURE = "Sorry, something went wrong while answering (reference {ref}). Please try again."
 PLACEHOLDERS = frozenset({"…", "...", ""})
@@ -137,7 +142,11 @@ class TurnRunner:
                 await self._seed_from_thread(ref, thread_reader, question)
             recall = await self._memory.recall(ref.memory_key)
             await self._store.add_message(ref, role="user", text=text, author=question.author)
-        except Exception:
+        except Exception as exc:
+            if is_data_error(exc):  # the text, not the database: say so, don't claim an outage
+                log.warning("question refused by storage", error=type(exc).__name__)
+                await reply.fail(DATA_FAILURE)
+                return
             log.exception("could not store the question", memory_key=ref.memory_key)
             await reply.fail(STORAGE_FAILURE)
             return
