@@ -30,6 +30,7 @@ from bot.adapter import ThreadReader
 from bot.clock import Clock
 from bot.core.compose import Composer, Prompt
 from bot.core.memory import Memory, Recall
+from bot.core.prompt import THREAD_ROLE
 from bot.core.rows import Progress, ReplyRows
 from bot.core.steps import ModelSteps
 from bot.core.toolhost import ToolHost
@@ -43,7 +44,7 @@ from bot.messages import OutgoingMessage
 from bot.ports import ConversationStore, MessageStatus, Retriever
 from bot.redaction import Redactor
 from bot.refs import Author, ConversationRef
-from bot.security.text import is_data_error
+from bot.security.text import clean_question, is_data_error
 from bot.settings import Settings
 
 log = get_logger(__name__)
@@ -107,6 +108,7 @@ class TurnRunner:
             retriever=retriever,
             general_knowledge=settings.answer_from_general_knowledge,
             canary=self.redactor.canary,
+            tools=tool_host is not None,
         )
         self._steps = ModelSteps(
             model=chat_model,
@@ -296,9 +298,9 @@ class TurnRunner:
             log.warning("could not read the thread to seed memory", error=str(exc))
             return
         for message in earlier:
-            text = message.text.strip()
+            text = clean_question(message.text).strip()
             if text in PLACEHOLDERS or text == question.text.strip():
                 continue
-            role = "assistant" if message.from_bot else "user"
-            author = None if message.from_bot else message.author
-            await self._store.add_message(ref, role=role, text=text, author=author)
+            # Quoted thread context with its author, never one of the asker's turns.
+            author = Author(id="", display_name="Parley") if message.from_bot else message.author
+            await self._store.add_message(ref, role=THREAD_ROLE, text=text, author=author)
