@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Sequence
 
 from bot.clock import Clock
-from bot.core.rows import Progress, ReplyRows
+from bot.core.rows import SAVE_EVERY_S, Progress, ReplyRows
 from bot.core.toolhost import Paused, ToolHost, TurnContext
 from bot.delivery import Delivery, StreamingReply
 from bot.llm.types import (
@@ -110,11 +110,20 @@ class ModelSteps:
         progress.texts.append("")
         calls: list[ToolCall] = []
         slow = asyncio.ensure_future(self._say_slow(reply))
+        saver = asyncio.ensure_future(self._keep_saving(progress, reply))
         try:
             await self._consume(reply, request, progress, calls, slow)
         finally:
             slow.cancel()
+            saver.cancel()
         return calls
+
+    async def _keep_saving(self, progress: Progress, reply: StreamingReply) -> None:
+        """Save the row even while the model stalls, so a crash then can still be finalized
+        (the first message's id reaches the row within SAVE_EVERY_S of being posted)."""
+        while True:
+            await self._clock.sleep(SAVE_EVERY_S)
+            await self._rows.maybe_save(progress, reply)
 
     async def _say_slow(self, reply: StreamingReply) -> None:
         await self._clock.sleep(self._slow_s)
