@@ -20,7 +20,8 @@ up in an answer means the model is repeating its instructions: the whole answer 
 `CANARY_NOTICE`.
 
 Streaming: a reply is shown while it grows, so a secret may arrive split over several deltas
-("sk-ab" then "c123…"). Redacting the accumulated text is not enough on its own: the prefix
+("sk-ab" then "c123…"), and redacting the whole text again for every delta would cost
+O(length) each time (`StreamView` redacts completed paragraphs once). Redacting the accumulated text is not enough on its own: the prefix
 "sk-ab" would already be on screen before the whole key matches. `streaming()` therefore shows
 only the *stable* part of the text: it holds back the last unfinished word (a token or key
 never contains white space), a trailing run of digits, spaces and dashes (a card number being
@@ -168,6 +169,40 @@ def stable_prefix(text: str) -> str:
     while end and (text[end - 1].isdigit() or text[end - 1] in " -"):
         end -= 1
     return text[:end]
+
+
+class StreamView:
+    """`Redactor.streaming` for one growing text, without redacting the whole text per delta.
+
+    Completed paragraphs (up to the last blank line of the stable part) are redacted once and
+    kept; each call redacts only the paragraph in progress. A token, key or card number never
+    spans a blank line; a configured pattern that does is caught by the final redaction. If the
+    text stops growing by appends (it was rewritten), the cache starts over.
+    """
+
+    __slots__ = ("_raw_head", "_red_head", "redactor")
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+        self._raw_head = ""
+        self._red_head = ""
+
+    def __call__(self, text: str) -> str:
+        redactor = self.redactor
+        if not redactor.active:
+            return text
+        stable = stable_prefix(text)
+        if redactor.canary and redactor.canary in stable:
+            return CANARY_NOTICE
+        if not stable.startswith(self._raw_head):
+            self._raw_head = self._red_head = ""
+        done = len(self._raw_head)
+        cut = stable.rfind("\n\n", done)
+        if cut >= done:
+            cut += 2
+            self._red_head += redactor.redact(stable[done:cut])
+            self._raw_head = stable[:cut]
+        return self._red_head + redactor.redact(stable[len(self._raw_head) :])
 
 
 NO_REDACTION = Redactor(builtin=False)

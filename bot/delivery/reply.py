@@ -79,7 +79,7 @@ from bot.delivery.splitting import close_open_fence, cut
 from bot.errors import MessageTooLong, RateLimited
 from bot.events import Origin
 from bot.messages import OutgoingMessage
-from bot.redaction import NO_REDACTION, Redactor
+from bot.redaction import NO_REDACTION, Redactor, StreamView
 from bot.refs import ConversationRef, MessageHandle
 
 log = structlog.get_logger(__name__)
@@ -152,6 +152,7 @@ class StreamingReply:
     ) -> None:
         self._adapter = adapter
         self._redactor = redactor
+        self._view = StreamView(redactor)
         self._ref = ref
         self._budgets = budgets
         self._clock = clock
@@ -233,7 +234,7 @@ class StreamingReply:
         if self._final is None and text != self._raw:
             # Redacted on the accumulated text, so a secret split across deltas is caught.
             self._raw = text
-            self._text = self._redactor.streaming(text)
+            self._text = self._view(text)
             self._wake.set()
 
     def set_status(self, text: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text as sql
 
-from bot.redaction import CANARY_NOTICE, MASK, Redactor, luhn_valid, stable_prefix
+from bot.redaction import CANARY_NOTICE, MASK, Redactor, StreamView, luhn_valid, stable_prefix
 from tests.fakes.llm_fixtures import Text
 from tests.security.conftest import OPENAI_KEY, SECRET, Bot
 
@@ -82,3 +82,12 @@ def test_streaming_view_never_shows_a_prefix_of_a_secret() -> None:
     assert stable_prefix("-----BEGIN PRIVATE KEY-----\nabc def ") == ""
     assert r.streaming(text) == f"The key is {MASK} and the card"  # the card waits for "ok …"
     assert r.streaming(text + " then") == f"The key is {MASK} and the card {MASK} ok"
+
+
+def test_stream_view_matches_redacting_the_whole_text_every_time() -> None:
+    r = Redactor.create([OPENAI_KEY], patterns=[r"ACME-\d{6}"], canary="")
+    text = "\n\n".join(f"Paragraph {i}: value {s} and more" for i, s in enumerate(CORPUS * 3))
+    view = StreamView(r)
+    for end in range(0, len(text) + 1, 3):
+        assert view(text[:end]) == r.streaming(text[:end])
+    assert view("rewritten from scratch") == "rewritten from"  # not an append: starts over
