@@ -294,7 +294,7 @@ class Parley:
 
     async def _housekeeping(self) -> None:
         """Hourly housekeeping: forget processed event ids past their retention, so dedupe stays
-        small (replies a dead process left are `_keep_lease`'s)."""
+        small (replies a dead process left are closed by `_start_lease`'s heartbeat)."""
         retention = timedelta(hours=self.settings.event_retention_hours)
         while True:
             try:

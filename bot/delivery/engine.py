@@ -22,6 +22,9 @@ back to a normal post. Private replies always pass the origin: the adapter uses 
 it can and an ephemeral message or DM otherwise.
 
 An adapter that reports its platform's announced limits (`RateAnnouncer`) feeds `announce`.
+
+Every text written goes through the engine's `Redactor` first (`bot.redaction`): one-shots and
+private replies as a whole, streamed replies on their accumulated text (`StreamingReply`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ always end final.
 How this works
 --------------
 `start()` starts the reply's one flusher task and returns at once. `set_text()` only stores the
-whole text so far and wakes the flusher; it never blocks and never queues, so the frames in
+whole text so far (what may be shown of it: its stable part, redacted, `bot.redaction`; the
+final message is redacted as a whole) and wakes the flusher; it never blocks and never queues, so the frames in
 between two flushes are simply dropped (latest text wins). `set_status()` stores a status line
 ("Searching the knowledge base…") kept apart from the text. `finish()`/`fail()` store the final
 message and wait for the flusher to write it.
