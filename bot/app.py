@@ -31,20 +31,26 @@ from bot.core.pipeline import Pipeline
 from bot.core.queues import ConversationQueues
 from bot.core.turn import TurnRunner
 from bot.delivery import Delivery
+from bot.delivery.splitting import close_open_fence
 from bot.errors import ConfigError, ParleyError
 from bot.http import HttpServer, build_http_app
 from bot.llm.types import ChatMessage, ChatModel
 from bot.logs import get_logger, register_secrets
+from bot.messages import OutgoingMessage
 from bot.ports import ConversationStore, ProgressCallback
-from bot.refs import Author, ConversationRef
+from bot.redaction import Redactor
+from bot.refs import Author, ConversationRef, MessageHandle
 from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.tools.host import ApprovingToolHost
     from knowledge import KnowledgeBase
     from storage import SqlStore
+    from storage.recovery import WorkerLease
 
 log = get_logger(__name__)
+
+INTERRUPTED_NOTICE = "⚠️ _This answer was interrupted (Parley restarted); please ask again._"
 
 PLATFORMS: dict[str, tuple[str, Callable[[Settings], bool]]] = {
     "slack": ("adapters.slack", lambda s: s.slack_enabled),
@@ -118,6 +124,7 @@ class Parley:
         self._knowledge_roots: list[Path] = []
         self.index_progress: ProgressCallback | None = None
         """Called with the first index's progress (the console's start-up line)."""
+        self._lease: WorkerLease | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, *, http: bool = True) -> None:
@@ -132,6 +139,11 @@ class Parley:
         else:
             self._indexed.set()
         chat_model = self._chat_model = self._chat_model or self._build_chat_model()
+        self.redactor = Redactor.create(
+            secret_values(settings),
+            patterns=settings.redact_patterns,
+            builtin=settings.redact_builtin,
+        )
         self.tools = self._build_tool_host()
         self.runner = TurnRunner(
             settings=settings,
@@ -141,6 +153,7 @@ class Parley:
             clock=self.clock,
             retriever=self.knowledge,
             tool_host=self.tools,
+            redactor=self.redactor,
         )
         for adapter in self._extra_adapters:
             self.adapters[adapter.name] = adapter
@@ -153,6 +166,7 @@ class Parley:
                 clock=self.clock,
                 native_streaming=bool(adapter.capabilities.native_stream),
                 first_post_wait_s=settings.first_post_wait_s,
+                redactor=self.redactor,
             )
         commands = Commands(
             store=store,
@@ -198,6 +212,7 @@ class Parley:
         for adapter in self.adapters.values():
             await adapter.start(self.pipeline)
             log.info("adapter started", adapter=adapter.name)
+        await self._start_lease()
         # What exists now (modules, SDK clients, engines, settings) lives as long as the process.
         # Frozen, the collector never walks it again: a full collection then pauses every
         # answer in flight for a few ms instead of 100+ (measured by `make bench`).
@@ -205,6 +220,11 @@ class Parley:
 
     async def stop(self) -> None:
         gc.unfreeze()
+        if self._lease is not None:
+            try:
+                await self._lease.retire()
+            except Exception as exc:
+                log.warning("could not give up the worker lease", error=str(exc))
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()
@@ -313,19 +333,50 @@ class Parley:
 
     async def _housekeeping(self) -> None:
         """Hourly housekeeping: forget processed event ids past their retention, so dedupe stays
-        small, and close replies a dead process left streaming."""
+        small (replies a dead process left are closed by `_start_lease`'s heartbeat)."""
         retention = timedelta(hours=self.settings.event_retention_hours)
         while True:
             try:
-                stale = datetime.now(UTC) - timedelta(minutes=10)
-                if closed := await self.store.close_unfinished(stale_before=stale):
-                    log.info("closed replies interrupted by a stop", replies=closed)
                 removed = await self.store.prune_events(before=datetime.now(UTC) - retention)
                 if removed:
                     log.info("pruned processed events", removed=removed)
             except Exception as exc:
                 log.warning("pruning processed events failed", error=str(exc))
             await self.clock.sleep(3600)
+
+    async def _start_lease(self) -> None:
+        """Take this worker's lease and, at once, close what dead workers left streaming."""
+        from storage.recovery import HEARTBEAT_S, WorkerLease
+
+        self._lease = lease = WorkerLease(self.store.db, self.store.worker_id)
+        await lease.heartbeat()
+        await self._recover(lease)
+
+        async def keep() -> None:
+            while True:
+                await asyncio.sleep(HEARTBEAT_S)  # real time: the lease is seen by other workers
+                try:
+                    await lease.heartbeat()
+                    await self._recover(lease)
+                except Exception as exc:
+                    log.warning("worker heartbeat failed", error=str(exc))
+
+        self._spawn(keep())
+
+    async def _recover(self, lease: WorkerLease) -> None:
+        """Finalize each reply a gone worker left half-written, on its platform, with a notice."""
+        for orphan in await lease.reclaim():
+            delivery = self.deliveries.get(orphan.ref.platform)
+            log.info("closing an interrupted reply", row=orphan.row, posted=bool(orphan.message_id))
+            if delivery is None or not orphan.message_id:
+                continue
+            shown = close_open_fence(orphan.text.rstrip())
+            text = f"{shown}\n\n{INTERRUPTED_NOTICE}" if shown else INTERRUPTED_NOTICE
+            handle = MessageHandle(ref=orphan.ref, message_id=orphan.message_id)
+            try:
+                await delivery.update(handle, OutgoingMessage.text(text))
+            except Exception as exc:
+                log.warning("could not finalize an interrupted reply", error=str(exc))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)

@@ -8,6 +8,7 @@ lines each name the variable and how to fix it.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -183,6 +184,35 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] | None = None
     """Unset: json when stdout is not a terminal (Procfile, container), console lines otherwise."""
+
+    # --- Hardening (docs/security.md) ----------------------------------------------------
+    redact_builtin: bool = True
+    """Redact well-known token formats and Luhn-valid card numbers from posts and storage."""
+    redact_patterns: Annotated[tuple[str, ...], NoDecode] = ()
+    """More regular expressions to redact: a JSON list, or one pattern per line."""
+    llm_turn_deadline_s: float = Field(default=45.0, gt=0)
+    """The most model time one turn may take, over every provider and retry."""
+    llm_slow_notice_s: float = Field(default=8.0, gt=0)
+    """After this long without text, the reply says the model is slow."""
+
+    @field_validator("redact_patterns", mode="before")
+    @classmethod
+    def _patterns(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not a JSON list of patterns: {exc}") from None
+            else:
+                value = [line for line in (p.strip() for p in text.splitlines()) if line]
+        if isinstance(value, list | tuple):
+            from bot.redaction import compile_patterns
+
+            compile_patterns(str(p) for p in value)
+            return tuple(str(p) for p in value)
+        return value
 
     @field_validator(
         "llm_providers",

@@ -120,6 +120,17 @@ class Message(SQLModel, table=True):
     error: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    owner: str | None = None
+    """The worker writing this reply while it is pending or streaming (`storage.recovery`)."""
+
+
+class Worker(SQLModel, table=True):
+    """One row per running bot process; its lease lasts while `heartbeat_at` is fresh."""
+
+    __tablename__ = "workers"
+
+    id: str = Field(primary_key=True)
+    heartbeat_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -150,3 +161,4 @@ conversations: Table = Conversation.__table__  # type: ignore[attr-defined]
 messages: Table = Message.__table__  # type: ignore[attr-defined]
 processed_events: Table = ProcessedEvent.__table__  # type: ignore[attr-defined]
 usage_records: Table = UsageRecord.__table__  # type: ignore[attr-defined]
+workers: Table = Worker.__table__  # type: ignore[attr-defined]

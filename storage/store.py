@@ -18,6 +18,7 @@ parameter dicts, so SQLAlchemy's compiled cache does the rest and no model objec
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -42,6 +43,7 @@ from storage.models import (
 )
 
 _HIDDEN_FROM_HISTORY = (MessageStatus.PENDING.value, MessageStatus.FAILED.value)
+_UNFINISHED = (MessageStatus.PENDING, MessageStatus.STREAMING)
 _CLAIM = (
     "INSERT INTO processed_events (event_id, seen_at) SELECT value, :seen_at FROM {ids}"
     " WHERE true ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
@@ -59,6 +61,8 @@ class SqlStore:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self.worker_id = uuid.uuid4().hex[:16]
+        """This process: the owner stamped on the replies it writes (`storage.recovery`)."""
         self._write = db.write
         self._insert = db.insert
         self._claims = ClaimBatcher(self._claim_many)
@@ -176,6 +180,7 @@ class SqlStore:
             "author_name": author.display_name if author else "",
             "status": MessageStatus(status).value,
             "platform_message_id": platform_message_id,
+            "owner": self.worker_id if status in _UNFINISHED else None,
             "created_at": now,
             "updated_at": now,
         }

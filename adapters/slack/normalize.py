@@ -20,6 +20,11 @@ the `response_url` (valid 30 minutes) as the token; for messages the asker's use
 which a native stream in a channel needs as its recipient.
 
 Never answered: anything from a bot (ours included), edits, deletions and every other subtype.
+
+Total: any JSON value gives an event or None, never an exception (property-tested with
+hypothesis). Fields are read through `_obj` / `_str` / `_list`, which turn a value of the wrong
+type into the empty one, so a payload of the wrong shape ends as a skip or an event with empty
+fields (which the core then ignores), never a traceback.
 """
 
 from __future__ import annotations
@@ -59,49 +64,64 @@ class BotIdentity:
     """The bot (B…): messages carrying it are ours."""
 
 
-def normalize(body: Payload, bot: BotIdentity) -> Event | None:
-    """Translate one Slack payload; None when it is not for Parley."""
-    handler = _KINDS.get(payload_kind(body), _skip)
-    return handler(body, bot)
+def normalize(body: object, bot: BotIdentity) -> Event | None:
+    """Translate one Slack payload; None when it is not for Parley (or not a payload at all)."""
+    payload = _obj(body)
+    handler = _KINDS.get(payload_kind(payload), _skip)
+    return handler(payload, bot)
 
 
 def payload_kind(body: Payload) -> str:
     """The dispatch key: the event type for Events API envelopes, else the payload type."""
     if body.get("type") == "event_callback":
-        event = body.get("event") or {}
-        return f"event:{event.get('type', '')}"
+        return f"event:{_str(_obj(body.get('event')).get('type'))}"
     if "command" in body and "trigger_id" in body:
         return "slash_command"
-    return str(body.get("type", ""))
+    return _str(body.get("type"))
+
+
+def _obj(value: object) -> Payload:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _str(value: object) -> str:
+    """A scalar as text; objects, lists and null as ""."""
+    if value is None or isinstance(value, Mapping | list | tuple):
+        return ""
+    return str(value)
+
+
+def _list(value: object) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
 
 
 # --- events -------------------------------------------------------------------------------
 
 
 def _app_mention(body: Payload, bot: BotIdentity) -> Event | None:
-    event = body["event"]
+    event = _obj(body.get("event"))
     if _from_a_bot(event, bot) or event.get("subtype"):
         return None
-    thread_ts = event.get("thread_ts")
-    ref = _ref(body, event, thread=str(thread_ts) if thread_ts else None)
+    thread_ts = _str(event.get("thread_ts"))
+    ref = _ref(body, event, thread=thread_ts or None)
     return _message(body, event, bot, ref, mentions_bot=True)
 
 
 def _message_event(body: Payload, bot: BotIdentity) -> Event | None:
-    event = body["event"]
-    if _from_a_bot(event, bot) or str(event.get("subtype") or "") not in _USER_SUBTYPES:
+    event = _obj(body.get("event"))
+    if _from_a_bot(event, bot) or _str(event.get("subtype")) not in _USER_SUBTYPES:
         return None
-    thread_ts = event.get("thread_ts")
-    mentioned = mentions(str(event.get("text", "")), bot.user_id)
+    thread_ts = _str(event.get("thread_ts"))
+    mentioned = mentions(_str(event.get("text")), bot.user_id)
     if event.get("channel_type") == "im":
-        ref = _ref(body, event, thread=str(thread_ts) if thread_ts else None)
+        ref = _ref(body, event, thread=thread_ts or None)
         ref = dataclasses.replace(ref, kind=ConversationKind.DIRECT)
         return _message(body, event, bot, ref, mentions_bot=mentioned)
     # Channels, private channels, group DMs: only thread replies; a mention is app_mention's.
-    if not thread_ts or thread_ts == event.get("ts") or mentioned:
+    if not thread_ts or thread_ts == _str(event.get("ts")) or mentioned:
         return None
-    ref = _ref(body, event, thread=str(thread_ts))
-    parent = str(event.get("parent_user_id") or "")
+    ref = _ref(body, event, thread=thread_ts)
+    parent = _str(event.get("parent_user_id"))
     return _message(
         body,
         event,
@@ -121,32 +141,34 @@ def _message(
     mentions_bot: bool,
     replies_to_bot: bool = False,
 ) -> IncomingMessage:
-    profile = event.get("user_profile") or {}
-    name = profile.get("display_name") or profile.get("real_name") or ""
-    user = str(event.get("user", ""))
+    profile = _obj(event.get("user_profile"))
+    name = _str(profile.get("display_name")) or _str(profile.get("real_name"))
+    user = _str(event.get("user"))
+    ts = _str(event.get("ts"))
     return IncomingMessage(
-        event_id=str(body.get("event_id") or f"{ref.channel_id}:{event.get('ts', '')}"),
+        event_id=_str(body.get("event_id")) or f"{ref.channel_id}:{ts}",
         ref=ref,
-        author=Author(id=user, display_name=str(name)),
-        text=plain_text(str(event.get("text", "")), bot.user_id),
+        author=Author(id=user, display_name=name),
+        text=plain_text(_str(event.get("text")), bot.user_id),
         origin=Origin(
             kind=OriginKind.MESSAGE,
-            message_id=str(event.get("ts", "")),
+            message_id=ts,
             token=f"{RECIPIENT}{user}:{ref.workspace_id}",
             token_ttl_s=RESPONSE_URL_TTL_S,
         ),
         mentions_bot=mentions_bot,
         replies_to_bot=replies_to_bot,
-        attachments=tuple(_attachment(f) for f in event.get("files") or () if isinstance(f, dict)),
+        attachments=tuple(_attachment(f) for f in _list(event.get("files")) if isinstance(f, dict)),
     )
 
 
 def _attachment(file: Payload) -> Attachment:
+    size = file.get("size")
     return Attachment(
-        name=str(file.get("name") or file.get("title") or file.get("id", "")),
-        url=str(file.get("url_private") or ""),
-        content_type=str(file.get("mimetype") or ""),
-        size=int(file.get("size") or 0),
+        name=_str(file.get("name")) or _str(file.get("title")) or _str(file.get("id")),
+        url=_str(file.get("url_private")),
+        content_type=_str(file.get("mimetype")),
+        size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0,
     )
 
 
@@ -155,16 +177,16 @@ def _from_a_bot(event: Payload, bot: BotIdentity) -> bool:
         event.get("bot_id")
         or event.get("bot_profile")
         or (bot.user_id and event.get("user") == bot.user_id)
-        or not event.get("user")
+        or not _str(event.get("user"))
     )
 
 
 def _ref(body: Payload, event: Payload, *, thread: str | None) -> ConversationRef:
-    team = body.get("team_id") or event.get("team") or ""
+    team = _str(body.get("team_id")) or _str(event.get("team"))
     return ConversationRef(
         platform=PLATFORM,
-        workspace_id=str(team),
-        channel_id=str(event.get("channel", "")),
+        workspace_id=team,
+        channel_id=_str(event.get("channel")),
         thread_id=thread,
         kind=ConversationKind.THREAD if thread else ConversationKind.CHANNEL,
     )
@@ -174,23 +196,23 @@ def _ref(body: Payload, event: Payload, *, thread: str | None) -> ConversationRe
 
 
 def _slash_command(body: Payload, bot: BotIdentity) -> Event | None:
-    channel = str(body.get("channel_id", ""))
+    channel = _str(body.get("channel_id"))
     return Command(
-        event_id=str(body.get("trigger_id", "")),
+        event_id=_str(body.get("trigger_id")),
         ref=ConversationRef(
             platform=PLATFORM,
-            workspace_id=str(body.get("team_id", "")),
+            workspace_id=_str(body.get("team_id")),
             channel_id=channel,
             kind=ConversationKind.DIRECT if channel.startswith("D") else ConversationKind.CHANNEL,
         ),
-        author=Author(id=str(body.get("user_id", "")), display_name=str(body.get("user_name", ""))),
-        text=str(body.get("text", "")),
+        author=Author(id=_str(body.get("user_id")), display_name=_str(body.get("user_name"))),
+        text=_str(body.get("text")),
         origin=_respond_through(body, OriginKind.COMMAND),
     )
 
 
 def _respond_through(body: Payload, kind: OriginKind, message_id: str = "") -> Origin:
-    url = str(body.get("response_url") or "")
+    url = _str(body.get("response_url"))
     return Origin(
         kind=kind,
         message_id=message_id,
@@ -206,35 +228,35 @@ def _respond_through(body: Payload, kind: OriginKind, message_id: str = "") -> O
 def _block_actions(body: Payload, bot: BotIdentity) -> Event | None:
     actions = [
         a
-        for a in body.get("actions") or ()
-        if str(a.get("action_id", "")).startswith(ACTION_PREFIX)
+        for a in _list(body.get("actions"))
+        if isinstance(a, Mapping) and _str(a.get("action_id")).startswith(ACTION_PREFIX)
     ]
     if not actions:
         return None
     action = actions[0]
-    container = body.get("container") or {}
-    message = body.get("message") or {}
-    user = body.get("user") or {}
-    channel = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
-    team = (body.get("team") or {}).get("id") or user.get("team_id") or ""
-    thread = message.get("thread_ts") or container.get("thread_ts")
+    container = _obj(body.get("container"))
+    message = _obj(body.get("message"))
+    user = _obj(body.get("user"))
+    channel = _str(_obj(body.get("channel")).get("id")) or _str(container.get("channel_id"))
+    team = _str(_obj(body.get("team")).get("id")) or _str(user.get("team_id"))
+    thread = _str(message.get("thread_ts")) or _str(container.get("thread_ts"))
     ref = ConversationRef(
         platform=PLATFORM,
-        workspace_id=str(team),
+        workspace_id=team,
         channel_id=channel,
-        thread_id=str(thread) if thread else None,
+        thread_id=thread or None,
         kind=_kind_of(channel, thread),
     )
-    card_ts = str(message.get("ts") or container.get("message_ts") or "")
+    card_ts = _str(message.get("ts")) or _str(container.get("message_ts"))
     return ActionClick(
-        event_id=str(body.get("trigger_id") or f"{card_ts}:{action.get('action_ts', '')}"),
+        event_id=_str(body.get("trigger_id")) or f"{card_ts}:{_str(action.get('action_ts'))}",
         ref=ref,
         author=Author(
-            id=str(user.get("id", "")),
-            display_name=str(user.get("name") or user.get("username") or ""),
+            id=_str(user.get("id")),
+            display_name=_str(user.get("name")) or _str(user.get("username")),
         ),
-        action_id=str(action["action_id"])[len(ACTION_PREFIX) :],
-        value=str(action.get("value", "")),
+        action_id=_str(action.get("action_id"))[len(ACTION_PREFIX) :],
+        value=_str(action.get("value")),
         origin=_respond_through(body, OriginKind.ACTION, card_ts),
     )
 
@@ -260,6 +282,8 @@ _KINDS: dict[str, Callable[[Payload, BotIdentity], Event | None]] = {
 # --- text ---------------------------------------------------------------------------------
 
 _LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
+_CONTROL = re.compile(r"<(?=[@#!])")
+"""A "<" that would start a Slack mention, channel link or special mention."""
 
 
 def mentions(text: str, user_id: str) -> bool:
@@ -281,4 +305,6 @@ def plain_text(text: str, bot_user_id: str = "") -> str:
         return target if not label or label == target else f"{label} ({target})"
 
     cleaned = _LINK.sub(link, text)
-    return html.unescape(re.sub(r"[ \t]{2,}", " ", cleaned)).strip()
+    # Unescaped last, and what the person typed as "<@U…>" (sent to us as "&lt;@U…&gt;") keeps a
+    # harmless look-alike bracket, so no later step can read it as a real mention or link.
+    return _CONTROL.sub("‹", html.unescape(re.sub(r"[ \t]{2,}", " ", cleaned))).strip()

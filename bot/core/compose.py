@@ -1,5 +1,6 @@
 """What the model is given for a question: the standalone search query, the retrieved
-passages, the system prompt, the remembered history and the question itself.
+passages, the system prompt, the remembered history and the question itself (laid out as
+`bot.core.prompt` describes: instructions in the system message, data in delimited blocks).
 
 Retrieval failures degrade the answer, never the turn: an outage is told to the model (and so
 to the user), "nothing found" likewise. Follow-ups that lean on earlier turns ("what about
@@ -17,7 +18,9 @@ from bot.core.prompt import (
     KNOWLEDGE_DOWN,
     NOTHING_FOUND,
     NOTHING_FOUND_GENERAL,
+    data_blocks,
     history_messages,
+    question_message,
     system_message,
 )
 from bot.errors import ProviderError
@@ -26,6 +29,7 @@ from bot.llm.types import ChatMessage, ChatModel, LLMRequest
 from bot.logs import get_logger
 from bot.ports import Passage, Retriever, scopes_for
 from bot.refs import Author, ConversationRef
+from bot.security.data import escape
 
 log = get_logger(__name__)
 
@@ -66,7 +70,11 @@ class Composer:
         model: ChatModel,
         retriever: Retriever | None,
         general_knowledge: bool,
+        canary: str = "",
+        tools: bool = False,
     ) -> None:
+        self._canary = canary
+        self._tools = tools
         self._memory = memory
         self._model = model
         self._retriever = retriever
@@ -85,11 +93,11 @@ class Composer:
             note = KNOWLEDGE_DOWN
         elif self._retriever is not None and not numbered:
             note = NOTHING_FOUND_GENERAL if self._general else NOTHING_FOUND
-        name = author.display_name
+        blocks = data_blocks(recall, context)
         messages = [
-            system_message(ref, recall, context, note=note),
+            system_message(ref, recall, blocks, note=note, canary=self._canary, tools=self._tools),
             *history_messages(recall),
-            ChatMessage(role="user", content=f"{name}: {text}" if name else text),
+            question_message(blocks, author.display_name, text),
         ]
         return Prompt(messages=messages, passages=numbered)
 
@@ -107,7 +115,7 @@ class Composer:
         words = text.lower().replace("?", " ").split()
         if not recall.messages or (len(words) > 12 and not REFERRING_WORDS.intersection(words)):
             return text
-        last = "\n".join(f"{m.role}: {m.text[:500]}" for m in recall.messages[-4:])
+        last = escape("\n".join(f"{m.role}: {m.text[:500]}" for m in recall.messages[-4:]))
         request = LLMRequest(
             messages=(
                 ChatMessage(
@@ -117,7 +125,8 @@ class Composer:
                 ),
                 ChatMessage(
                     role="user",
-                    content=f"<conversation>\n{last}\n</conversation>\nLast message: {text}",
+                    content=f"<conversation>\n{last}\n</conversation>\n"
+                    f"Last message: {escape(text)}",
                 ),
             ),
             max_output_tokens=80,

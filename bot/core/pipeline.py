@@ -39,6 +39,7 @@ from bot.events import ActionClick, ActionResult, Command, Event, IncomingMessag
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
 from bot.refs import MessageHandle
+from bot.security.text import sanitized
 
 log = get_logger(__name__)
 Result = ActionResult | None
@@ -85,6 +86,7 @@ class Pipeline:
     async def __call__(self, event: Event) -> Result:
         """The EventSink handed to every adapter."""
         metrics.EVENTS.labels(event.ref.platform, type(event).__name__).inc()
+        event = sanitized(event)  # valid, visible text from here on (bot.security.text)
         event = dataclasses.replace(event, origin=event.origin.stamped(self._clock.now()))
         with structlog.contextvars.bound_contextvars(
             event_id=event.event_id, memory_key=event.ref.memory_key

@@ -4,7 +4,8 @@ The row is stored as `streaming` when the turn starts (no platform message yet: 
 waits for text), saved every `SAVE_EVERY_S` while the answer streams (text, and the platform id
 of its first message once posted, so a crash keeps most of it and a restart can finalize the
 message), and ends `final` with provider, model, tokens and latency, or `failed` with the error.
-Each save that fails is logged; the answer on the platform never waits for storage.
+Each save that fails is logged; the answer on the platform never waits for storage. Every text
+is redacted before it is stored (`bot.redaction`; the stable part only while it streams).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bot.delivery import StreamingReply
 from bot.logs import get_logger
 from bot.messages import Citation
 from bot.ports import ConversationStore, MessageStatus
+from bot.redaction import NO_REDACTION, Redactor
 from bot.refs import ConversationRef
 
 log = get_logger(__name__)
@@ -48,9 +50,12 @@ class Progress:
 
 
 class ReplyRows:
-    def __init__(self, store: ConversationStore, clock: Clock) -> None:
+    def __init__(
+        self, store: ConversationStore, clock: Clock, redactor: Redactor = NO_REDACTION
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._redactor = redactor
 
     async def open(self, ref: ConversationRef) -> Progress:
         started = self._clock.now()
@@ -67,7 +72,9 @@ class ReplyRows:
         progress.saved_at = now
         try:
             await self._store.update_message(
-                progress.row, text=progress.shown, platform_message_id=self._new_id(progress, reply)
+                progress.row,
+                text=self._redactor.streaming(progress.shown),
+                platform_message_id=self._new_id(progress, reply),
             )
         except Exception:
             log.warning("could not save the streaming reply", exc_info=True)
@@ -103,7 +110,7 @@ class ReplyRows:
             )
         await self._store.update_message(
             progress.row,
-            text=text,
+            text=self._redactor.redact(text),
             status=MessageStatus.FINAL,
             platform_message_id=self._new_id(progress, reply),
             provider=provider,
@@ -151,10 +158,10 @@ class ReplyRows:
         try:
             await self._store.update_message(
                 progress.row,
-                text=progress.shown,
+                text=self._redactor.redact(progress.shown),
                 status=MessageStatus.FAILED,
                 platform_message_id=self._new_id(progress, reply),
-                error=error,
+                error=self._redactor.redact(error),
                 provider=progress.provider or None,
                 model=progress.model or None,
             )

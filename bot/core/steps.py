@@ -4,15 +4,17 @@ Each step streams the model's answer into the reply (latest text wins there). Wh
 asks for tools, the reply shows the host's status ("Searching the knowledge base…", cleared when
 text comes again) and the host either returns results (the next step runs) or pauses the turn
 for a person's approval (`Paused`: the turn ends with the host's notice and resumes later). At
-most `tool_max_steps` steps and `tool_turn_timeout_s` seconds per turn.
+most `tool_max_steps` steps and `tool_turn_timeout_s` seconds per turn. While a step waits
+longer than `slow_notice_s` for its first event, the reply's status says the model is slow.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from bot.clock import Clock
-from bot.core.rows import Progress, ReplyRows
+from bot.core.rows import SAVE_EVERY_S, Progress, ReplyRows
 from bot.core.toolhost import Paused, ToolHost, TurnContext
 from bot.delivery import Delivery, StreamingReply
 from bot.llm.types import (
@@ -29,6 +31,8 @@ from bot.llm.types import (
 )
 from bot.refs import Author, ConversationRef
 
+SLOW_NOTICE = "Still working — the model is slow to answer…"
+
 
 class ModelSteps:
     def __init__(
@@ -41,7 +45,9 @@ class ModelSteps:
         max_steps: int,
         turn_timeout_s: float,
         tool_host: ToolHost | None,
+        slow_notice_s: float = 8.0,
     ) -> None:
+        self._slow_s = slow_notice_s
         self._model = model
         self._rows = rows
         self._clock = clock
@@ -103,7 +109,36 @@ class ModelSteps:
         )
         progress.texts.append("")
         calls: list[ToolCall] = []
+        slow = asyncio.ensure_future(self._say_slow(reply))
+        saver = asyncio.ensure_future(self._keep_saving(progress, reply))
+        try:
+            await self._consume(reply, request, progress, calls, slow)
+        finally:
+            slow.cancel()
+            saver.cancel()
+        return calls
+
+    async def _keep_saving(self, progress: Progress, reply: StreamingReply) -> None:
+        """Save the row even while the model stalls, so a crash then can still be finalized
+        (the first message's id reaches the row within SAVE_EVERY_S of being posted)."""
+        while True:
+            await self._clock.sleep(SAVE_EVERY_S)
+            await self._rows.maybe_save(progress, reply)
+
+    async def _say_slow(self, reply: StreamingReply) -> None:
+        await self._clock.sleep(self._slow_s)
+        reply.set_status(SLOW_NOTICE)
+
+    async def _consume(
+        self,
+        reply: StreamingReply,
+        request: LLMRequest,
+        progress: Progress,
+        calls: list[ToolCall],
+        slow: asyncio.Future[None],
+    ) -> None:
         async for event in self._model.stream(request):
+            slow.cancel()
             if isinstance(event, TextDelta):
                 if not progress.texts[-1]:
                     reply.set_status("")  # the answer goes on: the status line is done
@@ -119,4 +154,3 @@ class ModelSteps:
                 progress.finish = event.reason
             elif isinstance(event, Answering):
                 progress.provider, progress.model = event.provider, event.model
-        return calls

@@ -30,6 +30,7 @@ from bot.adapter import ThreadReader
 from bot.clock import Clock
 from bot.core.compose import Composer, Prompt
 from bot.core.memory import Memory, Recall
+from bot.core.prompt import THREAD_ROLE
 from bot.core.rows import Progress, ReplyRows
 from bot.core.steps import ModelSteps
 from bot.core.toolhost import ToolHost
@@ -41,7 +42,9 @@ from bot.llm.types import ChatMessage, ChatModel
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
 from bot.ports import ConversationStore, MessageStatus, Retriever
+from bot.redaction import Redactor
 from bot.refs import Author, ConversationRef
+from bot.security.text import clean_question, is_data_error
 from bot.settings import Settings
 
 log = get_logger(__name__)
@@ -54,6 +57,10 @@ FINISH_NOTES = {
 }
 STORAGE_FAILURE = (
     "Sorry, I couldn't save your message: my database is unavailable. Please try again in a minute."
+)
+DATA_FAILURE = (
+    "Sorry, I couldn't save your message: it contains characters I can't store. Please send it "
+    "again as plain text."
 )
 GENERIC_FAILURE = "Sorry, something went wrong while answering (reference {ref}). Please try again."
 PLACEHOLDERS = frozenset({"…", "...", ""})
@@ -86,18 +93,22 @@ class TurnRunner:
         clock: Clock,
         retriever: Retriever | None = None,
         tool_host: ToolHost | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self._settings = settings
+        self.redactor = redactor or Redactor.create(canary="")
         self._store = store
         self._memory = memory
         self._model = chat_model
         self._clock = clock
-        self._rows = ReplyRows(store, clock)
+        self._rows = ReplyRows(store, clock, self.redactor)
         self._composer = Composer(
             memory=memory,
             model=chat_model,
             retriever=retriever,
             general_knowledge=settings.answer_from_general_knowledge,
+            canary=self.redactor.canary,
+            tools=tool_host is not None,
         )
         self._steps = ModelSteps(
             model=chat_model,
@@ -107,6 +118,7 @@ class TurnRunner:
             max_steps=settings.tool_max_steps,
             turn_timeout_s=settings.tool_turn_timeout_s,
             tool_host=tool_host,
+            slow_notice_s=settings.llm_slow_notice_s,
         )
         self.tool_host = tool_host
 
@@ -132,7 +144,11 @@ class TurnRunner:
                 await self._seed_from_thread(ref, thread_reader, question)
             recall = await self._memory.recall(ref.memory_key)
             await self._store.add_message(ref, role="user", text=text, author=question.author)
-        except Exception:
+        except Exception as exc:
+            if is_data_error(exc):  # the text, not the database: say so, don't claim an outage
+                log.warning("question refused by storage", error=type(exc).__name__)
+                await reply.fail(DATA_FAILURE)
+                return
             log.exception("could not store the question", memory_key=ref.memory_key)
             await reply.fail(STORAGE_FAILURE)
             return
@@ -282,9 +298,9 @@ class TurnRunner:
             log.warning("could not read the thread to seed memory", error=str(exc))
             return
         for message in earlier:
-            text = message.text.strip()
+            text = clean_question(message.text).strip()
             if text in PLACEHOLDERS or text == question.text.strip():
                 continue
-            role = "assistant" if message.from_bot else "user"
-            author = None if message.from_bot else message.author
-            await self._store.add_message(ref, role=role, text=text, author=author)
+            # Quoted thread context with its author, never one of the asker's turns.
+            author = Author(id="", display_name="Parley") if message.from_bot else message.author
+            await self._store.add_message(ref, role=THREAD_ROLE, text=text, author=author)

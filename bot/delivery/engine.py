@@ -22,6 +22,9 @@ back to a normal post. Private replies always pass the origin: the adapter uses 
 it can and an ephemeral message or DM otherwise.
 
 An adapter that reports its platform's announced limits (`RateAnnouncer`) feeds `announce`.
+
+Every text written goes through the engine's `Redactor` first (`bot.redaction`): one-shots and
+private replies as a whole, streamed replies on their accumulated text (`StreamingReply`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from bot.delivery.splitting import split_text
 from bot.errors import MessageTooLong
 from bot.events import Origin
 from bot.messages import OutgoingMessage
+from bot.redaction import NO_REDACTION, Redactor
 from bot.refs import ConversationRef, MessageHandle
 
 Write = Callable[[OutgoingMessage, bool], Awaitable[MessageHandle | None]]
@@ -57,8 +61,11 @@ class Delivery:
         native_streaming: bool = False,
         max_consecutive_429: int = 3,
         first_post_wait_s: float = 1.0,
+        redactor: Redactor = NO_REDACTION,
     ) -> None:
         self.adapter = adapter
+        self.redactor = redactor
+        """Applied to every text this engine writes (see bot.redaction)."""
         self.clock: Clock = clock or MonotonicClock()
         self.native_streaming = native_streaming
         self.max_consecutive_429 = max_consecutive_429
@@ -87,6 +94,7 @@ class Delivery:
             native=self.native_streaming,
             max_consecutive_429=self.max_consecutive_429,
             starting=self._starting,
+            redactor=self.redactor,
         )
 
     async def post(
@@ -147,7 +155,7 @@ class Delivery:
     ) -> list[MessageHandle | None]:
         level = Priority.FINAL if priority else Priority.STREAM
         limit = self._limit()
-        text = message.text_markdown
+        text = self.redactor.redact(message.text_markdown)
         done: list[MessageHandle | None] = []
         while True:
             parts = split_text(text, limit)

@@ -4,7 +4,8 @@ always end final.
 How this works
 --------------
 `start()` starts the reply's one flusher task and returns at once. `set_text()` only stores the
-whole text so far and wakes the flusher; it never blocks and never queues, so the frames in
+whole text so far (what may be shown of it: its stable part, redacted, `bot.redaction`; the
+final message is redacted as a whole) and wakes the flusher; it never blocks and never queues, so the frames in
 between two flushes are simply dropped (latest text wins). `set_status()` stores a status line
 ("Searching the knowledge base…") kept apart from the text. `finish()`/`fail()` store the final
 message and wait for the flusher to write it.
@@ -79,6 +80,7 @@ from bot.delivery.steps import OPS, Kind, Step, native_step
 from bot.errors import MessageTooLong, RateLimited
 from bot.events import Origin
 from bot.messages import OutgoingMessage
+from bot.redaction import NO_REDACTION, Redactor, StreamView
 from bot.refs import ConversationRef, MessageHandle
 
 log = structlog.get_logger(__name__)
@@ -109,8 +111,11 @@ class StreamingReply:
         native: bool = False,
         max_consecutive_429: int = 3,
         starting: list[StreamingReply] | None = None,
+        redactor: Redactor = NO_REDACTION,
     ) -> None:
         self._adapter = adapter
+        self._redactor = redactor
+        self._view = StreamView(redactor)
         self._starting = starting
         """The engine's replies still waiting for their first post (shared)."""
         self._ref = ref
@@ -142,6 +147,8 @@ class StreamingReply:
         self.edits = 0
         """Accepted posts (streams opened included) and edits (appends included)."""
         self._text = ""
+        """What may be shown of the answer so far: its stable part, redacted."""
+        self._raw = ""
         self._status = ""
         self._status_shown = ""
         self._final: OutgoingMessage | None = None
@@ -191,8 +198,10 @@ class StreamingReply:
 
     def set_text(self, text: str) -> None:
         """The whole answer so far. Never blocks; only the newest text is ever sent."""
-        if self._final is None:
-            self._text = text
+        if self._final is None and text != self._raw:
+            # Redacted on the accumulated text, so a secret split across deltas is caught.
+            self._raw = text
+            self._text = self._view(text)
             self._wake.set()
 
     def set_status(self, text: str) -> None:
@@ -204,7 +213,8 @@ class StreamingReply:
     async def finish(self, message: OutgoingMessage) -> list[MessageHandle]:
         """Write `message` as the final form (split over messages as needed); always returns."""
         if self._final is None:
-            self._final = dataclasses.replace(message, final=True)
+            text = self._redactor.redact(message.text_markdown)
+            self._final = dataclasses.replace(message, text_markdown=text, final=True)
             self._waiting.promote()
             self._wake.set()
         self.start()
@@ -214,7 +224,7 @@ class StreamingReply:
 
     async def fail(self, text: str) -> list[MessageHandle]:
         """End with a clear error below whatever partial answer was shown."""
-        partial = close_open_fence(self._text.rstrip())
+        partial = close_open_fence(self._raw.rstrip())
         note = f"⚠️ {text}"
         return await self.finish(OutgoingMessage.text(f"{partial}\n\n{note}" if partial else note))
 

@@ -66,6 +66,12 @@ class CircuitBreaker:
             self._opened_at = self._clock.now()
         self._trial_in_flight = False
 
+    def trip(self) -> None:
+        """Open now, whatever the count (a provider that hung: do not wait for it again)."""
+        self._failures = max(self._failures, self.failure_threshold)
+        self._opened_at = self._clock.now()
+        self._trial_in_flight = False
+
     def release(self) -> None:
         """The call ended without a verdict (e.g. cancelled): let another trial through."""
         self._trial_in_flight = False

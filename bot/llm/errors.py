@@ -70,6 +70,11 @@ class RetryableLLMError(LLMError):
     retryable = True
 
 
+class ProviderTimedOut(RetryableLLMError):
+    """The provider sent nothing in time (an SDK timeout, or its share of the turn's deadline).
+    The router opens its breaker at once: the next question should not wait for it again."""
+
+
 class FatalLLMError(LLMError):
     """Trying the same request again cannot succeed: auth and validation errors."""
 
@@ -128,11 +133,26 @@ class AllProvidersFailed(ProviderError):
             why = "; ".join(f"{name}: {summary}" for name, summary in failures)
             message = (
                 f"The language model is unavailable right now ({why}). "
-                "Please try again in a minute."
+                f"Please try again in a minute. {operator_hint(failures)}"
             )
         else:
             message = "No language model is configured."
         super().__init__(message)
+
+
+def operator_hint(failures: Sequence[tuple[str, str]]) -> str:
+    """What an admin can do about these failures, in one sentence."""
+    text = " ".join(summary for _, summary in failures)
+    if "unauthorized" in text or "forbidden" in text:
+        return "An admin should check the provider's API key."
+    if "not found" in text:
+        return "An admin should check the model name and base URL."
+    if "no answer within" in text or "timed out" in text or "paused" in text:
+        return (
+            "An admin can check the provider's status page, add a fallback provider to "
+            "LLM_PROVIDERS, or raise LLM_TURN_DEADLINE_S."
+        )
+    return "If this keeps happening, an admin can check the provider's status page."
 
 
 class StreamInterrupted(ProviderError):
@@ -162,7 +182,7 @@ def translate_sdk_error(exc: BaseException, *, provider: str) -> LLMError | None
         headers = getattr(response, "headers", None)
         return status_error(status, provider=provider, retry_after=parse_retry_after(headers))
     if "Timeout" in name or isinstance(exc, TimeoutError):
-        return RetryableLLMError("timed out", provider=provider)
+        return ProviderTimedOut("timed out", provider=provider)
     if name == "APIConnectionError" or isinstance(exc, ConnectionError):
         return RetryableLLMError("connection failed", provider=provider)
     if type(exc).__module__.split(".")[0] in _TRANSPORT_MODULES:

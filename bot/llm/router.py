@@ -12,11 +12,19 @@ How one `stream(request)` goes:
    is short, names each provider's reason, and never contains a key or an SDK message.
 
 Breakers count whole calls (after retries). Validation errors (400/404/422) are about the request,
-not the provider's health, so they do not count towards opening a breaker.
+not the provider's health, so they do not count towards opening a breaker. A provider that timed
+out opens its breaker at once, so the next question does not wait for it again.
+
+The turn deadline (LLM_TURN_DEADLINE_S) bounds the time until the first event over every provider
+and retry of one `stream` call: each provider still to be tried gets an equal share of what is
+left, raced against the injected clock, so a hanging first provider leaves time for the second
+and the user hears back within the deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import random
 from collections.abc import AsyncIterator, Sequence
@@ -27,7 +35,13 @@ from pydantic import SecretStr
 from bot import metrics
 from bot.clock import Clock, MonotonicClock
 from bot.llm.breaker import CircuitBreaker
-from bot.llm.errors import AllProvidersFailed, FatalLLMError, LLMError, StreamInterrupted
+from bot.llm.errors import (
+    AllProvidersFailed,
+    FatalLLMError,
+    LLMError,
+    ProviderTimedOut,
+    StreamInterrupted,
+)
 from bot.llm.retry import RetryPolicy, stream_with_retry
 from bot.llm.types import Answering, LLMProvider, LLMRequest, StreamEvent, Usage
 from bot.settings import Settings
@@ -47,8 +61,10 @@ class LLMRouter:
         rng: random.Random | None = None,
         failure_threshold: int = 5,
         reset_after_s: float = 60.0,
+        turn_deadline_s: float | None = None,
     ) -> None:
         self.providers = tuple(providers)
+        self.turn_deadline_s = turn_deadline_s
         self.policy = policy or RetryPolicy()
         self._clock = clock or MonotonicClock()
         self._rng = rng or random.Random()
@@ -72,7 +88,10 @@ class LLMRouter:
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
         failures: list[tuple[str, str]] = []
-        for provider in self.providers:
+        deadline = (
+            self._clock.now() + self.turn_deadline_s if self.turn_deadline_s is not None else None
+        )
+        for index, provider in enumerate(self.providers):
             breaker = self.breakers[provider.name]
             if not breaker.allow():
                 wait = round(breaker.retry_in_s)
@@ -90,18 +109,24 @@ class LLMRouter:
                     rng=self._rng,
                     provider=provider.name,
                 )
+                share = self._share(deadline, len(self.providers) - index)
+                first = await self._first(events, share, provider.name)
+                produced = True
+                metrics.LLM_FIRST_TOKEN_SECONDS.labels(provider.name).observe(
+                    self._clock.now() - started
+                )
+                yield Answering(provider=provider.name, model=provider.model)
+                if isinstance(first, Usage):
+                    metrics.record_usage(provider.name, first.input_tokens, first.output_tokens)
+                yield first
                 async for event in events:
-                    if not produced:
-                        produced = True
-                        metrics.LLM_FIRST_TOKEN_SECONDS.labels(provider.name).observe(
-                            self._clock.now() - started
-                        )
-                        yield Answering(provider=provider.name, model=provider.model)
                     if isinstance(event, Usage):
                         metrics.record_usage(provider.name, event.input_tokens, event.output_tokens)
                     yield event
             except LLMError as error:
-                if not (isinstance(error, FatalLLMError) and error.status in _REQUEST_ERRORS):
+                if isinstance(error, ProviderTimedOut):
+                    breaker.trip()
+                elif not (isinstance(error, FatalLLMError) and error.status in _REQUEST_ERRORS):
                     breaker.record_failure()
                 log.warning(
                     "llm_provider_failed",
@@ -130,6 +155,33 @@ class LLMRouter:
                 return
         log.error("llm_all_providers_failed", failures=failures)
         raise AllProvidersFailed(failures)
+
+    def _share(self, deadline: float | None, left: int) -> float | None:
+        """This provider's time to its first event: an equal part of what the turn has left."""
+        if deadline is None:
+            return None
+        return max(0.0, deadline - self._clock.now()) / max(1, left)
+
+    async def _first(
+        self, events: AsyncIterator[StreamEvent], within: float | None, provider: str
+    ) -> StreamEvent:
+        """The first event of `events`, or ProviderTimedOut when `within` seconds pass first."""
+        if within is None:
+            return await anext(events)
+        first = asyncio.ensure_future(anext(events))
+        timer = asyncio.ensure_future(self._clock.sleep(within))
+        try:
+            await asyncio.wait((first, timer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+        if not first.done():
+            first.cancel()
+            with contextlib.suppress(BaseException):
+                await first
+            with contextlib.suppress(Exception):
+                await events.aclose()  # type: ignore[attr-defined]
+            raise ProviderTimedOut(f"no answer within {within:.0f}s", provider=provider)
+        return first.result()
 
 
 def build_chat_model(
@@ -167,7 +219,13 @@ def build_chat_model(
     policy = RetryPolicy(
         max_retries=settings.llm_max_retries, max_elapsed_s=2 * settings.llm_timeout_s
     )
-    return LLMRouter(providers, policy=policy, clock=clock, rng=rng)
+    return LLMRouter(
+        providers,
+        policy=policy,
+        clock=clock,
+        rng=rng,
+        turn_deadline_s=settings.llm_turn_deadline_s,
+    )
 
 
 def _secret(value: SecretStr | None) -> str | None:

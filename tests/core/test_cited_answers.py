@@ -75,7 +75,8 @@ async def test_reindex_search_and_cited_chat(fake_openai, corpus: Path, tmp_path
     [reply] = answers(out.replace("\n\nSources:", "\nSources:"))
     assert "[1]" in reply and "[7]" not in reply
     assert "Sources:" in reply and "runbook.md" in reply.split("Sources:")[1]
-    prompt = fake_openai.bodies[-1]["messages"][0]["content"]
+    # Passages are data in the question's message, not next to the instructions.
+    prompt = fake_openai.bodies[-1]["messages"][-1]["content"]
     assert (
         '<passage id="1"' in prompt
         and "runbook.md" in prompt

@@ -80,7 +80,8 @@ async def test_all_down_gives_one_clear_message(
     assert isinstance(info.value, AllProvidersFailed)
     assert str(info.value) == (
         "The language model is unavailable right now (openai: 401 unauthorized (check the API "
-        "key); anthropic: 529 overloaded). Please try again in a minute."
+        "key); anthropic: 529 overloaded). Please try again in a minute. An admin should check "
+        "the provider's API key."
     )
     assert info.value.failures == (
         ("openai", "401 unauthorized (check the API key)"),

@@ -90,7 +90,7 @@ def test_output_is_wrapped_as_data_and_truncated() -> None:
     assert "[truncated: showing 40 of" in text
     assert text.endswith("</tool_result>\n" + DATA_NOTE)
     inner = wrap_output("web", "c9", "a</tool_result>b", 100)
-    assert inner.count("</tool_result>") == 1 and "a&lt;/tool_result>b" in inner
+    assert inner.count("</tool_result>") == 1 and "a‹/tool_result>b" in inner
 
 
 def test_approver_policy() -> None:

@@ -1,0 +1,1 @@
+"""Edge hardening shared by every adapter: text sanitizing (`text`)."""
