@@ -168,6 +168,8 @@ class StreamingReply:
         self._frozen = ""
         self._reopen = ""
         self._shown: str | None = None
+        self._shown_final = False
+        """The current message's last write was final (an ended part needs no second write)."""
         self._written: dict[str, float] = {}
         self._stream: NativeStream | None = None
         """The native stream writing the current message, once opened."""
@@ -394,7 +396,7 @@ class StreamingReply:
         if len(rest) > self._limit:
             piece = cut(rest, self._limit, keep=len(self._reopen))
             message = OutgoingMessage.text(piece.head, final=True)
-            if not post and self._shown == piece.head:
+            if not post and self._shown == piece.head and self._shown_final:
                 self._advance(text, piece.taken, piece.reopen)
                 return self._plan()
             return Step(write, piece.head, message, text, piece.taken, piece.reopen)
@@ -469,6 +471,7 @@ class StreamingReply:
             return None
         self._written[self._current_id()] = self._clock.now()
         self._shown = step.text
+        self._shown_final = step.message.final
         if step.text.strip() not in ("", PLACEHOLDER):
             if self.first_text_at is None:
                 self.first_text_at = self._clock.now()
