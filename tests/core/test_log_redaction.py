@@ -10,7 +10,8 @@ out on their own, and each is checked by a value only it can hide:
   under no secret-looking key: only the registered-values rule masks it;
 - `UNREGISTERED` is no configured secret but is logged as `api_key=` and as an `Authorization`
   header inside a dict: only the mask-by-key-name rule masks it;
-- both also come through stdlib logging (as an SDK would log), which the foreign chain redacts.
+- `REGISTERED` also comes through stdlib logging (as an SDK logs), which the foreign chain
+  redacts.
 """
 
 from __future__ import annotations
