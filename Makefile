@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run chat test check lint typecheck bench clean
+.PHONY: run chat test check lint typecheck bench mutate clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/activate
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/activate
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(VENV)/.installed $@
+
+$(VENV)/.installed-mutation: pyproject.toml | $(VENV)/bin/activate
+	$(PY) -m pip install --quiet -e ".[dev,mutation]"
+	touch $(VENV)/.installed $(VENV)/.installed-dev $@
 
 run: $(VENV)/.installed
 	$(PY) -m bot run
@@ -41,5 +45,14 @@ check: lint typecheck test
 bench: $(VENV)/.installed-dev
 	scripts/with-postgres $(PY) -m benchmarks $(BENCH)
 
+# Mutation testing (optional, slow, not part of CI) with mutmut, configured in pyproject.toml.
+# MUTANTS narrows it to mutant names, e.g. make mutate MUTANTS='bot.llm.breaker*'; the score
+# and how it was measured are in tests/README.md. Results stay in mutants/ (`mutmut results`).
+MUTATE_JOBS ?= 2
+mutate: $(VENV)/.installed-mutation
+	$(PY) -m mutmut run --max-children $(MUTATE_JOBS) $(MUTANTS)
+	$(PY) -m mutmut export-cicd-stats
+	cat mutants/mutmut-cicd-stats.json
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache mutants
