@@ -1,4 +1,4 @@
-"""Secrets never reach the log: what the handler configured by `bot.logs.configure_logging` writes
+"""Secrets never reach the log (nor the database): what the handler configured by `bot.logs.configure_logging` writes
 after a whole flow (an event through the pipeline, a turn whose provider call fails with an error
 that echoes the key), in both formats.
 
@@ -25,11 +25,13 @@ from typing import Any
 
 import pytest
 import structlog
+from sqlalchemy import select
 
 from bot.app import Parley
 from bot.events import IncomingMessage, Origin, OriginKind
 from bot.llm.types import LLMRequest
 from bot.logs import configure_logging, get_logger
+from storage.models import messages
 from tests.core.conftest import ADA, FAST, channel, make_settings
 from tests.fakes.memory_adapter import MemoryAdapter
 from tests.fakes.scripted_model import ScriptedModel
@@ -76,7 +78,15 @@ async def run_flow(tmp_path: Any, fmt: str, buffer: io.StringIO) -> str:
     return buffer.getvalue()
 
 
-async def answer_one_question(tmp_path: Any) -> None:
+async def test_a_failed_turn_stores_no_secret(tmp_path: Any) -> None:
+    """What failed is kept with the reply, for the operator; the key it echoed is not."""
+    [error] = await answer_one_question(tmp_path)
+    assert "upstream rejected the request" in error
+    assert REGISTERED not in error and "Bearer ***" in error
+
+
+async def answer_one_question(tmp_path: Any) -> list[str]:
+    """Run the flow; the errors stored with the failed reply."""
     settings = make_settings(
         tmp_path, openai_api_key=REGISTERED, slack_bot_token=SLACK_TOKEN, llm_providers="openai"
     )
@@ -99,9 +109,13 @@ async def answer_one_question(tmp_path: Any) -> None:
             )
         )
         await app.settled()
+        async with app.store.engine.connect() as conn:
+            rows = await conn.execute(select(messages.c.error).where(messages.c.error.is_not(None)))
+            errors = [str(error) for (error,) in rows]
     finally:
         await app.stop()
     assert model.requests, "the turn never reached the model"
+    return errors
 
 
 def assert_no_secret(output: str) -> None:
