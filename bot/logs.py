@@ -62,6 +62,11 @@ def _scrub(value: Any) -> Any:
     return value
 
 
+def scrub(text: str) -> str:
+    """`text` with every registered secret masked: for what is stored, not only for logs."""
+    return str(_scrub(text))
+
+
 def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in list(event_dict):
         event_dict[key] = _MASK if _SECRET_KEY.search(key) else _scrub(event_dict[key])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 
+import pytest
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 # Settings read .env from the working directory; tests must not pick up a developer's real keys.
@@ -26,3 +28,13 @@ os.environ.setdefault(
     "MODEL_CACHE_DIR", os.path.join(tempfile.gettempdir(), "parley-test-model-cache")
 )
 pytest_plugins = ["tests.fakes.llm_fixtures", "tests.fakes.slack_fixtures"]
+
+SLOW_TEST_TIMEOUT_S = 600
+"""Per-test timeout for tests marked `slow` or `real_embeddings` (the default is in pyproject)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        marked_slow = item.get_closest_marker("slow") or item.get_closest_marker("real_embeddings")
+        if marked_slow and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SLOW_TEST_TIMEOUT_S))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from bot import metrics
 from bot.clock import Clock
 from bot.delivery import StreamingReply
-from bot.logs import get_logger
+from bot.logs import get_logger, scrub
 from bot.messages import Citation
 from bot.ports import ConversationStore, MessageStatus
 from bot.redaction import NO_REDACTION, Redactor
@@ -161,7 +161,7 @@ class ReplyRows:
                 text=self._redactor.redact(progress.shown),
                 status=MessageStatus.FAILED,
                 platform_message_id=self._new_id(progress, reply),
-                error=self._redactor.redact(error),
+                error=self._redactor.redact(scrub(error)),  # an SDK's error may echo a key
                 provider=progress.provider or None,
                 model=progress.model or None,
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.core.memory import Budget, Memory
+from bot.core.memory import Budget, Memory, message_tokens
 from bot.grounding import estimate_tokens
 from bot.llm.types import TextDelta
 from bot.ports import StoredMessage
@@ -92,4 +92,11 @@ def test_estimate_tokens() -> None:
     assert estimate_tokens("") == 0
     assert estimate_tokens("abcd") == 1
     assert estimate_tokens("abcde") == 2
-    assert isinstance(StoredMessage(id=1, role="user", text="x"), StoredMessage)
+    assert estimate_tokens("x" * 4000) == 1000
+
+
+def test_a_stored_message_costs_its_text_plus_a_fixed_overhead() -> None:
+    short = message_tokens(StoredMessage(id=1, role="user", text="hi"))
+    long = message_tokens(StoredMessage(id=2, role="user", text="hi" + "x" * 398))
+    assert short > estimate_tokens("hi")  # role and framing cost something too
+    assert long - short == 99

@@ -6,7 +6,6 @@ from bot.errors import ProviderError
 from bot.events import Command, IncomingMessage, Origin, OriginKind
 from bot.llm.types import TextDelta
 from bot.ports import MessageStatus
-from bot.refs import Author
 from tests.core.conftest import ADA, Harness, channel, start_harness
 from tests.fakes.scripted_model import ScriptedModel
 
@@ -53,19 +52,9 @@ async def test_repeated_event_is_answered_once(harness: Harness) -> None:
     assert len(harness.model.requests) == 1
 
 
-async def test_bots_and_unaddressed_channel_messages_are_ignored(harness: Harness) -> None:
+async def test_unaddressed_channel_messages_are_ignored(harness: Harness) -> None:
+    """Channel chatter that does not mention Parley (bots: `tests/core/test_pipeline.py`)."""
     assert harness.app.pipeline is not None
-    bot = Author(id="B1", display_name="other bot", is_bot=True)
-    await harness.app.pipeline(
-        IncomingMessage(
-            origin=Origin(kind=OriginKind.MESSAGE),
-            event_id="b",
-            ref=channel(),
-            author=bot,
-            text="hi",
-            mentions_bot=True,
-        )
-    )
     await harness.app.pipeline(
         IncomingMessage(
             origin=Origin(kind=OriginKind.MESSAGE),

@@ -52,15 +52,33 @@ async def test_edits_never_closer_than_the_min_interval(
 async def test_latest_text_wins(
     clock: FakeClock, adapter: MemoryAdapter, delivery: Delivery
 ) -> None:
+    """Texts arrive between flushes: each edit carries the newest text at its time, the frames
+    in between are dropped, and a text after a quiet spell wakes the flusher."""
     reply = delivery.reply(ref())
-    handle = await started(reply)
-    for i in range(100):
-        reply.set_text(f"version {i}")
-    await clock.sleep(5.0)
-    edits = adapter.history(handle.message_id)[1:]
-    assert [c.text for c in edits] == ["version 99"]
-    assert edits[0].at == T0 + SLACK_LIKE.min_edit_interval_s
-    await reply.finish(OutgoingMessage.text("version 99"))
+    handle = await started(reply)  # the placeholder, at T0; edits then at most one a second
+    for at, text in [
+        (0.1, "a"),
+        (0.2, "ab"),
+        (0.5, "abc"),  # newest when the first edit is due, at 1.0
+        (1.3, "abcd"),
+        (1.6, "abcde"),  # newest at 2.0
+        (2.4, "abcdef"),  # alone: written at 3.0, one interval after the last edit
+        (5.0, "abcdefg"),  # after a quiet spell: written at once
+        (5.5, "abcdefgh"),  # newest at 6.0
+    ]:
+        await clock.sleep(T0 + at - clock.now())
+        reply.set_text(text)
+    await clock.sleep(T0 + 8.0 - clock.now())
+    edits = [(c.at - T0, c.text) for c in adapter.history(handle.message_id)[1:]]
+    assert edits == [
+        (1.0, "abc"),
+        (2.0, "abcde"),
+        (3.0, "abcdef"),
+        (5.0, "abcdefg"),
+        (6.0, "abcdefgh"),
+    ]
+    await reply.finish(OutgoingMessage.text("abcdefgh."))
+    assert adapter.messages[handle.message_id].text_markdown == "abcdefgh."
 
 
 async def test_final_edit_carries_citations_and_buttons(

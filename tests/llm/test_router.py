@@ -135,6 +135,28 @@ async def test_breaker_opens_after_five_failures_and_half_opens_after_60s(
     assert state(model, "openai") == "closed"
 
 
+async def test_a_success_between_failures_resets_the_count(
+    fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic
+) -> None:
+    """Failures open the breaker only when consecutive: four, an answer, four more leave OpenAI
+    in use, however the eight failures are spread."""
+    clock = FakeClock()
+    fake_openai.script_error(500, times=4)
+    fake_openai.script(Text("OpenAI is back"))
+    fake_openai.script_error(500, times=4)
+    fake_openai.script(Text("OpenAI still trusted"))
+    model = router(openai(fake_openai), anthropic(fake_anthropic), clock=clock, max_retries=0)
+
+    answered_by = []
+    for _ in range(10):
+        events = await collect(model.stream(ask()))
+        answered_by.append(events[0].provider)  # type: ignore[union-attr]
+        clock.advance(30)
+    assert answered_by == [*["anthropic"] * 4, "openai", *["anthropic"] * 4, "openai"]
+    assert len(fake_openai.requests) == 10  # never skipped
+    assert state(model, "openai") == "closed"
+
+
 async def openai_with_open_breaker(fake_openai: FakeOpenAI, clock: FakeClock) -> LLMRouter:
     """An OpenAI-only router whose breaker five 500s in a row have just opened."""
     fake_openai.script_error(500, times=5)

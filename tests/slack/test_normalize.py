@@ -94,7 +94,9 @@ def test_a_reply_in_a_thread_the_bot_started_replies_to_the_bot() -> None:
     "name",
     [
         "bot_message",
-        "own_message",
+        "own_message_user_id",
+        "own_message_bot_id",
+        "own_message_bot_profile",
         "message_changed",
         "message_deleted",
         "channel_message",
@@ -105,6 +107,27 @@ def test_a_reply_in_a_thread_the_bot_started_replies_to_the_bot() -> None:
 )
 def test_never_answered(name: str) -> None:
     assert normalize(load(name), BOT) is None
+
+
+# Each "own message" fixture carries exactly one sign that a bot wrote it, so each check counts:
+# without that one sign the same message is an ordinary thread reply, and is answered.
+ONE_SIGNAL = {
+    "own_message_user_id": ("user", "U0USER1"),  # our bot user, no bot fields
+    "own_message_bot_id": ("bot_id", None),  # our app posting with a user token
+    "own_message_bot_profile": ("bot_profile", None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ONE_SIGNAL))
+def test_each_own_message_fixture_hangs_on_one_signal(name: str) -> None:
+    body = load(name)
+    key, human = ONE_SIGNAL[name]
+    if human is None:
+        del body["event"][key]
+    else:
+        body["event"][key] = human
+    event = normalize(body, BOT)
+    assert isinstance(event, IncomingMessage) and event.author.id == "U0USER1"
 
 
 def test_unknown_kinds_are_an_explicit_skip() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -21,9 +23,21 @@ async def _row(store: SqlStore, table, key_column, key):
         return (await conn.execute(select(table).where(key_column == key))).one()
 
 
-def test_satisfies_the_port(store: SqlStore) -> None:
-    port: ConversationStore = store  # checked by mypy too
-    assert port is store
+def _parameters(function: Any) -> list[tuple[str, Any, Any]]:
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n in vars(ConversationStore) if not n.startswith("_"))
+)
+def test_implements_every_port_method_with_its_signature(name: str) -> None:
+    """The core calls the port with keywords, so parameter names and defaults count; mypy
+    compares positional parameters by type only."""
+    port_method = getattr(ConversationStore, name)
+    method = getattr(SqlStore, name, None)
+    assert method is not None, f"SqlStore lacks {name}"
+    assert inspect.iscoroutinefunction(method) == inspect.iscoroutinefunction(port_method)
+    assert _parameters(method) == _parameters(port_method)
 
 
 async def test_claim_event_once(store: SqlStore) -> None:

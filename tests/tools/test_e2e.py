@@ -15,6 +15,7 @@ import pytest
 from bot.app import Parley
 from bot.capabilities import WRITES, Capabilities, RateScope
 from bot.clock import Clock, FakeClock, MonotonicClock
+from bot.core.actions import Decision
 from bot.core.toolhost import ToolHost
 from bot.events import ActionClick, IncomingMessage, Origin, OriginKind
 from bot.messages import OutgoingMessage
@@ -48,6 +49,8 @@ BOB = Author(id="U_BOB", display_name="Bob")
 @dataclass
 class Deployments:
     runs: list[str] = field(default_factory=list)
+    clicks: list[str] = field(default_factory=list)
+    """Event ids of the clicks that reached the tool host."""
 
     def tools(self) -> list[Tool]:
         async def deploy(args: Mapping[str, Any], ctx: ToolContext) -> str:
@@ -102,6 +105,13 @@ class ToolParley(Parley):
             extra_tools=self.deployments.tools(),
             plugins=False,
         )
+        decide = self.tools.on_click
+
+        async def counted(click: ActionClick) -> Decision:
+            self.deployments.clicks.append(click.event_id)
+            return await decide(click)
+
+        self.tools.on_click = counted  # type: ignore[method-assign]  # registered at start
         return self.tools  # type: ignore[no-any-return]
 
 
@@ -297,8 +307,10 @@ async def test_replayed_click_event_is_deduped(e2e: E2E) -> None:
     await e2e.say("Please deploy api")
     approval_id = e2e.card_id()
     await e2e.click(approval_id, event_id="click-1")
-    await e2e.click(approval_id, event_id="click-1")
+    await e2e.click(approval_id, event_id="click-1")  # the platform delivers it again
+    assert e2e.deployments.clicks == ["click-1"]  # the replay never reached the tool host
     assert e2e.deployments.runs == ["api"]
+    assert e2e.privates() == []  # nor did it earn an "already approved" note
 
 
 async def test_deny(e2e: E2E) -> None:

@@ -83,6 +83,26 @@ async def test_write_tool_card_approve_runs_once_and_resumes(harness: Harness) -
     ]
 
 
+async def test_the_request_is_stored_before_its_card_is_posted(harness: Harness) -> None:
+    """A crash right after the card went out must leave a request its buttons can decide: at the
+    moment of the post, the request and its paused turn are already in the store."""
+    h = harness
+    seen_at_post: list[tuple[str, bool, bool]] = []
+    post = h.delivery.post
+
+    async def checking_post(ref, message, **kw):  # type: ignore[no-untyped-def]
+        [approve, _] = message.actions
+        stored = await h.store.get(approve.value)
+        turn = await h.store.paused_turn("turn1")
+        seen_at_post.append((approve.value, stored is not None, turn is not None))
+        return await post(ref, message, **kw)
+
+    h.delivery.post = checking_post  # type: ignore[method-assign]
+    approval_id = await pause(h, deploy_call(), deploy_call("call_e", service="web"))
+    assert len(seen_at_post) == 2 and seen_at_post[0][0] == approval_id
+    assert all(stored and turn for _, stored, turn in seen_at_post)
+
+
 async def test_deny_resumes_without_running(harness: Harness) -> None:
     h = harness
     approval_id = await pause(h, deploy_call())
