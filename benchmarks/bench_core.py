@@ -27,9 +27,9 @@ from collections import defaultdict, deque
 from pathlib import Path
 
 from bot.app import Parley
-from bot.capabilities import Capabilities, RateScope
+from bot.capabilities import Capabilities
 from bot.clock import MonotonicClock
-from bot.events import IncomingMessage
+from bot.events import IncomingMessage, Origin, OriginKind
 from bot.logs import configure_logging
 from bot.messages import OutgoingMessage
 from bot.refs import Author, ConversationRef, MessageHandle
@@ -37,19 +37,13 @@ from bot.settings import Settings
 from tests.fakes.memory_adapter import MemoryAdapter
 from tests.fakes.scripted_model import ScriptedModel
 
-UNLIMITED = Capabilities(
-    max_post_chars=100_000,
-    max_edit_chars=100_000,
-    min_edit_interval_s=0.0,
-    rate_scope=RateScope.CHANNEL,
-    edits_per_window=1_000_000,
-    rate_window_s=1.0,
-)
+UNLIMITED = Capabilities(max_post_chars=100_000, max_edit_chars=100_000, min_edit_interval_s=0.0)
 
 
 class TimedAdapter(MemoryAdapter):
-    """Resolves a waiter with the time of the next `send` (the placeholder) in a conversation,
-    and another when that conversation's answer is final."""
+    """Resolves a waiter with the time of the next `send` (the answer's first post: its first
+    text, or a placeholder if none comes soon) in a conversation, and another when that
+    conversation's answer is final."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -68,10 +62,12 @@ class TimedAdapter(MemoryAdapter):
         self._answered[memory_key] = future
         return future
 
-    async def send(self, ref: ConversationRef, message: OutgoingMessage) -> MessageHandle:
-        if message.text_markdown == "…" and self._waiters[ref.memory_key]:
+    async def send(
+        self, ref: ConversationRef, message: OutgoingMessage, *, origin: Origin | None = None
+    ) -> MessageHandle:
+        if self._waiters[ref.memory_key]:
             self._waiters[ref.memory_key].popleft().set_result(time.perf_counter())
-        handle = await super().send(ref, message)
+        handle = await super().send(ref, message, origin=origin)
         self._seen(ref, message)
         return handle
 
@@ -93,6 +89,7 @@ def _pct(values: list[float], p: float) -> float:
 def _event(conversation: int) -> IncomingMessage:
     ref = ConversationRef(platform="memory", workspace_id="T", channel_id=f"C{conversation}")
     return IncomingMessage(
+        origin=Origin(kind=OriginKind.MESSAGE),
         event_id=uuid.uuid4().hex,
         ref=ref,
         author=Author(id=uuid.uuid4().hex),

@@ -23,7 +23,9 @@ from bot import metrics
 from bot.adapter import Adapter, HttpMounted
 from bot.clock import Clock, MonotonicClock
 from bot.core.access import Access
+from bot.core.actions import ActionRouter
 from bot.core.commands import Commands
+from bot.core.followups import FollowupPolicy
 from bot.core.memory import Budget, Memory
 from bot.core.pipeline import Pipeline
 from bot.core.queues import ConversationQueues
@@ -140,7 +142,10 @@ class Parley:
                 self.adapters[name] = load_adapter(name, settings)
         for name, adapter in self.adapters.items():
             self.deliveries[name] = Delivery(
-                adapter, clock=self.clock, native_streaming=adapter.capabilities.native_stream
+                adapter,
+                clock=self.clock,
+                native_streaming=bool(adapter.capabilities.native_stream),
+                first_post_wait_s=settings.first_post_wait_s,
             )
         commands = Commands(
             store=store,
@@ -150,14 +155,28 @@ class Parley:
             tool_host=self.tools,
             reindex_roots=self._knowledge_roots,
         )
+        actions = ActionRouter()
+        actions.register("approve", self.tools.on_click)
+        actions.register("deny", self.tools.on_click)
+
+        async def has_memory(memory_key: str) -> bool:
+            return bool(await store.history(memory_key, limit=1))
+
         self.pipeline = Pipeline(
-            settings=settings,
-            store=store,
+            per_minute=settings.user_messages_per_minute,
             queues=self.queues,
             runner=self.runner,
             commands=commands,
+            actions=actions,
+            followups=FollowupPolicy(
+                enabled=settings.thread_followups,
+                overrides=settings.followup_overrides,
+                has_memory=has_memory,
+            ),
             adapters=self.adapters,
             deliveries=self.deliveries,
+            clock=self.clock,
+            claim=store.claim_event,
         )
         await self.tools.start(self.deliveries)  # re-arm expiry timers, sweep expired ones
         if http:
@@ -319,6 +338,16 @@ def register_platform_commands(sub: argparse._SubParsersAction) -> None:  # type
     manifest.add_argument("--format", choices=("yaml", "json"), default="yaml")
     manifest.set_defaults(handler=_slack_manifest)
 
+    teams = sub.add_parser("teams", help="Microsoft Teams app helpers")
+    teams_sub = teams.add_subparsers(dest="teams_command", required=True)
+    package = teams_sub.add_parser(
+        "package", help="write the Teams app package (manifest + icons) to sideload or upload"
+    )
+    package.add_argument("--app-id", required=True, help="the bot's Microsoft App ID (a GUID)")
+    package.add_argument("--base-url", required=True, help="public https URL of this bot")
+    package.add_argument("-o", "--output", required=True, type=Path, help="the .zip to write")
+    package.set_defaults(handler=_teams_package)
+
 
 def _slack_manifest(args: argparse.Namespace, settings: Settings) -> int:
     import yaml
@@ -331,4 +360,16 @@ def _slack_manifest(args: argparse.Namespace, settings: Settings) -> int:
         if args.format == "json"
         else yaml.safe_dump(data, sort_keys=False)
     )
+    return 0
+
+
+def _teams_package(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.teams.manifest import write_package
+
+    try:
+        path = write_package(args.output, args.app_id, args.base_url)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}")
+        return 2
+    print(f"wrote {path}: upload it in Teams (Apps → Manage your apps → Upload an app)")
     return 0

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+ACTION_ID_CHARS = 90
+"""`len(Action.id) + len(Action.value)` stays within this, so `parley:<id>:<value>` fits
+Discord's 100-char custom_id (and every other platform's action field)."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Citation:
@@ -17,22 +21,30 @@ class Citation:
     section: str = ""
 
 
-class ButtonStyle(StrEnum):
+class ActionStyle(StrEnum):
     PRIMARY = "primary"
     DANGER = "danger"
     DEFAULT = "default"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Button:
-    """A button whose click comes back as ButtonClick(action, approval_id)."""
+class Action:
+    """A button. A click comes back as `ActionClick(action_id=id, value=value)`, also after a
+    restart: the id and value are all the state it carries."""
 
+    id: str
+    """What the click does, e.g. "approve", "deny", "cancel"."""
     label: str
-    action: str
-    """"approve" or "deny"."""
-    approval_id: str
-    """A short opaque id (Discord custom_id ≤ 100 chars): all the state a button carries."""
-    style: ButtonStyle = ButtonStyle.DEFAULT
+    value: str = ""
+    """A short opaque argument, e.g. an approval id."""
+    style: ActionStyle = ActionStyle.DEFAULT
+
+    def __post_init__(self) -> None:
+        if ":" in self.id or len(self.id) + len(self.value) > ACTION_ID_CHARS or not self.id:
+            raise ValueError(
+                f"action id {self.id!r} / value {self.value!r}: the id must be non-empty without "
+                f"':', and both together at most {ACTION_ID_CHARS} chars"
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,9 +52,12 @@ class OutgoingMessage:
     text_markdown: str
     """CommonMark; each adapter renders it to its own dialect."""
     citations: tuple[Citation, ...] = ()
-    buttons: tuple[Button, ...] = ()
+    actions: tuple[Action, ...] = ()
     final: bool = True
     """False while a streamed reply is still growing (adapters may show a typing cue)."""
+    reply_to: str = ""
+    """A platform message this one answers (Discord's reply reference); set by the core on the
+    first message of a reply placed as a reply. Adapters without replies ignore it."""
 
     @classmethod
     def text(cls, markdown: str, *, final: bool = True) -> OutgoingMessage:

@@ -7,15 +7,17 @@ name the variable and how to fix it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
+_OVERRIDE = re.compile(r"[a-z]+:[^=,\s]+=(on|off|true|false|yes|no|1|0)", re.IGNORECASE)
 KNOWN_PROVIDERS = ("openai", "anthropic")
 
 
@@ -53,18 +55,47 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     slack_command: str = "/parley"
     slack_native_streaming: bool = False
-    slack_thread_followups: bool = True
-    """Slack: answer thread replies without a new mention where the bot took part."""
+    slack_thread_followups: bool | None = None
+    """Kept from earlier versions: the same as THREAD_FOLLOWUPS_OVERRIDES=slack:*=on|off."""
 
     # --- Discord -------------------------------------------------------------------------
     discord_bot_token: SecretStr | None = None
     discord_api_url: str | None = None
 
-    # --- Teams ---------------------------------------------------------------------------
+    # --- Teams (docs/teams.md) ----------------------------------------------------------
     teams_app_id: str | None = None
+    """The bot's Microsoft App ID; setting it turns Teams on and every request's JWT is checked."""
     teams_app_password: SecretStr | None = None
     teams_app_tenant_id: str | None = None
     teams_app_type: Literal["MultiTenant", "SingleTenant", "UserAssignedMSI"] = "MultiTenant"
+    teams_openid_metadata_url: str | None = None
+    """Where inbound tokens' signing keys are published (default: the Bot Framework's)."""
+    teams_allow_anonymous: bool = False
+    """With no TEAMS_APP_ID: accept requests without a token (local testing, the Emulator)."""
+    teams_admin_ids: CommaList = ()
+    """Entra object ids of people who count as admins in Teams (added to ADMIN_USERS)."""
+
+    @field_validator("teams_admin_ids", mode="before")
+    @classmethod
+    def _split_teams_admins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _teams_admins_are_admins(self) -> Settings:
+        extra = tuple(
+            f"teams:{i}" for i in self.teams_admin_ids if f"teams:{i}" not in self.admin_users
+        )
+        if extra:  # the model is frozen; this runs once, while it is being built
+            object.__setattr__(self, "admin_users", (*self.admin_users, *extra))
+        return self
+
+    @property
+    def teams_enabled(self) -> bool:
+        return bool(self.teams_app_id) or self.teams_allow_anonymous
+
+    # --- end of Teams --------------------------------------------------------------------
 
     # --- Storage -------------------------------------------------------------------------
     data_dir: Path = Path("./data")
@@ -75,6 +106,8 @@ class Settings(BaseSettings):
     # --- Knowledge -----------------------------------------------------------------------
     knowledge_paths: CommaList = ()
     embedding_model: str = "all-MiniLM-L6-v2"
+    model_cache_dir: Path | None = None
+    """Where the packaged model's fast graph is built and kept (default DATA_DIR/models)."""
     reindex_interval_minutes: int = Field(default=0, ge=0)
     """0 turns the scheduled reindex off."""
     answer_from_general_knowledge: bool = False
@@ -94,7 +127,12 @@ class Settings(BaseSettings):
     """Larger files are capped (their first part is indexed) with a warning."""
 
     thread_followups: bool = True
-    """Other platforms: answer thread replies without a mention where the bot took part."""
+    """Answer thread replies without a mention where the bot took part (every platform)."""
+    thread_followups_overrides: CommaList = ()
+    """`platform:workspace_id=on|off` entries (`platform:*` for a whole platform) that override
+    THREAD_FOLLOWUPS."""
+    first_post_wait_s: float = Field(default=1.0, ge=0, le=10)
+    """How long a reply waits for the model's first text before posting a placeholder."""
     user_messages_per_minute: int = Field(default=20, ge=1)
     """Messages and commands one person may send per minute before being asked to wait."""
     event_retention_hours: int = Field(default=48, ge=1)
@@ -122,6 +160,7 @@ class Settings(BaseSettings):
         "http_tool_allowed_hosts",
         "knowledge_include",
         "knowledge_exclude",
+        "thread_followups_overrides",
         mode="before",
     )
     @classmethod
@@ -155,7 +194,24 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("thread_followups_overrides")
+    @classmethod
+    def _overrides(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if not _OVERRIDE.fullmatch(v)]
+        if bad:
+            raise ValueError(f"entries must look like slack:T0123=off or discord:42=on (got {bad})")
+        return value
+
     # --- Derived -------------------------------------------------------------------------
+    @property
+    def followup_overrides(self) -> dict[str, bool]:
+        """`platform:workspace_id` → on/off, from THREAD_FOLLOWUPS_OVERRIDES."""
+        pairs = (entry.rsplit("=", 1) for entry in self.thread_followups_overrides)
+        found = {key: value.lower() in ("on", "true", "yes", "1") for key, value in pairs}
+        if self.slack_thread_followups is not None:
+            found.setdefault("slack:*", self.slack_thread_followups)
+        return found
+
     @property
     def sqlalchemy_url(self) -> str:
         if self.database_url is not None:
@@ -166,6 +222,10 @@ class Settings(BaseSettings):
                     return "postgresql+psycopg://" + url[len(prefix) :]
             return url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'parley.db').resolve()}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
 
     @property
     def qdrant_path(self) -> Path:
@@ -188,10 +248,6 @@ class Settings(BaseSettings):
     @property
     def discord_enabled(self) -> bool:
         return self.discord_bot_token is not None
-
-    @property
-    def teams_enabled(self) -> bool:
-        return self.teams_app_id is not None
 
 
 def load_settings(**overrides: object) -> Settings:

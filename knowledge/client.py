@@ -1,30 +1,35 @@
-"""One Qdrant client per storage location, shared within the process.
+"""One vector store per storage location, shared within the process.
 
-Local mode keeps the index in files under DATA_DIR/qdrant and allows a single client per folder
-per process (a second one fails on the folder's lock), so clients are shared and reference-counted
-here. Server mode (QDRANT_URL) is checked once on open with a short timeout, so a server that is
-down gives a clear error at once instead of a hang.
+Embedded (no QDRANT_URL): Qdrant's in-process engine under DATA_DIR/knowledge-index
+(knowledge/vectors/edge.py), which allows a single opener per directory, so stores are shared and
+reference-counted here. Server (QDRANT_URL): qdrant-client, checked once on open with a short
+timeout, so a server that is down gives a clear error at once instead of a hang.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+import structlog
 from qdrant_client import QdrantClient
 
 from bot.settings import Settings
 from knowledge.errors import KnowledgeUnavailable
+from knowledge.vectors.base import VectorStore
+from knowledge.vectors.edge import EdgeStore
+from knowledge.vectors.server import ServerStore
 
 SERVER_TIMEOUT_S = 5
+ALIAS = "parley_knowledge"
+log = structlog.get_logger("knowledge")
 
 
 @dataclass
 class _Shared:
-    client: QdrantClient
+    store: VectorStore
     users: int = 0
-    lock: threading.RLock = field(default_factory=threading.RLock)
 
 
 _registry: dict[str, _Shared] = {}
@@ -33,25 +38,31 @@ _registry_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class ClientHandle:
-    client: QdrantClient
+    store: VectorStore
     key: str
     local: bool
-    lock: threading.RLock
-    """Serialises calls to a local client (its storage is not safe across threads)."""
     where: str
 
 
-def _open(key: str, settings: Settings, path: Path | None) -> QdrantClient:
-    if path is not None:
-        path.mkdir(parents=True, exist_ok=True)
-        try:
-            return QdrantClient(path=str(path), force_disable_check_same_thread=True)
-        except RuntimeError as exc:
-            raise KnowledgeUnavailable(
-                f"The knowledge index at {path} is in use by another Parley process (the running "
-                "bot?). Stop it first, or run a Qdrant server and set QDRANT_URL to share one "
-                "index."
-            ) from exc
+def embedded_root(settings: Settings) -> Path:
+    return (settings.data_dir / "knowledge-index").resolve()
+
+
+def _open_embedded(root: Path, settings: Settings) -> VectorStore:
+    old = settings.qdrant_path
+    if old.is_dir() and not root.exists():
+        log.warning(
+            "knowledge.old_index_ignored",
+            path=str(old),
+            hint="the index now lives in DATA_DIR/knowledge-index; it is rebuilt from "
+            "KNOWLEDGE_PATHS at start-up; run `kb reindex PATH` for paths indexed by hand, "
+            "then delete the old folder",
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    return EdgeStore(root)
+
+
+def _open_server(settings: Settings) -> VectorStore:
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
     client = QdrantClient(
         url=settings.qdrant_url,
@@ -68,26 +79,19 @@ def _open(key: str, settings: Settings, path: Path | None) -> QdrantClient:
             "Start the server, fix QDRANT_URL / QDRANT_API_KEY, or unset QDRANT_URL to keep the "
             "index in local files under DATA_DIR."
         ) from exc
-    return client
+    return ServerStore(client, alias=ALIAS, local=False, where=str(settings.qdrant_url))
 
 
 def acquire(settings: Settings) -> ClientHandle:
-    local = settings.qdrant_url is None
-    path = settings.qdrant_path.resolve() if local else None
-    key = f"path:{path}" if path is not None else f"url:{settings.qdrant_url}"
+    root = embedded_root(settings) if settings.qdrant_url is None else None
+    key = f"path:{root}" if root is not None else f"url:{settings.qdrant_url}"
     with _registry_lock:
         shared = _registry.get(key)
         if shared is None:
-            shared = _Shared(_open(key, settings, path))
-            _registry[key] = shared
+            store = _open_embedded(root, settings) if root is not None else _open_server(settings)
+            shared = _registry[key] = _Shared(store)
         shared.users += 1
-    return ClientHandle(
-        shared.client,
-        key,
-        local,
-        shared.lock,
-        str(path) if path is not None else str(settings.qdrant_url),
-    )
+    return ClientHandle(shared.store, key, shared.store.local, shared.store.where)
 
 
 def release(handle: ClientHandle) -> None:
@@ -98,5 +102,4 @@ def release(handle: ClientHandle) -> None:
         shared.users -= 1
         if shared.users <= 0:
             del _registry[handle.key]
-            with shared.lock:
-                shared.client.close()
+            shared.store.close()

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from qdrant_client import models
 
 from knowledge.embedding.base import Vector
 from knowledge.sparse import terms
-from knowledge.store import DENSE, Store
+from knowledge.store import Store
+from knowledge.vectors import Hit as Found
 
 _TOKEN = re.compile(r"-{0,2}[A-Za-z0-9_]+(?:[.\-:/][A-Za-z0-9_]+)*")
 _CAMEL = re.compile(r"[a-z][A-Z]")
@@ -63,25 +63,16 @@ def cosines(store: Store, name: str, ids: Sequence[str], query: Vector) -> dict[
     """Dense cosine of each stored chunk in `ids` with the (normalised) query vector."""
     if not ids:
         return {}
-    with store.lock:
-        records = store.client.retrieve(
-            name, ids=list(ids), with_payload=False, with_vectors=[DENSE]
-        )
     q = np.asarray(query, dtype=np.float32)
     q /= max(float(np.linalg.norm(q)), 1e-12)
     out: dict[str, float] = {}
-    for record in records:
-        vector = record.vector.get(DENSE) if isinstance(record.vector, dict) else None
-        if vector is None:
-            continue
+    for point_id, vector in store.vectors.dense_vectors(name, ids).items():
         v = np.asarray(vector, dtype=np.float32)
-        out[str(record.id)] = float(v @ q / max(float(np.linalg.norm(v)), 1e-12))
+        out[point_id] = float(v @ q / max(float(np.linalg.norm(v)), 1e-12))
     return out
 
 
-def score_hits(
-    store: Store, name: str, points: Sequence[models.ScoredPoint], query: Vector
-) -> list[Hit]:
+def score_hits(store: Store, name: str, points: Sequence[Found], query: Vector) -> list[Hit]:
     found = cosines(store, name, [str(p.id) for p in points], query)
     return [
         Hit(

@@ -40,6 +40,8 @@ class PausedTurnRow(SQLModel, table=True):
     workspace_id: str
     channel_id: str
     thread_id: str | None = None
+    kind: str = Field(default="channel", sa_column_kwargs={"server_default": "channel"})
+    route: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
     author_id: str
     author_name: str = ""
     step: int
@@ -69,6 +71,8 @@ class ApprovalRow(SQLModel, table=True):
     workspace_id: str
     channel_id: str
     thread_id: str | None = None
+    kind: str = Field(default="channel", sa_column_kwargs={"server_default": "channel"})
+    route: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(default="pending", index=True)

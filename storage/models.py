@@ -44,23 +44,14 @@ def utcnow() -> datetime:
 
 
 def ref_columns(ref: ConversationRef) -> dict[str, str | None]:
-    """The columns in which a row keeps its `ConversationRef`."""
-    return {
-        "platform": ref.platform,
-        "workspace_id": ref.workspace_id,
-        "channel_id": ref.channel_id,
-        "thread_id": ref.thread_id,
-    }
+    """The columns in which a row keeps its `ConversationRef` (its route included, so an
+    adapter can post there after a restart)."""
+    return ref.to_dict()
 
 
 def ref_of(row: Row[Any]) -> ConversationRef:
     """The `ConversationRef` kept in a row's `ref_columns`."""
-    return ConversationRef(
-        platform=row.platform,
-        workspace_id=row.workspace_id,
-        channel_id=row.channel_id,
-        thread_id=row.thread_id,
-    )
+    return ConversationRef.from_dict(dict(row._mapping))
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -91,6 +82,8 @@ class Conversation(SQLModel, table=True):
     workspace_id: str
     channel_id: str
     thread_id: str | None = None
+    kind: str = Field(default="channel", sa_column_kwargs={"server_default": "channel"})
+    route: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
     summary: str | None = Field(default=None, sa_type=Text)
     """Rolling summary of the turns older than `summary_through_message_id`."""
     summary_through_message_id: int | None = Field(default=None, sa_type=RowId)

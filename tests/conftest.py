@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -19,4 +20,9 @@ for _name in list(os.environ):
         "DATA_DIR",
     }:
         del os.environ[_name]
+# One build of the packaged model's fast graph serves every test (and every run); the tests of
+# the build itself build into their own temporary directories.
+os.environ.setdefault(
+    "MODEL_CACHE_DIR", os.path.join(tempfile.gettempdir(), "parley-test-model-cache")
+)
 pytest_plugins = ["tests.fakes.llm_fixtures", "tests.fakes.slack_fixtures"]

@@ -23,8 +23,8 @@ from typing import TextIO
 from adapters.console.normalize import normalize
 from adapters.console.render import render
 from bot.adapter import EventSink
-from bot.capabilities import Capabilities, RateScope
-from bot.events import ButtonClick
+from bot.capabilities import Capabilities
+from bot.events import ActionClick, ActionResult, Origin
 from bot.messages import OutgoingMessage
 from bot.refs import Author, ConversationRef, MessageHandle
 
@@ -41,11 +41,9 @@ class ConsoleAdapter:
         max_post_chars=1_000_000,
         max_edit_chars=1_000_000,
         min_edit_interval_s=0.05,
-        rate_scope=RateScope.THREAD,
-        edits_per_window=1000,
-        rate_window_s=1.0,
         buttons=True,
         ephemeral=True,
+        action_response=True,
     )
 
     def __init__(
@@ -83,14 +81,16 @@ class ConsoleAdapter:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def send(self, ref: ConversationRef, message: OutgoingMessage) -> MessageHandle:
+    async def send(
+        self, ref: ConversationRef, message: OutgoingMessage, *, origin: Origin | None = None
+    ) -> MessageHandle:
         message_id = str(next(self._ids))
         self._record(message_id, message)
         if self.interactive:
             self._write("\nparley> ")
             self._printed[message_id] = ""
             self._streaming = message_id
-            if message.text_markdown.strip() not in ("…", "...") or message.buttons:
+            if message.text_markdown.strip() not in ("…", "...") or message.actions:
                 self._show(message_id)
         return MessageHandle(ref=ref, message_id=message_id)
 
@@ -100,7 +100,7 @@ class ConsoleAdapter:
             self._show(handle.message_id)
 
     async def send_private(
-        self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, hint: str = ""
+        self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, origin: Origin
     ) -> None:
         message_id = str(next(self._ids))
         self._record(message_id, message)
@@ -113,8 +113,8 @@ class ConsoleAdapter:
         self._texts[message_id] = render(message)
         if message_id not in self._touched:
             self._touched.append(message_id)
-        if message.buttons:
-            self._pending_approval = message.buttons[0].approval_id
+        if message.actions:
+            self._pending_approval = message.actions[0].value
 
     def _show(self, message_id: str) -> None:
         text, printed = self._texts[message_id], self._printed.get(message_id)
@@ -138,6 +138,18 @@ class ConsoleAdapter:
         self._out.write(text)
         self._out.flush()
 
+    def _show_result(self, result: ActionResult | None) -> None:
+        """What a y/n answer shows at once: the decided card, or why it was refused."""
+        if result is None:
+            return
+        for message in (result.update, result.private):
+            if message is not None:
+                message_id = str(next(self._ids))
+                self._record(message_id, message)
+                if self.interactive:
+                    self._write("\n" + self._texts[message_id] + "\n")
+                    self._printed[message_id] = self._texts[message_id]
+
     # --- input --------------------------------------------------------------------------------
     async def _loop(self, sink: EventSink) -> None:
         lines = self._reader()
@@ -157,9 +169,9 @@ class ConsoleAdapter:
                 )
                 if event is None:
                     continue
-                if isinstance(event, ButtonClick):
+                if isinstance(event, ActionClick):
                     self._pending_approval = None
-                await sink(event)
+                self._show_result(await sink(event))
                 await self.settle()
                 self._flush_turn()
         finally:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from bot.events import ButtonClick, Command, Event, IncomingMessage
-from bot.refs import Author, ConversationRef
+from bot.events import ActionClick, Command, Event, IncomingMessage, Origin, OriginKind
+from bot.refs import Author, ConversationKind, ConversationRef
 
-CONSOLE_REF = ConversationRef(platform="console", workspace_id="local", channel_id="console")
+CONSOLE_REF = ConversationRef(
+    platform="console", workspace_id="local", channel_id="console", kind=ConversationKind.DIRECT
+)
 YES = frozenset({"y", "yes", "approve"})
 NO = frozenset({"n", "no", "deny"})
 
@@ -20,24 +22,27 @@ def normalize(
         return None
     event_id = f"console:{session}:{seq}"
     if pending_approval is not None and text.lower() in YES | NO:
-        action = "approve" if text.lower() in YES else "deny"
-        return ButtonClick(
+        return ActionClick(
             event_id=event_id,
             ref=CONSOLE_REF,
             author=user,
-            action=action,
-            approval_id=pending_approval,
+            action_id="approve" if text.lower() in YES else "deny",
+            value=pending_approval,
+            origin=Origin(kind=OriginKind.ACTION),
         )
     if text.startswith("/") and len(text) > 1:
-        name, *args = text[1:].split()
         return Command(
-            event_id=event_id, ref=CONSOLE_REF, author=user, name=name.lower(), args=tuple(args)
+            event_id=event_id,
+            ref=CONSOLE_REF,
+            author=user,
+            text=text[1:],
+            origin=Origin(kind=OriginKind.COMMAND),
         )
     return IncomingMessage(
         event_id=event_id,
         ref=CONSOLE_REF,
         author=user,
         text=text,
+        origin=Origin(kind=OriginKind.MESSAGE),
         mentions_bot=True,
-        is_direct=True,
     )

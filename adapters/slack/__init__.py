@@ -37,7 +37,6 @@ def create_adapter(settings: Settings) -> SlackAdapter:
         api_url=settings.slack_api_url,
         command=settings.slack_command,
         native_streaming=settings.slack_native_streaming,
-        thread_followups=settings.slack_thread_followups,
     )
 
 

@@ -7,18 +7,21 @@ How it works:
   Bolt app over a websocket instead.
 - Every listener acks first, then normalizes and hands the event to the sink in a background
   task (kept in `_tasks` so it is neither garbage-collected nor lost at `stop`). Slack's 3 s ack
-  deadline therefore never depends on the LLM.
-- Thread replies without a mention pass through `FollowupPolicy` (see `followups.py`).
+  deadline therefore never depends on the LLM. A slash command that asks a question (by the
+  core's one grammar) is acked `in_channel`, so the channel sees what was asked.
+- Follow-ups, placement and commands are the core's: this adapter only answers the follow-up
+  policy's question about a thread (`bot_in_thread`, one `conversations.replies`).
 - Outbound: `send` / `edit` / `send_private` render with `render.py` and call the Web API through
   `errors.call`, which turns every `ok: false` into RateLimited / MessageTooLong / PlatformError.
-  Throttling is the core's: `capabilities` declares Slack's limits (the chat.update budget, about
-  one post per second per channel) and `bot.delivery` enforces them.
+  Private replies go through the origin's `response_url` while it is valid (slash commands and
+  clicks), else `chat.postEphemeral`. Throttling is the core's: `capabilities` declares Slack's
+  limits (chat.postMessage per channel, chat.update and chat.appendStream per workspace, each
+  its own budget) and `bot.delivery` enforces them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 from collections.abc import Coroutine, Mapping
 from typing import Any
@@ -32,17 +35,23 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.errors import SLACK_TEXT_LIMIT, call, retry_after_of
-from adapters.slack.followups import FollowupPolicy, ThreadKey
-from adapters.slack.normalize import ACTION_PREFIX, BotIdentity, normalize, plain_text
+from adapters.slack.normalize import (
+    ACTION_PREFIX,
+    RECIPIENT,
+    BotIdentity,
+    normalize,
+    plain_text,
+)
 from adapters.slack.render import SlackMessage, render
 from adapters.slack.stream import SlackNativeStream
-from bot.adapter import EventSink, NativeStream
-from bot.capabilities import Capabilities, RateScope
+from bot.adapter import EventSink, NativeStream, ThreadMessage
+from bot.capabilities import Capabilities, Op, Placement, RateLimit, RateScope
+from bot.core.grammar import parse
 from bot.errors import ConfigError, MessageTooLong, PlatformError, RateLimited
-from bot.events import Command, Event, IncomingMessage
+from bot.events import Command, Event, Origin
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
-from bot.refs import ConversationRef, MessageHandle
+from bot.refs import Author, ConversationKind, ConversationRef, MessageHandle
 
 log = get_logger("adapters.slack")
 
@@ -50,26 +59,43 @@ EVENTS_PATH = "/slack/events"
 DEFAULT_API_URL = "https://slack.com/api/"
 
 
-def slack_capabilities(*, native_stream: bool = False) -> Capabilities:
-    """Slack's limits: 4,000-char edits (kept 100 under), chat.update Tier 3 (50/min/workspace),
-    chat.postMessage about 1/s per channel (short bursts tolerated)."""
+def slack_capabilities(*, native_stream: bool = False, time_scale: float = 1.0) -> Capabilities:
+    """Slack's limits, each its own budget: chat.postMessage about 1/s per channel (short bursts
+    tolerated: 3 per 3 s), chat.update Tier 3 (50/min per workspace), chat.appendStream Tier 4
+    (100/min per workspace), chat.postEphemeral Tier 4; 4,000-char edits (kept 100 under).
+    `time_scale` < 1 compresses every window (benchmarks)."""
+
+    def limit(ops: set[Op], scope: RateScope, calls: int, window_s: float, name: str) -> RateLimit:
+        return RateLimit(
+            ops=frozenset(ops), scope=scope, calls=calls, window_s=window_s * time_scale, name=name
+        )
+
     return Capabilities(
         max_post_chars=3900,
         max_edit_chars=3900,
-        min_edit_interval_s=1.0,
-        rate_scope=RateScope.WORKSPACE,
-        edits_per_window=50,
-        rate_window_s=60.0,
-        post_interval_s=1.0,
-        post_burst=3,
-        native_stream=native_stream,
+        min_edit_interval_s=1.0 * time_scale,
+        rate_limits=(
+            limit({Op.POST}, RateScope.CHANNEL, 3, 3.0, "chat.postMessage"),
+            limit({Op.EDIT}, RateScope.WORKSPACE, 50, 60.0, "chat.update"),
+            limit({Op.STREAM}, RateScope.WORKSPACE, 100, 60.0, "chat.appendStream"),
+            limit({Op.PRIVATE}, RateScope.WORKSPACE, 100, 60.0, "chat.postEphemeral"),
+            limit({Op.TYPING}, RateScope.WORKSPACE, 50, 60.0, "assistant.threads.setStatus"),
+        ),
+        native_stream=(
+            frozenset({ConversationKind.THREAD, ConversationKind.DIRECT})
+            if native_stream
+            else frozenset()
+        ),
+        native_status=native_stream,
         buttons=True,
         ephemeral=True,
+        channel_reply=Placement.THREAD,
     )
 
 
 class SlackAdapter:
-    """Adapter + HttpMounted + ThreadReader (+ NativeStreaming when `native_streaming`)."""
+    """Adapter + HttpMounted + ThreadReader + ThreadProbe (+ NativeStreaming and
+    StatusIndicator when `native_streaming`)."""
 
     name = "slack"
 
@@ -82,9 +108,6 @@ class SlackAdapter:
         api_url: str = DEFAULT_API_URL,
         command: str = "/parley",
         native_streaming: bool = False,
-        thread_followups: bool = True,
-        followups_by_workspace: Mapping[str, bool] | None = None,
-        followup_lookup: bool = True,
         capabilities: Capabilities | None = None,
     ) -> None:
         if not signing_secret and not app_token:
@@ -112,29 +135,20 @@ class SlackAdapter:
         self._bolt.event("message")(self._on_payload)
         self._bolt.command(command)(self._on_command)
         self._bolt.action(re.compile(f"^{ACTION_PREFIX}"))(self._on_payload)
-        self._followups = FollowupPolicy(
-            enabled=thread_followups,
-            per_workspace=followups_by_workspace,
-            lookup=self._bot_in_thread if followup_lookup else None,
-        )
         self._sink: EventSink | None = None
         self._bot = BotIdentity(user_id="")
         self._session: aiohttp.ClientSession | None = None
         self._socket: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._recipients: dict[tuple[str, str], tuple[str, str]] = {}
-        self._latest_in_thread: dict[tuple[str, str], str] = {}
-        if native_streaming:
+        if native_streaming:  # an AI app: native streams and the assistant status line
             self.open_native_stream = self._open_native_stream
+            self.set_status = self._set_status
 
     # --- lifecycle ------------------------------------------------------------------------
 
     @property
     def bot(self) -> BotIdentity:
         return self._bot
-
-    def set_thread_followups(self, workspace_id: str, enabled: bool) -> None:
-        self._followups.set_enabled(workspace_id, enabled)
 
     async def start(self, sink: EventSink) -> None:
         self._session = aiohttp.ClientSession()
@@ -198,8 +212,9 @@ class SlackAdapter:
 
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         event = self._normalize(body)
-        # `ask` is public: echo the question in the channel; the rest stays private.
-        if isinstance(event, Command) and event.name == "ask":
+        # A question is public: echo it in the channel; commands stay private.
+        asked = parse(event.text, typed=False) if isinstance(event, Command) else None
+        if asked is not None and asked.name == "ask":
             await ack(response_type="in_channel")
         else:
             await ack()
@@ -215,34 +230,16 @@ class SlackAdapter:
 
     def _accept(self, body: dict[str, Any]) -> None:
         event = self._normalize(body)
-        if event is None:
-            return
-        if isinstance(event, IncomingMessage) and event.ref.thread_id:
-            key = (event.ref.channel_id, event.ref.thread_id)
-            self._recipients[key] = (event.author.id, event.ref.workspace_id)
-            if not event.is_direct and not event.mentions_bot:
-                parent = str((body.get("event") or {}).get("parent_user_id", ""))
-                self._spawn(self._followup(event, parent))
-                return
-            if event.mentions_bot:
-                self._followups.note(_thread_key(event.ref))
-        self._spawn(self._deliver(event))
-
-    async def _followup(self, event: IncomingMessage, parent_user_id: str) -> None:
-        if await self._followups.should_answer(
-            _thread_key(event.ref), parent_user_id=parent_user_id, bot_user_id=self._bot.user_id
-        ):
-            await self._deliver(dataclasses.replace(event, is_followup=True))
+        if event is not None:
+            self._spawn(self._deliver(event))
 
     async def _deliver(self, event: Event) -> None:
         sink = self._sink
         if sink is None:
             log.warning("slack.event_before_start", event_id=event.event_id)
             return
-        if isinstance(event, IncomingMessage) and event.ref.thread_id:
-            self._latest_in_thread[(event.ref.channel_id, event.ref.thread_id)] = event.message_id
         try:
-            await sink(event)
+            await sink(event)  # a click's result is applied by the core (no sync response)
         except Exception:
             log.exception("slack.sink_failed", event_id=event.event_id)
 
@@ -251,15 +248,15 @@ class SlackAdapter:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _bot_in_thread(self, key: ThreadKey) -> bool:
-        _, channel, thread = key
-        try:
-            data = await call(
-                "conversations.replies",
-                self._client.conversations_replies(channel=channel, ts=thread, limit=200),
-            )
-        except PlatformError:
+    # --- ThreadProbe ----------------------------------------------------------------------
+
+    async def bot_in_thread(self, ref: ConversationRef) -> bool:
+        if not ref.thread_id:
             return False
+        data = await call(
+            "conversations.replies",
+            self._client.conversations_replies(channel=ref.channel_id, ts=ref.thread_id, limit=200),
+        )
         me = self._bot
         return any(
             m.get("user") == me.user_id
@@ -270,7 +267,9 @@ class SlackAdapter:
 
     # --- outbound -------------------------------------------------------------------------
 
-    async def send(self, ref: ConversationRef, message: OutgoingMessage) -> MessageHandle:
+    async def send(
+        self, ref: ConversationRef, message: OutgoingMessage, *, origin: Origin | None = None
+    ) -> MessageHandle:
         payload = _checked(render(message), "chat.postMessage")
         data = await call(
             "chat.postMessage",
@@ -284,8 +283,6 @@ class SlackAdapter:
             ),
             text_length=len(payload.text),
         )
-        if ref.thread_id:
-            self._followups.note(_thread_key(ref))
         return MessageHandle(ref=ref, message_id=str(data.get("ts", "")))
 
     async def edit(self, handle: MessageHandle, message: OutgoingMessage) -> None:
@@ -303,11 +300,12 @@ class SlackAdapter:
         )
 
     async def send_private(
-        self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, hint: str = ""
+        self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, origin: Origin
     ) -> None:
         payload = _checked(render(message), "chat.postEphemeral")
-        if hint.startswith(("https://", "http://")):
-            await self._respond(hint, payload)
+        url = origin.token  # the core clears a token past its lifetime
+        if url.startswith(("https://", "http://")):
+            await self._respond(url, payload)
             return
         await call(
             "chat.postEphemeral",
@@ -346,12 +344,13 @@ class SlackAdapter:
 
     # --- ThreadReader ---------------------------------------------------------------------
 
-    async def read_thread(self, ref: ConversationRef, limit: int) -> list[tuple[str, str]]:
-        """The thread's messages before the one that summoned us, oldest first (≤ limit)."""
+    async def read_thread(
+        self, ref: ConversationRef, *, before: str, limit: int
+    ) -> list[ThreadMessage]:
+        """The thread's messages before `before` (the one that summoned us), oldest first."""
         if not ref.thread_id:
             return []
-        latest = self._latest_in_thread.get((ref.channel_id, ref.thread_id))
-        pairs: list[tuple[str, str]] = []
+        found: list[ThreadMessage] = []
         cursor: str | None = None
         for _ in range(10):  # at most 2,000 messages
             data = await call(
@@ -361,36 +360,48 @@ class SlackAdapter:
                 ),
             )
             for m in data.get("messages") or ():
-                if latest and m.get("ts") == latest:
+                ts = str(m.get("ts", ""))
+                if before and ts >= before:
                     continue
-                role = self._role(m)
-                text = plain_text(str(m.get("text", "")), self._bot.user_id)
-                if role and text:
-                    pairs.append((role, text))
+                seeded = self._seed(m)
+                if seeded is not None:
+                    found.append(seeded)
             cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 break
-        return pairs[-limit:] if limit > 0 else []
+        return found[-limit:] if limit > 0 else []
 
-    def _role(self, message: Mapping[str, Any]) -> str:
+    def _seed(self, message: Mapping[str, Any]) -> ThreadMessage | None:
         me = self._bot
-        if message.get("user") == me.user_id or (me.bot_id and message.get("bot_id") == me.bot_id):
-            return "assistant"
-        if message.get("bot_id") or message.get("subtype") not in (
-            None,
-            "thread_broadcast",
-            "file_share",
+        text = plain_text(str(message.get("text", "")), me.user_id)
+        if not text:
+            return None
+        ours = message.get("user") == me.user_id or bool(
+            me.bot_id and message.get("bot_id") == me.bot_id
+        )
+        if not ours and (
+            message.get("bot_id")
+            or message.get("subtype") not in (None, "thread_broadcast", "file_share")
         ):
-            return ""
-        return "user"
+            return None  # other bots and system messages are not the conversation
+        profile = message.get("user_profile") or {}
+        name = str(profile.get("display_name") or profile.get("real_name") or "")
+        author = Author(id=str(message.get("user", "")), display_name=name, is_bot=ours)
+        return ThreadMessage(
+            author=author, text=text, from_bot=ours, message_id=str(message.get("ts", ""))
+        )
 
     # --- NativeStreaming (bound in __init__ when enabled) ------------------------------------
 
-    async def _open_native_stream(self, ref: ConversationRef) -> NativeStream | None:
+    async def _open_native_stream(
+        self, ref: ConversationRef, origin: Origin | None
+    ) -> NativeStream | None:
         if not ref.thread_id:
             return None
-        user, team = self._recipients.get((ref.channel_id, ref.thread_id), ("", ""))
-        is_dm = ref.channel_id.startswith("D")
+        user, team = "", ""
+        if origin is not None and origin.token.startswith(RECIPIENT):
+            user, _, team = origin.token[len(RECIPIENT) :].partition(":")
+        is_dm = ref.kind is ConversationKind.DIRECT
         if not is_dm and not user:
             return None
         return await SlackNativeStream.open(
@@ -401,16 +412,23 @@ class SlackAdapter:
             recipient_team_id="" if is_dm else (team or ref.workspace_id),
         )
 
+    async def _set_status(self, ref: ConversationRef, text: str) -> None:
+        """The thread's status line ("is searching the knowledge base…"); "" clears it."""
+        if not ref.thread_id:
+            raise PlatformError("Slack shows a status only in a thread", method="setStatus")
+        await call(
+            "assistant.threads.setStatus",
+            self._client.assistant_threads_setStatus(
+                channel_id=ref.channel_id, thread_ts=ref.thread_id, status=text
+            ),
+        )
+
 
 def _checked(payload: SlackMessage, method: str) -> SlackMessage:
     """Refuse locally what Slack would refuse: mrkdwn escaping can make text longer."""
     if len(payload.text) > SLACK_TEXT_LIMIT:
         raise MessageTooLong(len(payload.text), SLACK_TEXT_LIMIT, method=method)
     return payload
-
-
-def _thread_key(ref: ConversationRef) -> ThreadKey:
-    return (ref.workspace_id, ref.channel_id, ref.thread_id or "")
 
 
 def _with_slash(url: str) -> str:

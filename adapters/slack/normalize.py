@@ -2,40 +2,49 @@
 
 `normalize(body, bot)` takes what Bolt parsed from one request (an Events API envelope, a slash
 command form, or an interactivity payload) and returns an `IncomingMessage`, `Command`,
-`ButtonClick`, or `None` when Parley has nothing to do with it. Each payload kind maps to one
+`ActionClick`, or `None` when Parley has nothing to do with it. Each payload kind maps to one
 small function in `_KINDS`; a kind that is not in the table is an explicit skip.
 
-Where a message is answered (the `ConversationRef`):
-- `app_mention` in a channel → the message's thread (`thread_ts`, or its own `ts` to start one).
-- `message.im` → the DM itself; in a thread only when the user threads.
-- a thread reply in a channel (`message.channels` with `thread_ts`) → that thread, with
-  `mentions_bot=False`: whether it is a follow-up worth answering is the transport's decision
-  (`adapters.slack.followups`). A channel message that mentions the bot is skipped here because
-  Slack also delivers it as `app_mention`; answering both would answer twice.
+Where a message was written (the `ConversationRef`; where the answer goes is the core's
+placement, which for Slack starts a thread under a channel message):
+- `app_mention` → the channel (kind channel), or its thread when the mention is in one.
+- `message.im` → the DM (kind direct), in a thread only when the user threads.
+- a thread reply in a channel or group DM (`message.*` with `thread_ts`) → that thread, with
+  `mentions_bot=False` and `replies_to_bot` when the bot started the thread: whether it is a
+  follow-up worth answering is the core's follow-up policy. A channel message that mentions the
+  bot is skipped here because Slack also delivers it as `app_mention`; answering both would
+  answer twice.
+
+Every event carries its `Origin`: the message's ts to reply to; for slash commands and clicks
+the `response_url` (valid 30 minutes) as the token; for messages the asker's user and team,
+which a native stream in a channel needs as its recipient.
 
 Never answered: anything from a bot (ours included), edits, deletions and every other subtype.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.events import Attachment, ButtonClick, Command, Event, IncomingMessage
-from bot.refs import Author, ConversationRef, MessageHandle
+from bot.events import ActionClick, Attachment, Command, Event, IncomingMessage, Origin, OriginKind
+from bot.refs import Author, ConversationKind, ConversationRef
 
 PLATFORM = "slack"
 ACTION_PREFIX = "parley_"
-"""Our buttons' action_id is `parley_<action>`; the value is the approval id alone."""
+"""Our buttons' action_id is `parley_<Action.id>`; the value is `Action.value` alone."""
+RESPONSE_URL_TTL_S = 30 * 60.0
+ACK_WITHIN_S = 3.0
+RECIPIENT = "recipient:"
+"""A message origin's token: `recipient:<user>:<team>`, for native streams in channels."""
 
 # Subtypes that are still a person writing a new message; every other subtype (message_changed,
 # message_deleted, bot_message, channel_join, …) is skipped.
 _USER_SUBTYPES = frozenset({"", "thread_broadcast", "file_share", "me_message"})
-KB_SUBCOMMANDS = frozenset({"reindex", "status", "search"})
-SUBCOMMANDS = frozenset({"ask", "reset", "help", "kb", "approve", "deny"})
 
 Payload = Mapping[str, Any]
 
@@ -73,9 +82,9 @@ def _app_mention(body: Payload, bot: BotIdentity) -> Event | None:
     event = body["event"]
     if _from_a_bot(event, bot) or event.get("subtype"):
         return None
-    ts = str(event.get("ts", ""))
-    ref = _ref(body, event, thread=str(event.get("thread_ts") or ts))
-    return _message(body, event, bot, ref, mentions_bot=True, is_direct=False)
+    thread_ts = event.get("thread_ts")
+    ref = _ref(body, event, thread=str(thread_ts) if thread_ts else None)
+    return _message(body, event, bot, ref, mentions_bot=True)
 
 
 def _message_event(body: Payload, bot: BotIdentity) -> Event | None:
@@ -86,12 +95,21 @@ def _message_event(body: Payload, bot: BotIdentity) -> Event | None:
     mentioned = mentions(str(event.get("text", "")), bot.user_id)
     if event.get("channel_type") == "im":
         ref = _ref(body, event, thread=str(thread_ts) if thread_ts else None)
-        return _message(body, event, bot, ref, mentions_bot=mentioned, is_direct=True)
+        ref = dataclasses.replace(ref, kind=ConversationKind.DIRECT)
+        return _message(body, event, bot, ref, mentions_bot=mentioned)
     # Channels, private channels, group DMs: only thread replies; a mention is app_mention's.
     if not thread_ts or thread_ts == event.get("ts") or mentioned:
         return None
     ref = _ref(body, event, thread=str(thread_ts))
-    return _message(body, event, bot, ref, mentions_bot=False, is_direct=False)
+    parent = str(event.get("parent_user_id") or "")
+    return _message(
+        body,
+        event,
+        bot,
+        ref,
+        mentions_bot=False,
+        replies_to_bot=bool(bot.user_id) and parent == bot.user_id,
+    )
 
 
 def _message(
@@ -101,19 +119,25 @@ def _message(
     ref: ConversationRef,
     *,
     mentions_bot: bool,
-    is_direct: bool,
+    replies_to_bot: bool = False,
 ) -> IncomingMessage:
     profile = event.get("user_profile") or {}
     name = profile.get("display_name") or profile.get("real_name") or ""
+    user = str(event.get("user", ""))
     return IncomingMessage(
         event_id=str(body.get("event_id") or f"{ref.channel_id}:{event.get('ts', '')}"),
         ref=ref,
-        author=Author(id=str(event.get("user", "")), display_name=str(name)),
+        author=Author(id=user, display_name=str(name)),
         text=plain_text(str(event.get("text", "")), bot.user_id),
+        origin=Origin(
+            kind=OriginKind.MESSAGE,
+            message_id=str(event.get("ts", "")),
+            token=f"{RECIPIENT}{user}:{ref.workspace_id}",
+            token_ttl_s=RESPONSE_URL_TTL_S,
+        ),
         mentions_bot=mentions_bot,
-        is_direct=is_direct,
+        replies_to_bot=replies_to_bot,
         attachments=tuple(_attachment(f) for f in event.get("files") or () if isinstance(f, dict)),
-        message_id=str(event.get("ts", "")),
     )
 
 
@@ -142,6 +166,7 @@ def _ref(body: Payload, event: Payload, *, thread: str | None) -> ConversationRe
         workspace_id=str(team),
         channel_id=str(event.get("channel", "")),
         thread_id=thread,
+        kind=ConversationKind.THREAD if thread else ConversationKind.CHANNEL,
     )
 
 
@@ -149,29 +174,29 @@ def _ref(body: Payload, event: Payload, *, thread: str | None) -> ConversationRe
 
 
 def _slash_command(body: Payload, bot: BotIdentity) -> Event | None:
-    words = str(body.get("text", "")).split()
-    sub, rest = (words[0].lower(), tuple(words[1:])) if words else ("help", ())
-    if sub not in SUBCOMMANDS or (sub == "ask" and not rest):
-        sub, rest = "help", ()
-    elif sub == "kb" and (
-        not rest
-        or rest[0].lower() not in KB_SUBCOMMANDS
-        or (rest[0].lower() == "search" and len(rest) < 2)
-    ):
-        sub, rest = "help", ("kb",)
-    elif sub == "kb":
-        rest = (rest[0].lower(), *rest[1:])
+    channel = str(body.get("channel_id", ""))
     return Command(
         event_id=str(body.get("trigger_id", "")),
         ref=ConversationRef(
             platform=PLATFORM,
             workspace_id=str(body.get("team_id", "")),
-            channel_id=str(body.get("channel_id", "")),
+            channel_id=channel,
+            kind=ConversationKind.DIRECT if channel.startswith("D") else ConversationKind.CHANNEL,
         ),
         author=Author(id=str(body.get("user_id", "")), display_name=str(body.get("user_name", ""))),
-        name=sub,
-        args=rest,
-        response_hint=str(body.get("response_url", "")),
+        text=str(body.get("text", "")),
+        origin=_respond_through(body, OriginKind.COMMAND),
+    )
+
+
+def _respond_through(body: Payload, kind: OriginKind, message_id: str = "") -> Origin:
+    url = str(body.get("response_url") or "")
+    return Origin(
+        kind=kind,
+        message_id=message_id,
+        token=url,
+        token_ttl_s=RESPONSE_URL_TTL_S if url else 0.0,
+        respond_within_s=ACK_WITHIN_S,
     )
 
 
@@ -198,19 +223,26 @@ def _block_actions(body: Payload, bot: BotIdentity) -> Event | None:
         workspace_id=str(team),
         channel_id=channel,
         thread_id=str(thread) if thread else None,
+        kind=_kind_of(channel, thread),
     )
-    card_ts = message.get("ts") or container.get("message_ts")
-    return ButtonClick(
+    card_ts = str(message.get("ts") or container.get("message_ts") or "")
+    return ActionClick(
         event_id=str(body.get("trigger_id") or f"{card_ts}:{action.get('action_ts', '')}"),
         ref=ref,
         author=Author(
             id=str(user.get("id", "")),
             display_name=str(user.get("name") or user.get("username") or ""),
         ),
-        action=str(action["action_id"])[len(ACTION_PREFIX) :],
-        approval_id=str(action.get("value", "")),
-        message=MessageHandle(ref=ref, message_id=str(card_ts)) if card_ts else None,
+        action_id=str(action["action_id"])[len(ACTION_PREFIX) :],
+        value=str(action.get("value", "")),
+        origin=_respond_through(body, OriginKind.ACTION, card_ts),
     )
+
+
+def _kind_of(channel: str, thread: object) -> ConversationKind:
+    if channel.startswith("D"):
+        return ConversationKind.DIRECT
+    return ConversationKind.THREAD if thread else ConversationKind.CHANNEL
 
 
 def _skip(body: Payload, bot: BotIdentity) -> Event | None:

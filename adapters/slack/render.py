@@ -11,7 +11,7 @@ half-streamed answer are made inert by a real parser instead of being guessed at
 keep two renderings in sync) and it shares a 12,000-char budget per payload. Native streaming
 (`chat.appendStream`) takes standard Markdown itself, so that path sends the source unchanged.
 
-A plain answer is `text` alone. When there are citations or buttons, `blocks` carry the body as
+A plain answer is `text` alone. When there are citations or actions (buttons), `blocks` carry the body as
 `section` blocks (≤ 3,000 chars each, cut like long replies are: `bot.delivery.split_text`, code
 fences closed and reopened), then one compact `context` block of sources, then an `actions`
 block; `text` stays as the fallback.
@@ -25,7 +25,7 @@ from typing import Any
 from adapters.slack.mrkdwn import escape, to_mrkdwn
 from adapters.slack.normalize import ACTION_PREFIX
 from bot.delivery.splitting import split_text
-from bot.messages import Button, ButtonStyle, Citation, OutgoingMessage
+from bot.messages import Action, ActionStyle, Citation, OutgoingMessage
 
 SECTION_LIMIT = 3000
 CONTEXT_LIMIT = 3000
@@ -45,7 +45,7 @@ class SlackMessage:
 
 def render(message: OutgoingMessage) -> SlackMessage:
     text = to_mrkdwn(message.text_markdown) or EMPTY_TEXT
-    if not message.citations and not message.buttons:
+    if not message.citations and not message.actions:
         return SlackMessage(text=text)
     blocks: list[Block] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": chunk}}
@@ -53,8 +53,8 @@ def render(message: OutgoingMessage) -> SlackMessage:
     ]
     if message.citations:
         blocks.append(sources_block(message.citations))
-    if message.buttons:
-        blocks.append(actions_block(message.buttons))
+    if message.actions:
+        blocks.append(actions_block(message.actions))
     return SlackMessage(text=text, blocks=blocks)
 
 
@@ -79,39 +79,26 @@ def _source(citation: Citation) -> str:
     return f"[{citation.number}] {label}"
 
 
-def actions_block(buttons: tuple[Button, ...]) -> Block:
-    """Approve/Deny as Block Kit buttons; the value is the approval id and nothing else."""
-    ids = sorted({b.approval_id for b in buttons})
+def actions_block(actions: tuple[Action, ...]) -> Block:
+    """Buttons; each one's value is `Action.value` and nothing else."""
+    values = sorted({a.value for a in actions})
     return {
         "type": "actions",
-        "block_id": f"{ACTION_PREFIX}actions:{','.join(ids)}"[:255],
-        "elements": [_button(b) for b in buttons],
+        "block_id": f"{ACTION_PREFIX}actions:{','.join(values)}"[:255],
+        "elements": [_button(a) for a in actions],
     }
 
 
-def _button(button: Button) -> Block:
+def _button(action: Action) -> Block:
     element: Block = {
         "type": "button",
-        "action_id": f"{ACTION_PREFIX}{button.action}",
-        "text": {"type": "plain_text", "text": button.label[:BUTTON_LABEL_LIMIT], "emoji": True},
-        "value": button.approval_id,
+        "action_id": f"{ACTION_PREFIX}{action.id}",
+        "text": {"type": "plain_text", "text": action.label[:BUTTON_LABEL_LIMIT], "emoji": True},
+        "value": action.value,
     }
-    style = _style(button)
-    if style:
-        element["style"] = style
+    if action.style is not ActionStyle.DEFAULT:
+        element["style"] = action.style.value
     return element
-
-
-def _style(button: Button) -> str:
-    if button.style is ButtonStyle.PRIMARY or (
-        button.style is ButtonStyle.DEFAULT and button.action == "approve"
-    ):
-        return "primary"
-    if button.style is ButtonStyle.DANGER or (
-        button.style is ButtonStyle.DEFAULT and button.action == "deny"
-    ):
-        return "danger"
-    return ""
 
 
 def split_sections(text: str, limit: int) -> list[str]:

@@ -1,5 +1,6 @@
-"""Slash and admin commands, by a dispatch table: `help`, `reset`, `ask`, `kb reindex|status|search`,
-and `approve`/`deny` (handed to the tool host). An unknown command gets the help text.
+"""Slash and admin commands, by a dispatch table: `help`, `reset`, `kb reindex|status|search`,
+`approve`/`deny` (handed to the tool host) and `usage` (a known command used wrongly). The words
+were parsed by the one grammar (`bot.core.grammar`); `ask` never gets here, it is a question.
 
 Replies only the caller needs (help, reset, kb status/search, refusals) are private where the
 platform allows it; a reindex posts a progress message in the conversation and edits it as the
@@ -9,13 +10,12 @@ run advances, ending with the run's report.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
-from bot.adapter import Adapter
 from bot.clock import Clock
 from bot.core.access import Access
+from bot.core.grammar import USAGE, Invocation
 from bot.core.toolhost import ToolHost
 from bot.delivery import Delivery
 from bot.events import Command
@@ -36,28 +36,7 @@ HELP = """\
 • `approve <id>` / `deny <id>`: decide a pending tool approval
 • `help`: this text"""
 
-KB_SUBCOMMANDS = frozenset({"status", "search", "reindex"})
-_APPROVAL_ID = re.compile(r"[0-9a-f]{8,32}")
-
-
-def text_command(text: str) -> tuple[str, tuple[str, ...]] | None:
-    """A message to the bot that is a command, not a question: exactly `reset` or `help`,
-    `approve <id>` / `deny <id>`, or `kb status|search|reindex …` (a leading `/` allowed).
-    Anything else, "help me with X" included, stays a question."""
-    words = text.split()
-    if not words:
-        return None
-    head = words[0].lower().lstrip("/")
-    if len(words) == 1 and head in ("reset", "help"):
-        return head, ()
-    if head in ("approve", "deny") and len(words) == 2 and _APPROVAL_ID.fullmatch(words[1]):
-        return head, (words[1],)
-    if head == "kb" and len(words) >= 2 and words[1].lower() in KB_SUBCOMMANDS:
-        return "kb", (words[1].lower(), *words[2:])
-    return None
-
-
-Handler = Callable[[Command, Adapter, Delivery], Awaitable[None]]
+Handler = Callable[[Command, Invocation, Delivery], Awaitable[None]]
 
 
 class Commands:
@@ -80,78 +59,79 @@ class Commands:
         self._table: Mapping[str, Handler] = {
             "help": self._help,
             "reset": self._reset,
-            "ask": self._ask_usage,
+            "usage": self._usage,
             "kb": self._kb,
             "approve": self._decide,
             "deny": self._decide,
         }
 
-    async def handle(self, command: Command, adapter: Adapter, delivery: Delivery) -> None:
-        handler = self._table.get(command.name.lower(), self._help)
-        await handler(command, adapter, delivery)
+    async def handle(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
+        handler = self._table.get(invocation.name, self._help)
+        await handler(command, invocation, delivery)
 
-    async def _private(self, command: Command, adapter: Adapter, text: str) -> None:
-        await adapter.send_private(
-            command.ref, command.author.id, OutgoingMessage.text(text), hint=command.response_hint
-        )
+    async def _private(self, command: Command, delivery: Delivery, text: str) -> None:
+        try:
+            await delivery.private(
+                command.ref, command.author.id, OutgoingMessage.text(text), origin=command.origin
+            )
+        except Exception:
+            log.exception("could not send a command's answer", command=command.text[:40])
 
-    async def _help(self, command: Command, adapter: Adapter, delivery: Delivery) -> None:
-        await self._private(command, adapter, HELP)
+    async def _help(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
+        await self._private(command, delivery, HELP)
 
-    async def _reset(self, command: Command, adapter: Adapter, delivery: Delivery) -> None:
+    async def _reset(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
         await self._store.reset(command.ref.memory_key)
         await self._private(
             command,
-            adapter,
+            delivery,
             "Done: I've forgotten this conversation. The next message starts fresh.",
         )
 
-    async def _ask_usage(self, command: Command, adapter: Adapter, delivery: Delivery) -> None:
-        """`ask` with a question never gets here: the pipeline turns it into the question."""
-        await self._private(command, adapter, "Usage: `ask <question>`")
+    async def _usage(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
+        name = invocation.args[0] if invocation.args else ""
+        await self._private(command, delivery, f"Usage: {USAGE.get(name, '`help`')}")
 
-    async def _decide(self, command: Command, adapter: Adapter, delivery: Delivery) -> None:
+    async def _decide(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
         host = self._tool_host
-        if host is None or not await host.on_command(command, delivery):
-            await self._private(command, adapter, "There is no pending approval with that id.")
+        if host is None:
+            await self._private(command, delivery, "There is no pending approval with that id.")
+            return
+        await host.on_command(command, invocation.name, invocation.args[0], delivery)
 
-    async def _kb(self, command: Command, adapter: Adapter, delivery: Delivery) -> None:
-        sub, *rest = command.args or ("status",)
+    async def _kb(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
+        sub, *rest = invocation.args or ("status",)
         if self._knowledge is None:
             await self._private(
-                command, adapter, "The knowledge base is not available in this deployment."
+                command, delivery, "The knowledge base is not available in this deployment."
             )
             return
         try:
             if sub == "status":
-                await self._private(command, adapter, await self._knowledge.status())
+                await self._private(command, delivery, await self._knowledge.status())
             elif sub == "search" and rest:
-                await self._kb_search(command, adapter, " ".join(rest))
+                await self._kb_search(command, delivery, " ".join(rest))
             elif sub == "reindex":
                 if not self._access.is_admin(command.ref, command.author):
                     await self._private(
                         command,
-                        adapter,
+                        delivery,
                         "Only admins (ADMIN_USERS) can reindex the knowledge base.",
                     )
                     return
                 await self._kb_reindex(command, delivery, rest)
             else:
-                await self._private(
-                    command,
-                    adapter,
-                    "Usage: `kb status`, `kb search <query>` or `kb reindex [path ...]`",
-                )
+                await self._private(command, delivery, f"Usage: {USAGE['kb']}")
         except Exception as exc:
             log.exception("knowledge command failed", sub=sub)
-            await self._private(command, adapter, f"The knowledge base command failed: {exc}")
+            await self._private(command, delivery, f"The knowledge base command failed: {exc}")
 
-    async def _kb_search(self, command: Command, adapter: Adapter, query: str) -> None:
+    async def _kb_search(self, command: Command, delivery: Delivery, query: str) -> None:
         assert self._knowledge is not None
         hits = await self._knowledge.search(query, scopes=scopes_for(command.ref))
         if not hits:
             await self._private(
-                command, adapter, f"Nothing in the knowledge base matches “{query}”."
+                command, delivery, f"Nothing in the knowledge base matches “{query}”."
             )
             return
         lines = [f"*Top passages for “{query}”*"]
@@ -159,7 +139,7 @@ class Commands:
             where = f"{hit.source} § {hit.section}" if hit.section else hit.source
             snippet = " ".join(hit.text.split())[:160]
             lines.append(f"{n}. `{hit.score:.3f}` *{hit.title}* ({where})\n   {snippet}…")
-        await self._private(command, adapter, "\n".join(lines))
+        await self._private(command, delivery, "\n".join(lines))
 
     async def _kb_reindex(self, command: Command, delivery: Delivery, paths: list[str]) -> None:
         assert self._knowledge is not None
@@ -173,10 +153,13 @@ class Commands:
                     f"({roots}). Add it to KNOWLEDGE_PATHS, or run `python -m bot kb reindex` "
                     "on the server."
                 ),
+                origin=command.origin,
             )
             return
         handle = await delivery.post(
-            command.ref, OutgoingMessage.text("Reindexing the knowledge base…")
+            command.ref,
+            OutgoingMessage.text("Reindexing the knowledge base…"),
+            origin=command.origin,
         )
         latest: dict[str, float] = {}
 

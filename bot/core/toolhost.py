@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from bot.events import ButtonClick, Command
+from bot.events import ActionClick, Command
 from bot.llm.types import ChatMessage, ToolCall, ToolSpec
 from bot.refs import Author, ConversationRef
 
 if TYPE_CHECKING:
+    from bot.core.actions import Decision
     from bot.delivery import Delivery
 
 
@@ -64,12 +65,14 @@ class ToolHost(Protocol):
         self, turn: TurnContext, calls: Sequence[ToolCall], delivery: Delivery
     ) -> ToolOutcome: ...
 
-    async def on_click(self, click: ButtonClick, delivery: Delivery) -> None:
-        """An Approve/Deny click (already deduped); decide, edit the card, resume the turn."""
+    async def on_click(self, click: ActionClick) -> Decision:
+        """An Approve/Deny click (already deduped): decided now; what the clicker sees, and the
+        slow part (running the tool, resuming the turn) to queue."""
 
-    async def on_command(self, command: Command, delivery: Delivery) -> bool:
-        """Typed `/approve <id>` / `/deny <id>` (for platforms and the console without buttons).
-        Returns False when the command is not the host's."""
+    async def on_command(
+        self, command: Command, action: str, approval_id: str, delivery: Delivery
+    ) -> None:
+        """Typed `approve <id>` / `deny <id>` (for platforms and the console without buttons)."""
 
 
 class TurnResumer(Protocol):

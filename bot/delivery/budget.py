@@ -1,17 +1,21 @@
-"""Shared rate budgets: one per rate scope, used by every reply and post in that scope.
+"""Shared rate budgets: one per declared rate limit and scope, used by every reply and post there.
 
 How this works
 --------------
-A platform counts calls per scope (Slack: a workspace, Discord: a channel, Teams: a thread), so
-the budget is keyed by `scope_key(ref, scope)` and shared by every `StreamingReply` and one-shot
-post there; one hot conversation cannot hide behind a per-reply clock, and two scopes never wait
-on each other.
+A platform counts calls per limit and scope (Slack: `chat.update` per workspace and posts per
+channel; Discord: a bucket per channel plus a global limit; Teams: three windows per thread), so
+each `RateLimit` an adapter declares gets one budget per `scope_key(ref, scope)`, shared by every
+`StreamingReply` and one-shot post there (`bot.delivery.budgets` finds the budgets of a call); one
+hot conversation cannot hide behind a per-reply clock, and two scopes never wait on each other.
 
 `RateBudget` is a sliding-window limiter: at most `limit` calls in any `window_s` seconds,
 counted from when each call *finished* (in-flight calls always count), which is conservative
 whatever the platform's own clock and the call latency. A 429 pauses the whole scope until
 `retry_after` has passed (`release(..., retry_after=...)`): the platform has said the scope is
-spent.
+spent. A slot released unused (`used=False`: the caller found nothing left to send) is given
+back. What a platform announces about its own window (`announce(remaining, reset_after_s)`,
+from headers such as Discord's X-RateLimit-*) caps the grants until that reset, counting the
+calls still in flight, so the budget tightens before the platform has to say 429.
 
 Callers wait in a queue ordered by `Priority`, then arrival: final edits, placeholders and
 approval cards (`FINAL`) go before streaming edits (`STREAM`). A waiting ticket can be promoted
@@ -50,6 +54,8 @@ class Priority(IntEnum):
 
 def scope_key(ref: ConversationRef, scope: RateScope) -> str:
     """The key of the budget `ref` draws from under `scope`."""
+    if scope is RateScope.GLOBAL:
+        return ref.platform
     if scope is RateScope.WORKSPACE:
         return f"{ref.platform}:{ref.workspace_id}"
     if scope is RateScope.CHANNEL:
@@ -100,12 +106,22 @@ class RateBudget:
         self._paused_until = float("-inf")
         self._changed = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
+        self._announced_left = 0
+        self._announced_until = float("-inf")
 
     @property
     def idle(self) -> bool:
         """No one waits and no call counts any more: the budget can be forgotten."""
         self._prune(self._clock.now())
         return not self._waiting and not self._slots and self._paused_until <= self._clock.now()
+
+    @property
+    def free(self) -> bool:
+        """A call could have a slot at once, and no one is waiting for one."""
+        now = self._clock.now()
+        self._refill(now)
+        ready = self._ready_at(Priority.STREAM, now)
+        return not self._waiting and ready is not None and ready <= now
 
     async def acquire(self, ticket: Ticket) -> None:
         """Wait for a slot. Always `release` the ticket afterwards."""
@@ -132,14 +148,33 @@ class RateBudget:
         ticket.priority = Priority.FINAL
         self._changed.set()
 
-    def release(self, ticket: Ticket, *, retry_after: float | None = None) -> None:
-        """The call is over; with `retry_after` it was refused with 429 and the scope pauses."""
+    def release(
+        self, ticket: Ticket, *, retry_after: float | None = None, used: bool = True
+    ) -> None:
+        """The call is over; with `retry_after` it was refused with 429 and the scope pauses.
+        `used=False`: no call was made, the slot goes back."""
         now = self._clock.now()
+        if not used and not ticket.released and retry_after is None:
+            if ticket in self._slots:
+                self._slots.remove(ticket)
+                if ticket.priority is Priority.STREAM:
+                    self._stream_tokens = min(self._stream_burst, self._stream_tokens + 1.0)
+            ticket.released = True
+            self._changed.set()
+            return
         if not ticket.released:
             ticket.released = True
             ticket.at = now
         if retry_after is not None:
             self._paused_until = max(self._paused_until, now + retry_after)
+        self._changed.set()
+
+    def announce(self, remaining: int, reset_after_s: float) -> None:
+        """The platform said `remaining` calls are left until `reset_after_s` from now."""
+        now = self._clock.now()
+        in_flight = sum(not s.released for s in self._slots)
+        self._announced_left = max(0, remaining - in_flight)
+        self._announced_until = now + max(0.0, reset_after_s)
         self._changed.set()
 
     def _prune(self, now: float) -> None:
@@ -157,6 +192,8 @@ class RateBudget:
         self._prune(now)
         limit = self.limit if priority is Priority.FINAL else self.limit - self.reserve
         at = max(now, self._paused_until)
+        if self._announced_left <= 0 and now < self._announced_until:
+            at = max(at, self._announced_until + _EPSILON_S)
         if priority is Priority.STREAM and self._stream_tokens < 1.0:
             at = max(at, now + (1.0 - self._stream_tokens) / self._stream_rate)
         if len(self._slots) < limit:
@@ -191,6 +228,8 @@ class RateBudget:
             return False
         if ticket.priority is Priority.STREAM:
             self._stream_tokens -= 1.0
+        if now < self._announced_until:
+            self._announced_left -= 1
         ticket.at = now
         self._slots.append(ticket)
         assert ticket.granted is not None

@@ -1,48 +1,49 @@
-"""The delivery engine of one adapter: its shared rate budgets, streamed replies and one-shot posts.
+"""The delivery engine of one adapter: its rate budgets, streamed replies, one-shot posts and
+private replies.
 
 How this works
 --------------
-`Delivery` is created once per adapter and owns that adapter's `RateBudget`s, one per rate scope
-(`Capabilities.rate_scope` turns a ConversationRef into a scope key). Everything that writes to
-the platform draws from them: each `StreamingReply` (`reply()`), and the one-shot `post()` /
-`update()` used for approval cards and command answers. One-shots go at `FINAL` priority by
-default, ahead of streaming edits waiting in the same scope. Every new message (placeholder,
-rollover or one-shot) also waits for its channel's turn in the engine's `PostPacer` when the
-platform paces posts per channel (`Capabilities.post_interval_s`).
+`Delivery` is created once per adapter and owns that adapter's `Budgets`: one `RateBudget` per
+declared `RateLimit` and scope. Everything that writes to the platform draws from them: each
+`StreamingReply` (`reply()`), the one-shot `post()` / `update()` used for approval cards and
+command answers, and `private()` for answers only one person sees. One-shots go at `FINAL`
+priority by default, ahead of streaming edits waiting in the same scope.
 
-One-shots follow the same rules as replies: a 429 pauses the scope for `retry_after` and the call
-is retried; text over the platform's limit is split (`splitting.split_text`, fences kept balanced)
-into several messages, citations and buttons on the last; `MessageTooLong` from a platform that is
-stricter than it declared shrinks the limit and splits again, so nothing is lost. Other platform
-errors propagate to the caller: a one-shot has no later final edit to fall back on.
+One-shots follow the same rules as replies: a 429 pauses the call's budgets for `retry_after`
+and the call is retried; text over the platform's limit is split (`splitting.split_text`, fences
+kept balanced) into several messages, citations and actions on the last; `MessageTooLong` from a
+platform that is stricter than it declared shrinks the limit and splits again, so nothing is
+lost. Other platform errors propagate to the caller: a one-shot has no later final edit to fall
+back on.
 
-Idle budgets are forgotten once the engine tracks many scopes, so memory stays bounded.
+A one-shot or reply may answer through an event's `Origin` (Discord: the interaction follow-up
+that fulfils its deferred response) while the origin's token is valid; an expired origin falls
+back to a normal post. Private replies always pass the origin: the adapter uses its token where
+it can and an ephemeral message or DM otherwise.
+
+An adapter that reports its platform's announced limits (`RateAnnouncer`) feeds `announce`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from contextlib import nullcontext
 from functools import partial
-from typing import TypeVar
 
-from bot.adapter import Adapter
+from bot.adapter import Adapter, Announcement, RateAnnouncer
+from bot.capabilities import Op
 from bot.clock import Clock, MonotonicClock
-from bot.delivery.budget import Priority, RateBudget, Ticket, scope_key
-from bot.delivery.pacing import PostPacer
+from bot.delivery.budget import Priority
+from bot.delivery.budgets import Budgets
 from bot.delivery.reply import MIN_LIMIT, StreamingReply
 from bot.delivery.splitting import split_text
-from bot.errors import MessageTooLong, RateLimited
+from bot.errors import MessageTooLong
+from bot.events import Origin
 from bot.messages import OutgoingMessage
 from bot.refs import ConversationRef, MessageHandle
 
-T = TypeVar("T")
-
-MAX_SCOPES = 1024
-"""Tracked scopes past which idle budgets are dropped."""
-ONE_SHOT_429 = 8
-"""429s one post/update call waits out before raising RateLimited to its caller."""
+Write = Callable[[OutgoingMessage, bool], Awaitable[MessageHandle | None]]
+"""Writes one part (the bool: it is the first) and returns its handle (None for private)."""
 
 
 class Delivery:
@@ -55,91 +56,118 @@ class Delivery:
         clock: Clock | None = None,
         native_streaming: bool = False,
         max_consecutive_429: int = 3,
+        first_post_wait_s: float = 1.0,
     ) -> None:
         self.adapter = adapter
         self.clock: Clock = clock or MonotonicClock()
         self.native_streaming = native_streaming
         self.max_consecutive_429 = max_consecutive_429
-        self._budgets: dict[str, RateBudget] = {}
-        caps = adapter.capabilities
-        self.pacer = PostPacer(
-            interval_s=caps.post_interval_s, burst=caps.post_burst, clock=self.clock
-        )
-        """New messages per channel, shared by every reply and one-shot post."""
+        self.first_post_wait_s = first_post_wait_s
+        self.budgets = Budgets(adapter.capabilities.rate_limits, self.clock)
+        self._starting: list[StreamingReply] = []
+        """Every budget of this adapter, shared by every reply and one-shot."""
+        if isinstance(adapter, RateAnnouncer):
+            adapter.set_rate_listener(self.announce)
 
-    def budget(self, ref: ConversationRef) -> RateBudget:
-        """The shared budget of `ref`'s rate scope."""
-        caps = self.adapter.capabilities
-        key = scope_key(ref, caps.rate_scope)
-        found = self._budgets.get(key)
-        if found is None:
-            if len(self._budgets) >= MAX_SCOPES:
-                self._budgets = {k: b for k, b in self._budgets.items() if not b.idle}
-            found = RateBudget(
-                limit=caps.edits_per_window, window_s=caps.rate_window_s, clock=self.clock
-            )
-            self._budgets[key] = found
-        return found
+    def announce(self, announcement: Announcement) -> None:
+        self.budgets.announce(announcement)
 
-    def reply(self, ref: ConversationRef, *, placeholder: str = "…") -> StreamingReply:
-        """A new streamed answer in `ref`; call `start()` on it to post the placeholder."""
+    def reply(
+        self, ref: ConversationRef, *, origin: Origin | None = None, reply_to: str = ""
+    ) -> StreamingReply:
+        """A new streamed answer in `ref`; call `start()` on it (or just `finish()`)."""
         return StreamingReply(
             adapter=self.adapter,
             ref=ref,
-            budget=self.budget(ref),
-            pacer=self.pacer,
+            budgets=self.budgets,
             clock=self.clock,
-            placeholder=placeholder,
+            origin=origin,
+            reply_to=reply_to,
+            first_post_wait_s=self.first_post_wait_s,
             native=self.native_streaming,
             max_consecutive_429=self.max_consecutive_429,
+            starting=self._starting,
         )
 
     async def post(
-        self, ref: ConversationRef, message: OutgoingMessage, *, priority: bool = True
+        self,
+        ref: ConversationRef,
+        message: OutgoingMessage,
+        *,
+        priority: bool = True,
+        origin: Origin | None = None,
     ) -> MessageHandle:
         """Post `message` (split over several messages if long); returns the last one's handle,
-        the one carrying any buttons."""
-        handles = await self._write(ref, None, message, priority)
-        return handles[-1]
+        the one carrying any actions."""
+        usable = origin if origin is not None and origin.token_valid(self.clock.now()) else None
+
+        async def write(part: OutgoingMessage, first: bool) -> MessageHandle:
+            return await self.adapter.send(ref, part, origin=usable if first else None)
+
+        handles = await self._write(ref, Op.POST, message, priority, write)
+        last = handles[-1]
+        assert last is not None
+        return last
 
     async def update(
         self, handle: MessageHandle, message: OutgoingMessage, *, priority: bool = True
     ) -> None:
         """Edit `handle` to show `message`; text that no longer fits continues in new messages."""
-        await self._write(handle.ref, handle, message, priority)
+
+        async def write(part: OutgoingMessage, first: bool) -> MessageHandle:
+            if not first:  # text that no longer fits the edited message continues below it
+                return await self.adapter.send(handle.ref, part)
+            await self.adapter.edit(handle, part)
+            return handle
+
+        await self._write(handle.ref, Op.EDIT, message, priority, write)
+
+    async def private(
+        self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, origin: Origin
+    ) -> None:
+        """Show `message` to `user_id` only, split if long, under the platform's budgets."""
+        if origin.token and not origin.token_valid(self.clock.now()):
+            origin = dataclasses.replace(origin, token="")  # expired: the adapter falls back
+
+        async def write(part: OutgoingMessage, first: bool) -> None:
+            await self.adapter.send_private(ref, user_id, part, origin=origin)
+
+        await self._write(ref, Op.PRIVATE, message, True, write)
 
     def _limit(self) -> int:
-        caps = self.adapter.capabilities
-        return max(MIN_LIMIT, min(caps.max_post_chars, caps.max_edit_chars))
+        return max(MIN_LIMIT, self.adapter.capabilities.max_chars)
 
     async def _write(
         self,
         ref: ConversationRef,
-        handle: MessageHandle | None,
+        op: Op,
         message: OutgoingMessage,
         priority: bool,
-    ) -> list[MessageHandle]:
+        write: Write,
+    ) -> list[MessageHandle | None]:
         level = Priority.FINAL if priority else Priority.STREAM
         limit = self._limit()
         text = message.text_markdown
-        done: list[MessageHandle] = []
+        done: list[MessageHandle | None] = []
         while True:
             parts = split_text(text, limit)
             part = parts[0]
             last = len(parts) == 1
-            out = (
-                dataclasses.replace(message, text_markdown=part.text)
-                if last
-                else OutgoingMessage.text(part.text)
+            first = not done
+            # Citations and actions go on the last part, the reply reference on the first.
+            out = dataclasses.replace(
+                message if last else OutgoingMessage.text(part.text),
+                text_markdown=part.text,
+                reply_to=message.reply_to if first else "",
             )
-            target = handle if not done else None
+            # Later parts are new messages: posts, except that a private reply stays private.
+            call_op = op if first or op is Op.PRIVATE else Op.POST
             try:
-                if target is not None:
-                    await self._call(ref, level, partial(self.adapter.edit, target, out))
-                    done.append(target)
-                else:
-                    send = partial(self.adapter.send, ref, out)
-                    done.append(await self._call(ref, level, send, post=True))
+                done.append(
+                    await self.budgets.call(
+                        call_op, ref, partial(write, out, first), priority=level
+                    )
+                )
             except MessageTooLong as exc:
                 smaller = exc.limit if exc.limit is not None and exc.limit < len(part.text) else 0
                 smaller = smaller or int(len(part.text) * 0.8)
@@ -150,28 +178,3 @@ class Delivery:
             if last:
                 return done
             text = parts[1].reopen + text[len(part.body) :]
-
-    async def _call(
-        self,
-        ref: ConversationRef,
-        level: Priority,
-        call: Callable[[], Awaitable[T]],
-        *,
-        post: bool = False,
-    ) -> T:
-        budget = self.budget(ref)
-        for _ in range(ONE_SHOT_429):
-            async with self.pacer.turn(ref) if post else nullcontext():
-                ticket = Ticket(level)
-                await budget.acquire(ticket)
-                try:
-                    result = await call()
-                except RateLimited as exc:
-                    budget.release(ticket, retry_after=exc.retry_after)
-                    continue
-                except BaseException:
-                    budget.release(ticket)
-                    raise
-                budget.release(ticket)
-                return result
-        raise RateLimited(0.0, method="delivery")

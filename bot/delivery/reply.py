@@ -1,32 +1,45 @@
-"""One streamed answer on a platform: a placeholder that grows by edits and always ends final.
+"""One streamed answer on a platform: its messages grow by edits (or a native stream) and
+always end final.
 
 How this works
 --------------
-`start()` posts the placeholder and starts the reply's one flusher task. `set_text()` only
-stores the whole text so far and wakes the flusher; it never blocks and never queues, so the
-frames in between two flushes are simply dropped (latest text wins). `finish()`/`fail()` store
-the final message and wait for the flusher to write it.
+`start()` starts the reply's one flusher task and returns at once. `set_text()` only stores the
+whole text so far and wakes the flusher; it never blocks and never queues, so the frames in
+between two flushes are simply dropped (latest text wins). `set_status()` stores a status line
+("Searching the knowledge base…") kept apart from the text. `finish()`/`fail()` store the final
+message and wait for the flusher to write it.
 
-The flusher loops on a plan/act cycle, one platform call per turn:
+The first post waits for the first text, up to `first_post_wait_s`, so that when several
+answers start together each one's post already shows something, instead of "…" followed by an
+edit that queues behind every other reply's edits. Meanwhile a typing indicator is shown where
+the platform has one (`Capabilities.typing_interval_s`). If no text comes in time, a placeholder
+is posted (the status line if there is one, else "…"). On a platform without a typing
+indicator, a reply that starts alone (no other reply of the engine is waiting for its first
+words) while its post and edit budgets are free posts the placeholder at once: the person sees
+at once that they were heard, and the edit that follows queues behind no one. The first message of a reply goes through the event's `origin`
+while its token is valid (Discord: the interaction follow-up that fulfils a deferred response),
+and carries `reply_to` (a reply reference, where the core placed the answer as a reply).
+
+The flusher then loops on a plan/act cycle, one platform call per turn:
 
 1. plan from the *newest* state: the text not yet in earlier messages is
    `reopen + text[consumed:]`; if it is over the limit, end the current message at a safe
-   boundary (`splitting.cut`) and continue in a new one, else edit the current message with it;
-2. wait until the current message was last written `min_edit_interval_s` ago, or, for a new
-   message, for the channel's turn in the engine's `PostPacer`;
-3. take a slot from the scope's shared `RateBudget` (`FINAL` priority once finishing; a waiting
-   streaming ticket is promoted when `finish` arrives);
-4. plan again (the text has usually grown meanwhile) and make the call; a plan that now posts
-   when it did not have the channel's turn goes back to 2.
+   boundary (`splitting.cut`) and continue in a new one, else write it to the current message
+   (with the status line under it while there is a status and no native way to show it);
+2. wait until the current message was last written `min_edit_interval_s` ago;
+3. take a slot in every budget of the call (`Budgets.slot`: post, edit or stream, at `FINAL`
+   priority once finishing; a waiting ticket is promoted when `finish` arrives);
+4. plan again (the text has usually grown meanwhile) and make the call; a plan whose kind of
+   call changed gives the slot back and goes round again.
 
 Failures feed the same loop, so every path ends in a final write:
 
-- `RateLimited`: the scope's budget pauses for `retry_after`; the next turn sends the newest
+- `RateLimited`: the call's budgets pause for `retry_after`; the next turn sends the newest
   text. After `max_consecutive_429` in a row the reply turns final-only (no more intermediate
-  edits; the final still goes out).
-- `MessageTooLong` (the platform is stricter than declared, or the rendered citations pushed it
-  over): the reply's limit shrinks below what was refused and the plan splits smaller.
-- any other error on an intermediate edit is logged and, repeated, turns the reply final-only;
+  writes; the final still goes out).
+- `MessageTooLong` (the platform is stricter than it declared, or the rendered citations pushed
+  it over): the reply's limit shrinks below what was refused and the plan splits smaller.
+- any other error on an intermediate write is logged and, repeated, turns the reply final-only;
   on the final write it is retried, and after a few failures the current message is abandoned
   and the rest is posted as a new message. When even that keeps failing the reply gives up with
   an error log, and `finish()` still returns.
@@ -34,29 +47,37 @@ Failures feed the same loop, so every path ends in a final write:
 Text is treated as growing by appends; the final text may differ anywhere, in which case the
 messages already ended are rewritten in place (and any left over marked as merged above).
 
-Native streams (Slack chat.startStream, Teams streaminfo): with `native` on, the flusher appends
-the new part of the text to the platform stream at the same pace and budget, then `finish`es it
-with the final message; any stream error (not a 429) falls back to the edit path, which posts the
-whole text, so nothing is lost. In that mode `start()` has no message yet: it returns a handle
-with an empty `message_id`, and the real handles are in `handles` after `finish()`.
+Native streams (Slack chat.startStream, Teams streaminfo), where the adapter allows them for the
+conversation's kind, grow by appends through the same budgets (op `stream`) and roll over like
+edits (`bot.delivery.steps`). If a stream fails (not a 429), the edit path adopts the stream's
+message, so the partial text is not left above a second copy; a stream that never named its
+message is replaced by a new post.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from contextlib import nullcontext
-from dataclasses import dataclass
+from functools import partial
 
 import structlog
 
-from bot.adapter import Adapter, NativeStream, NativeStreaming
-from bot.capabilities import Capabilities
+from bot.adapter import (
+    Adapter,
+    NativeStatusStream,
+    NativeStream,
+    NativeStreaming,
+    StatusIndicator,
+    Typing,
+)
+from bot.capabilities import Op
 from bot.clock import Clock
-from bot.delivery.budget import Priority, RateBudget, Ticket
-from bot.delivery.pacing import PostPacer
+from bot.delivery.budget import Priority
+from bot.delivery.budgets import Budgets, Waiting
 from bot.delivery.splitting import close_open_fence, cut
+from bot.delivery.steps import OPS, Kind, Step, native_step
 from bot.errors import MessageTooLong, RateLimited
+from bot.events import Origin
 from bot.messages import OutgoingMessage
 from bot.refs import ConversationRef, MessageHandle
 
@@ -69,22 +90,7 @@ FINAL_ATTEMPTS = 3
 GIVE_UP_AFTER = 12
 """Failed calls (429s included) in the final phase before the reply stops trying."""
 MERGED_NOTE = "_(merged into the message above)_"
-
-
-@dataclass(frozen=True, slots=True)
-class _Step:
-    text: str
-    """What the target message will show."""
-    message: OutgoingMessage
-    post: bool
-    """Post a new message (True) or edit the current one."""
-    source: str
-    """The whole text this step was planned from."""
-    taken: int | None = None
-    """Set when this step ends the current message: the input consumed by it."""
-    reopen: str = ""
-    done: bool = False
-    """The step writes the final form of the last message."""
+PLACEHOLDER = "…"
 
 
 class StreamingReply:
@@ -95,40 +101,58 @@ class StreamingReply:
         *,
         adapter: Adapter,
         ref: ConversationRef,
-        budget: RateBudget,
-        pacer: PostPacer,
+        budgets: Budgets,
         clock: Clock,
-        placeholder: str = "…",
+        origin: Origin | None = None,
+        reply_to: str = "",
+        first_post_wait_s: float = 1.0,
         native: bool = False,
         max_consecutive_429: int = 3,
+        starting: list[StreamingReply] | None = None,
     ) -> None:
         self._adapter = adapter
+        self._starting = starting
+        """The engine's replies still waiting for their first post (shared)."""
         self._ref = ref
-        self._budget = budget
-        self._pacer = pacer
+        self._budgets = budgets
         self._clock = clock
-        self._placeholder = placeholder
-        self._native_wanted = native
+        caps = adapter.capabilities
+        self._origin = origin if origin is not None and origin.token else None
+        self._reply_to = reply_to
+        self._first_wait = first_post_wait_s
+        deferred = self._origin is not None and self._origin.deferred
+        self._native = (
+            native
+            and caps.streams_natively(ref.kind)
+            and isinstance(adapter, NativeStreaming)
+            and not deferred  # the deferred response is answered by a post through the origin
+        )
+        self._native_status = caps.native_status and isinstance(adapter, StatusIndicator)
+        self._typing = caps.typing_interval_s if isinstance(adapter, Typing) else 0.0
         self._max_429 = max_consecutive_429
-        caps: Capabilities = adapter.capabilities
         self._interval = caps.min_edit_interval_s
-        self._limit = max(MIN_LIMIT, min(caps.max_edit_chars, caps.max_post_chars))
+        self._limit = max(MIN_LIMIT, caps.max_chars)
         self.handles: list[MessageHandle] = []
         """Every platform message this reply spans, in order."""
         self.rate_limited = 0
         """How many 429s this reply met (for metrics and benchmarks)."""
+        self.posts = 0
+        self.edits = 0
+        """Accepted posts (streams opened included) and edits (appends included)."""
         self._text = ""
+        self._status = ""
+        self._status_shown = ""
         self._final: OutgoingMessage | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._started: MessageHandle | None = None
-        self._ticket: Ticket | None = None
+        self._waiting = Waiting()
         self._final_only = False
         self._streak_429 = 0
         self._errors = 0
         self._final_failures = 0
         self._message_failures = 0
         self._final_done = False
+        self._placeholder_due = False
         # Rollover state: messages before `_index` are ended and hold `_frozen`.
         self._index = 0
         self._consumed = 0
@@ -136,8 +160,15 @@ class StreamingReply:
         self._reopen = ""
         self._shown: str | None = None
         self._written: dict[str, float] = {}
+        self._stream: NativeStream | None = None
+        """The native stream writing the current message, once opened."""
+        self._streamed = ""
         self.abandoned: list[MessageHandle] = []
         """Messages left as they were because the final edit to them kept failing."""
+
+    @property
+    def ref(self) -> ConversationRef:
+        return self._ref
 
     @property
     def delivered(self) -> bool:
@@ -151,17 +182,10 @@ class StreamingReply:
 
     # -- the public surface ------------------------------------------------------------------
 
-    async def start(self) -> MessageHandle:
-        """Post the placeholder now (or open the native stream) and start the flusher."""
-        if self._started is not None:
-            return self._started
-        stream = await self._open_native() if self._native_wanted else None
-        if stream is not None:
-            self._started = MessageHandle(ref=self._ref, message_id="")
-        else:
-            self._started = await self._post_placeholder()
-        self._task = asyncio.get_running_loop().create_task(self._run(stream))
-        return self._started
+    def start(self) -> None:
+        """Start the flusher; the first post follows the first text (or a short wait)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
 
     def set_text(self, text: str) -> None:
         """The whole answer so far. Never blocks; only the newest text is ever sent."""
@@ -169,16 +193,19 @@ class StreamingReply:
             self._text = text
             self._wake.set()
 
+    def set_status(self, text: str) -> None:
+        """A status shown apart from the answer ("" clears it); never blocks."""
+        if self._final is None and text != self._status:
+            self._status = text
+            self._wake.set()
+
     async def finish(self, message: OutgoingMessage) -> list[MessageHandle]:
         """Write `message` as the final form (split over messages as needed); always returns."""
         if self._final is None:
             self._final = dataclasses.replace(message, final=True)
-            if self._ticket is not None:
-                self._budget.promote(self._ticket)
+            self._waiting.promote()
             self._wake.set()
-        if self._started is None:  # finished before it started: post the final directly
-            self._started = MessageHandle(ref=self._ref, message_id="")
-            self._task = asyncio.get_running_loop().create_task(self._run(None))
+        self.start()
         assert self._task is not None
         await self._task
         return list(self.handles)
@@ -189,54 +216,97 @@ class StreamingReply:
         note = f"⚠️ {text}"
         return await self.finish(OutgoingMessage.text(f"{partial}\n\n{note}" if partial else note))
 
-    # -- start -------------------------------------------------------------------------------
-
-    async def _open_native(self) -> NativeStream | None:
-        if not (
-            self._adapter.capabilities.native_stream and isinstance(self._adapter, NativeStreaming)
-        ):
-            return None
-        try:
-            return await self._adapter.open_native_stream(self._ref)
-        except Exception:
-            log.warning("delivery.native_open_failed", ref=self._ref.memory_key, exc_info=True)
-            return None
-
-    async def _post_placeholder(self) -> MessageHandle:
-        message = OutgoingMessage.text(self._placeholder, final=False)
-        for attempt in range(self._max_429 + 3):
-            async with self._pacer.turn(self._ref):
-                ticket = Ticket(Priority.FINAL)
-                await self._budget.acquire(ticket)
-                try:
-                    handle = await self._adapter.send(self._ref, message)
-                except RateLimited as exc:
-                    self.rate_limited += 1
-                    self._budget.release(ticket, retry_after=exc.retry_after)
-                    continue
-                except Exception:
-                    self._budget.release(ticket)
-                    if attempt >= 2:
-                        raise
-                    continue
-                self._budget.release(ticket)
-            self.handles.append(handle)
-            self._shown = self._placeholder
-            self._written[handle.message_id] = self._clock.now()
-            return handle
-        raise RateLimited(0.0, method="send")
-
     # -- the flusher -------------------------------------------------------------------------
 
-    async def _run(self, stream: NativeStream | None) -> None:
+    async def _run(self) -> None:
         try:
-            if stream is not None and await self._run_native(stream):
-                return
-            await self._run_edits()
+            await self._await_first_text()
+            await self._loop()
             if self._final_done:
                 await self._mark_leftovers()
         except Exception:
             log.exception("delivery.flusher_crashed", ref=self._ref.memory_key)
+        finally:
+            self._started_showing()
+
+    async def _await_first_text(self) -> None:
+        """Until there is text, a final, a status to post, or `first_post_wait_s` has passed;
+        typing indicators meanwhile. Then the first post may go."""
+        deadline = self._clock.now() + self._first_wait
+        next_typing = self._clock.now()
+        if self._starting is not None:
+            self._starting.append(self)
+        if self._alone():
+            self._placeholder_due = True
+            return
+        await self._wait_for_first_text(deadline, next_typing)
+
+    def _started_showing(self) -> None:
+        """The reply's first words are visible (or it ended): it no longer counts as starting."""
+        if self._starting is not None and self in self._starting:
+            self._starting.remove(self)
+
+    def _alone(self) -> bool:
+        """Nothing to gain by waiting: no typing to show instead, no other reply whose first
+        words are not visible yet, and both the post and the edit that follows would go at
+        once."""
+        return (
+            not self._typing
+            and not self._native
+            and self._starting is not None
+            and len(self._starting) == 1
+            and not self._text.strip()
+            and self._final is None
+            and self._budgets.free(Op.POST, self._ref)
+            and self._budgets.free(Op.EDIT, self._ref)
+        )
+
+    async def _wait_for_first_text(self, deadline: float, next_typing: float) -> None:
+        while self._final is None and not self._text.strip():
+            now = self._clock.now()
+            if self._status and not self._shows_status_natively():
+                break  # post it (or open the native stream that may show it)
+            if self._status != self._status_shown and self._shows_status_natively():
+                await self._write_status()
+                continue
+            if now >= deadline:
+                self._placeholder_due = True
+                return
+            if self._typing and now >= next_typing:
+                await self._type()
+                next_typing = self._clock.now() + self._typing * 0.8
+            wake_at = min(deadline, next_typing) if self._typing else deadline
+            await self._wait_or_wake(wake_at - self._clock.now())
+        self._placeholder_due = bool(self._status and not self._text.strip())
+
+    async def _wait_or_wake(self, delay: float) -> None:
+        if delay <= 0:
+            await asyncio.sleep(0)
+            return
+        self._wake.clear()
+        waiter = asyncio.ensure_future(self._wake.wait())
+        timer = asyncio.ensure_future(self._clock.sleep(delay))
+        try:
+            await asyncio.wait((waiter, timer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+            timer.cancel()
+
+    async def _type(self) -> None:
+        await self._one(Step(Kind.TYPING, "", OutgoingMessage.text(""), ""))
+
+    def _shows_status_natively(self) -> bool:
+        return self._native_status or isinstance(self._stream, NativeStatusStream)
+
+    async def _write_status(self) -> None:
+        await self._one(Step(Kind.STATUS, self._status, OutgoingMessage.text(""), ""))
+
+    async def _one(self, step: Step) -> None:
+        """Make one call outside the flusher's loop (while waiting for the first text)."""
+        async with self._budgets.slot(OPS[step.kind], self._ref, Priority.STREAM) as slot:
+            retry_after = await self._act(step)
+            if retry_after is not None:
+                slot.refused(retry_after)
 
     async def _idle(self) -> bool:
         """Wait for something to do; False means the reply is finished."""
@@ -248,30 +318,31 @@ class StreamingReply:
             self._wake.clear()
             await self._wake.wait()
 
-    async def _run_edits(self) -> None:
+    async def _loop(self) -> None:
         while await self._idle():
             step = self._plan()
             if step is None:
                 continue
-            post = step.post
-            if not post:
+            if step.kind in (Kind.EDIT, Kind.APPEND):
                 await self._sleep_until(self._written.get(self._current_id(), 0.0) + self._interval)
-            async with self._pacer.turn(self._ref) if post else nullcontext():
-                self._ticket = Ticket(
-                    Priority.FINAL if self._final is not None else Priority.STREAM
-                )
-                await self._budget.acquire(self._ticket)
-                ticket, self._ticket = self._ticket, None
-                step = self._plan()  # the newest text, now that the slot is ours
+            # A new message (the first words of an answer, or its next part) goes ahead of
+            # streaming edits; so does everything once the answer is final.
+            opens = step.kind in (Kind.POST, Kind.OPEN)
+            priority = Priority.FINAL if self._final is not None or opens else Priority.STREAM
+            async with self._budgets.slot(
+                OPS[step.kind], self._ref, priority, self._waiting
+            ) as slot:
+                planned, step = step, self._plan()  # the newest text, now that the slot is ours
                 if (
                     step is None
-                    or (step.post and not post)
+                    or OPS[step.kind] is not OPS[planned.kind]
                     or (self._final_only and self._final is None)
                 ):
-                    self._budget.release(ticket)
+                    slot.used = False
                     continue
                 retry_after = await self._act(step)
-                self._budget.release(ticket, retry_after=retry_after)
+                if retry_after is not None:
+                    slot.refused(retry_after)
             if self._final is not None and self._final_failures >= GIVE_UP_AFTER:
                 log.error(
                     "delivery.final_gave_up", ref=self._ref.memory_key, handles=len(self.handles)
@@ -281,7 +352,15 @@ class StreamingReply:
     def _current_id(self) -> str:
         return self.handles[self._index].message_id if self._index < len(self.handles) else ""
 
-    def _plan(self) -> _Step | None:
+    def _status_line(self, rest: str) -> str:
+        """`rest` with the status under it, while it has one that is not shown natively."""
+        if not self._status or self._shows_status_natively():
+            return rest
+        line = f"_{self._status}_"
+        shown = f"{rest}\n\n{line}" if rest.strip() else line
+        return shown if len(shown) <= self._limit else rest
+
+    def _plan(self) -> Step | None:
         """The next call to make from the newest state, or None when nothing is to be done."""
         final = self._final
         text = final.text_markdown if final is not None else self._text
@@ -289,21 +368,33 @@ class StreamingReply:
             # The final text changed what earlier messages hold: rewrite them in place.
             self._index, self._consumed, self._frozen, self._reopen = 0, 0, "", ""
             self._shown = None
+        if final is None and self._status != self._status_shown and self._shows_status_natively():
+            return Step(Kind.STATUS, self._status, OutgoingMessage.text(""), text)
         rest = self._reopen + text[self._consumed :]
+        native = self._native and self._index >= len(self.handles)
+        if native:
+            if self._stream is None:
+                wanted = rest.strip() or final or self._status or self._placeholder_due
+                return Step(Kind.OPEN, "", OutgoingMessage.text(""), text) if wanted else None
+            return native_step(text, rest, final, self._streamed, self._reopen, self._limit)
         post = self._index >= len(self.handles)
+        write = Kind.POST if post else Kind.EDIT
         if len(rest) > self._limit:
             piece = cut(rest, self._limit, keep=len(self._reopen))
             message = OutgoingMessage.text(piece.head, final=True)
             if not post and self._shown == piece.head:
                 self._advance(text, piece.taken, piece.reopen)
                 return self._plan()
-            return _Step(piece.head, message, post, text, piece.taken, piece.reopen)
+            return Step(write, piece.head, message, text, piece.taken, piece.reopen)
         if final is not None:
             message = dataclasses.replace(final, text_markdown=rest)
-            return _Step(rest, message, post, text, done=True)
-        if not text.strip() or (rest == self._shown and not post):
+            return Step(write, rest, message, text, done=True)
+        shown = self._status_line(rest)
+        if not shown.strip() and post and self._placeholder_due:
+            shown = PLACEHOLDER
+        if not shown.strip() or (shown == self._shown and not post):
             return None
-        return _Step(rest, OutgoingMessage.text(rest, final=False), post, text)
+        return Step(write, shown, OutgoingMessage.text(shown, final=False), text)
 
     def _advance(self, text: str, taken: int, reopen: str) -> None:
         self._consumed += taken - len(self._reopen)
@@ -312,40 +403,115 @@ class StreamingReply:
         self._index += 1
         self._shown = None
 
-    async def _act(self, step: _Step) -> float | None:
-        """Make one call; returns a 429's retry_after for the budget."""
+    def _first_message(self, message: OutgoingMessage) -> tuple[OutgoingMessage, Origin | None]:
+        """The first post of the reply goes through the origin and carries the reply reference."""
+        if self.handles or self._index:
+            return message, None
+        origin = self._origin
+        if origin is not None and not origin.token_valid(self._clock.now()):
+            origin = None
+        if self._reply_to:
+            message = dataclasses.replace(message, reply_to=self._reply_to)
+        return message, origin
+
+    async def _act(self, step: Step) -> float | None:
+        """Make one call; returns a 429's retry_after for the budgets."""
         try:
-            if step.post:
-                handle = await self._adapter.send(self._ref, step.message)
-                self.handles.append(handle)
-            else:
-                await self._adapter.edit(self.handles[self._index], step.message)
+            await self._call(step)
         except RateLimited as exc:
             self.rate_limited += 1
             self._streak_429 += 1
             self._final_failures += self._final is not None
             if self._streak_429 >= self._max_429 and not self._final_only:
-                self._final_only = True
-                log.warning(
-                    "delivery.final_only", ref=self._ref.memory_key, after_429=self._streak_429
-                )
+                if self._stream is not None:
+                    self._leave_native("rate limited")
+                else:
+                    self._final_only = True
+                    log.warning(
+                        "delivery.final_only", ref=self._ref.memory_key, after_429=self._streak_429
+                    )
             return exc.retry_after
         except MessageTooLong as exc:
             self._shrink(len(step.text), exc)
             return None
         except Exception:
-            self._failed(step)
+            if step.kind in (Kind.OPEN, Kind.APPEND, Kind.FINISH):
+                log.warning("delivery.native_fallback", ref=self._ref.memory_key, exc_info=True)
+                self._leave_native("stream error")
+            elif step.kind is Kind.STATUS:
+                log.info("delivery.status_failed", ref=self._ref.memory_key, exc_info=True)
+                self._native_status = False  # shown as a line from now on
+                self._status_shown = step.text
+            elif step.kind is Kind.TYPING:
+                log.info("delivery.typing_failed", ref=self._ref.memory_key, exc_info=True)
+                self._typing = 0.0
+            else:
+                self._failed(step)
             return None
         self._streak_429 = 0
         self._errors = 0
         self._message_failures = 0
-        self._written[self.handles[self._index].message_id] = self._clock.now()
+        if step.kind is Kind.STATUS:
+            self._status_shown = step.text
+        if step.kind in (Kind.STATUS, Kind.TYPING, Kind.OPEN):
+            return None
+        self._written[self._current_id()] = self._clock.now()
         self._shown = step.text
+        if step.text.strip() not in ("", PLACEHOLDER):
+            self._started_showing()
+        if step.kind is Kind.APPEND:
+            self._streamed = step.text
         if step.taken is not None:
             self._advance(step.source, step.taken, step.reopen)
         elif step.done:
             self._final_done = True
         return None
+
+    async def _call(self, step: Step) -> None:
+        if step.kind is Kind.POST:
+            message, origin = self._first_message(step.message)
+            self.handles.append(await self._adapter.send(self._ref, message, origin=origin))
+            self.posts += 1
+        elif step.kind is Kind.EDIT:
+            await self._adapter.edit(self.handles[self._index], step.message)
+            self.edits += 1
+        elif step.kind is Kind.OPEN:
+            assert isinstance(self._adapter, NativeStreaming)
+            stream = await self._adapter.open_native_stream(self._ref, self._origin)
+            if stream is None:
+                self._native = False
+            else:
+                self._stream, self._streamed = stream, ""
+                self.posts += 1
+        elif step.kind is Kind.APPEND:
+            assert self._stream is not None
+            await self._stream.append(step.message.text_markdown)
+            self.edits += 1
+        elif step.kind is Kind.FINISH:
+            assert self._stream is not None
+            self.handles.append(await self._stream.finish(step.message))
+            self._stream, self._streamed = None, ""
+            self.edits += 1
+        elif step.kind is Kind.TYPING:
+            assert isinstance(self._adapter, Typing)
+            await self._adapter.typing(self._ref)
+        elif isinstance(self._stream, NativeStatusStream):
+            await self._stream.set_status(step.text)
+        else:
+            assert isinstance(self._adapter, StatusIndicator)
+            await self._adapter.set_status(self._ref, step.text)
+
+    def _leave_native(self, why: str) -> None:
+        """Carry on with edits: adopt the stream's message when it has one."""
+        log.info("delivery.native_left", ref=self._ref.memory_key, why=why)
+        stream, self._stream, self._native = self._stream, None, False
+        handle = stream.handle if stream is not None else None
+        if handle is not None and handle.message_id:
+            self.handles.append(handle)
+            self._written[handle.message_id] = self._clock.now()
+            self._shown = self._streamed
+        self._streamed = ""
+        self._streak_429 = 0
 
     def _shrink(self, length: int, exc: MessageTooLong) -> None:
         target = exc.limit if exc.limit is not None and exc.limit < length else int(length * 0.8)
@@ -363,12 +529,13 @@ class StreamingReply:
         if self._errors >= self._max_429:
             self._final_only = True
 
-    def _failed(self, step: _Step) -> None:
-        log.warning("delivery.call_failed", ref=self._ref.memory_key, post=step.post, exc_info=True)
+    def _failed(self, step: Step) -> None:
+        post = step.kind is Kind.POST
+        log.warning("delivery.call_failed", ref=self._ref.memory_key, post=post, exc_info=True)
         self._written[self._current_id()] = self._clock.now()  # pace retries like edits
         self._count_error()
         self._message_failures += 1
-        if self._final is not None and not step.post and self._message_failures >= FINAL_ATTEMPTS:
+        if self._final is not None and not post and self._message_failures >= FINAL_ATTEMPTS:
             # Last resort: leave this message as it is and post the rest as a new one.
             self.abandoned.append(self.handles.pop(self._index))
             self._shown = None
@@ -377,62 +544,18 @@ class StreamingReply:
     async def _mark_leftovers(self) -> None:
         """After a rewrite that needed fewer messages, say so in the ones left over."""
         for handle in self.handles[self._index + 1 :]:
-            for _ in range(FINAL_ATTEMPTS):
-                ticket = Ticket(Priority.FINAL)
-                await self._budget.acquire(ticket)
-                retry_after: float | None = None
-                try:
-                    await self._adapter.edit(handle, OutgoingMessage.text(MERGED_NOTE))
-                    break
-                except RateLimited as exc:
-                    retry_after = exc.retry_after
-                except Exception:
-                    log.warning("delivery.leftover_failed", ref=self._ref.memory_key, exc_info=True)
-                finally:
-                    self._budget.release(ticket, retry_after=retry_after)
+            note = OutgoingMessage.text(MERGED_NOTE)
+            try:
+                await self._budgets.call(
+                    Op.EDIT,
+                    self._ref,
+                    partial(self._adapter.edit, handle, note),
+                    attempts=FINAL_ATTEMPTS,
+                )
+            except Exception:
+                log.warning("delivery.leftover_failed", ref=self._ref.memory_key, exc_info=True)
 
     async def _sleep_until(self, deadline: float) -> None:
         delay = deadline - self._clock.now()
         if delay > 0:
             await self._clock.sleep(delay)
-
-    # -- native streams ----------------------------------------------------------------------
-
-    async def _run_native(self, stream: NativeStream) -> bool:
-        """Stream natively; True when finished there, False to fall back to edits."""
-        sent = ""
-        last = float("-inf")
-        streak = 0
-        while True:
-            while self._final is None and (self._text == sent or not self._text.startswith(sent)):
-                self._wake.clear()
-                await self._wake.wait()
-            await self._sleep_until(last + self._interval)
-            ticket = Ticket(Priority.FINAL if self._final is not None else Priority.STREAM)
-            self._ticket = ticket
-            await self._budget.acquire(ticket)
-            self._ticket = None
-            final = self._final
-            text = final.text_markdown if final is not None else self._text
-            retry_after: float | None = None
-            try:
-                if text.startswith(sent) and text != sent:
-                    await stream.append(text[len(sent) :])
-                    sent, streak = text, 0
-                elif final is not None:
-                    self.handles.append(await stream.finish(final))
-                    self._final_done = True
-                    return True
-            except RateLimited as exc:
-                self.rate_limited += 1
-                retry_after = exc.retry_after
-                streak += 1
-                if streak >= self._max_429:
-                    log.warning("delivery.native_rate_limited", ref=self._ref.memory_key)
-                    return False
-            except Exception:
-                log.warning("delivery.native_fallback", ref=self._ref.memory_key, exc_info=True)
-                return False
-            finally:
-                last = self._clock.now()
-                self._budget.release(ticket, retry_after=retry_after)

@@ -1,9 +1,14 @@
-"""The approval card and its decided forms: pure functions of an `ApprovalRequest`."""
+"""The approval card and its decided forms: pure functions of an `ApprovalRequest`; and the
+status a turn shows while its tools run."""
 
 from __future__ import annotations
 
-from bot.messages import Button, ButtonStyle, OutgoingMessage
+from collections.abc import Sequence
+
+from bot.llm.types import ToolCall
+from bot.messages import Action, ActionStyle, OutgoingMessage
 from bot.tools.approvals import ApprovalRequest, ApprovalStatus
+from bot.tools.registry import ToolRegistry
 
 REASON_CHARS = 300
 
@@ -26,11 +31,9 @@ def approval_card(req: ApprovalRequest) -> OutgoingMessage:
     lines.append(f"Approval id: `{req.id}` (approve or deny with the buttons or the command).")
     return OutgoingMessage(
         text_markdown="\n".join(lines),
-        buttons=(
-            Button(
-                label="Approve", action="approve", approval_id=req.id, style=ButtonStyle.PRIMARY
-            ),
-            Button(label="Deny", action="deny", approval_id=req.id, style=ButtonStyle.DANGER),
+        actions=(
+            Action(id="approve", label="Approve", value=req.id, style=ActionStyle.PRIMARY),
+            Action(id="deny", label="Deny", value=req.id, style=ActionStyle.DANGER),
         ),
     )
 
@@ -48,3 +51,14 @@ def decided_card(req: ApprovalRequest) -> OutgoingMessage:
     lines = _body(req)[:-1]
     lines[0] = f"**Tool:** `{req.tool}`"
     return OutgoingMessage(text_markdown="\n".join([*lines, f"**{outcome}**"]))
+
+
+def status_text(registry: ToolRegistry, calls: Sequence[ToolCall]) -> str:
+    """A short status shown while tools run, e.g. "Searching the knowledge base…"."""
+    texts: list[str] = []
+    for call in calls:
+        tool = registry.get(call.name)
+        text = tool.status if tool and tool.status else f"Running {call.name}…"
+        if text not in texts:
+            texts.append(text)
+    return " ".join(texts) or "Working…"

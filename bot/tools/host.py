@@ -4,15 +4,22 @@ How this works
 --------------
 `handle_calls` checks every call against the registry (unknown tool, invalid JSON, schema,
 precheck → an error tool message, nothing runs). Calls whose risk for their arguments is `read`
-run at once, concurrently, each under its timeout and the turn's remaining time. If no call needs
-approval the step's tool messages go back in the order the model asked (`ToolResults`).
+run at once, concurrently (`CallRunner`), each under its timeout and the turn's remaining time.
+If no call needs approval the step's tool messages go back in the order the model asked
+(`ToolResults`).
 
 Otherwise the turn pauses (`bot.tools.approvals` has the state machine): the turn and one
 `ApprovalRequest` per such call are stored, then a card per request is posted, an expiry timer is
-armed, and `Paused` goes back to the core. A click (`on_click`) or a typed `/approve <id>` /
-`/deny <id>` (`on_command`) decides through the store's conditional update; only the winner edits
-the card and, if approved, runs the tool — once. When every request of the turn is final, the turn
-is claimed once and handed to `TurnResumer.resume` with the stored messages plus the tool messages.
+armed, and `Paused` goes back to the core.
+
+A decision is taken at once, when the person clicks (`on_click`) or types `approve <id>` /
+`deny <id>` (`on_command`), by the store's conditional update (`judge`): of any number of
+clicks, replays and workers, one wins. The click gets its `ActionResult` straight away (the
+decided card, or a private refusal), which the adapter shows in the platform's synchronous
+response where it has one; the slow part (`carry_out`: audit, run the approved tool once, store
+the outcome, resume the turn) is handed back to be queued in the conversation. When every
+request of the turn is final, the turn is claimed once and handed to `TurnResumer.resume` with
+the stored messages plus the tool messages.
 
 Everything a decision needs is read back from the store, so a click on a card posted before a
 restart resolves the same way. `start()` re-arms timers for pending requests and expires those
@@ -22,7 +29,7 @@ whose time passed while the process was down; `close()` cancels the timers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -30,8 +37,9 @@ from typing import Protocol
 
 import structlog
 
+from bot.core.actions import Decision
 from bot.core.toolhost import Paused, ToolOutcome, ToolResults, TurnContext, TurnResumer
-from bot.events import ButtonClick, Command
+from bot.events import ActionClick, ActionResult, Command, Origin
 from bot.llm.types import ChatMessage, ToolCall, ToolSpec
 from bot.messages import OutgoingMessage
 from bot.refs import Author, ConversationRef, MessageHandle
@@ -45,10 +53,11 @@ from bot.tools.approvals import (
     new_approval_id,
 )
 from bot.tools.builtin.schedule import MessageScheduler, register_poster, unregister_poster
-from bot.tools.cards import approval_card, decided_card
+from bot.tools.cards import approval_card, decided_card, status_text
 from bot.tools.redact import args_hash, args_preview
-from bot.tools.registry import ApproverPolicy, CheckedCall, ToolContext, ToolRegistry
-from bot.tools.results import error_message, result_message, tool_message
+from bot.tools.registry import ApproverPolicy, CheckedCall, ToolRegistry
+from bot.tools.results import error_message, tool_message
+from bot.tools.runner import CallRunner
 from bot.tools.wallclock import WallClock
 
 log = structlog.get_logger(__name__)
@@ -59,24 +68,24 @@ start-up sweep treats it as interrupted."""
 ACTIONS = {"approve": ApprovalStatus.APPROVED, "deny": ApprovalStatus.DENIED}
 
 
-class PrivateSender(Protocol):
-    async def send_private(
-        self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, hint: str = ""
-    ) -> None: ...
-
-
 class CardDelivery(Protocol):
     """The part of `bot.delivery.Delivery` the host uses."""
 
-    @property
-    def adapter(self) -> PrivateSender: ...
-
     async def post(
-        self, ref: ConversationRef, message: OutgoingMessage, *, priority: bool = True
+        self,
+        ref: ConversationRef,
+        message: OutgoingMessage,
+        *,
+        priority: bool = True,
+        origin: Origin | None = None,
     ) -> MessageHandle: ...
 
     async def update(
         self, handle: MessageHandle, message: OutgoingMessage, *, priority: bool = True
+    ) -> None: ...
+
+    async def private(
+        self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, origin: Origin
     ) -> None: ...
 
 
@@ -105,9 +114,11 @@ class ApprovingToolHost:
         self.resumer = resumer
         self.wall = wall
         self.limits = limits
+        self.runner = CallRunner(
+            registry=registry, store=store, wall=wall, turn_timeout_s=limits.turn_timeout_s
+        )
         self._deliveries: dict[str, CardDelivery] = {}
         self._timers: dict[str, asyncio.Task[None]] = {}
-        self._deadlines: dict[str, float] = {}
         self.scheduler = scheduler
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -153,13 +164,7 @@ class ApprovingToolHost:
         return self.registry.specs()
 
     def status_text(self, calls: Sequence[ToolCall]) -> str:
-        texts: list[str] = []
-        for call in calls:
-            tool = self.registry.get(call.name)
-            text = tool.status if tool and tool.status else f"Running {call.name}…"
-            if text not in texts:
-                texts.append(text)
-        return " ".join(texts) or "Working…"
+        return status_text(self.registry, calls)
 
     async def handle_calls(
         self, turn: TurnContext, calls: Sequence[ToolCall], delivery: CardDelivery
@@ -180,11 +185,13 @@ class ApprovingToolHost:
                 known[call.id] = checked
             else:
                 (waits if checked.risk.needs_approval else now_runs).append(checked)
-        remaining = self._remaining(turn.turn_id)
+        remaining = self.runner.remaining(turn.turn_id)
         outputs = await asyncio.gather(
             *(
-                self._execute(
-                    c, self._context(turn.ref, turn.author, c.call.id, turn.turn_id), remaining
+                self.runner.execute(
+                    c,
+                    self.runner.context(turn.ref, turn.author, c.call.id, turn.turn_id),
+                    remaining,
                 )
                 for c in now_runs
             )
@@ -251,103 +258,75 @@ class ApprovingToolHost:
         return Paused(notice=f"Waiting for approval to run {names}…")
 
     # --- ToolHost: the person side --------------------------------------------------------------
-    async def on_click(self, click: ButtonClick, delivery: CardDelivery) -> None:
-        if click.action not in ACTIONS:
-            log.warning("unknown button action", action=click.action)
-            return
-        await self.decide(
-            click.approval_id,
-            click.action,
-            author=click.author,
-            ref=click.ref,
-            delivery=delivery,
-            card=click.message,
-        )
+    async def on_click(self, click: ActionClick) -> Decision:
+        """An Approve/Deny click (already deduped): decided now, carried out when queued."""
+        result, won = await self.judge(click.value, click.action_id, click.author, click.ref)
+        if won is None:
+            return Decision(result=result)
+        return Decision(result=result, then=partial(self.carry_out, won))
 
-    async def on_command(self, command: Command, delivery: CardDelivery) -> bool:
-        if command.name not in ACTIONS:
-            return False
-        if len(command.args) != 1:
-            await self._private(
-                delivery,
-                command.ref,
-                command.author,
-                f"Usage: /{command.name} <approval id>",
-                command.response_hint,
-            )
-            return True
-        await self.decide(
-            command.args[0],
-            command.name,
-            author=command.author,
-            ref=command.ref,
-            delivery=delivery,
-            hint=command.response_hint,
-        )
-        return True
-
-    async def decide(
-        self,
-        approval_id: str,
-        action: str,
-        *,
-        author: Author,
-        ref: ConversationRef,
-        delivery: CardDelivery,
-        card: MessageHandle | None = None,
-        hint: str = "",
+    async def on_command(
+        self, command: Command, action: str, approval_id: str, delivery: CardDelivery
     ) -> None:
-        """Apply one person's decision; every refusal goes privately to them and changes nothing."""
-        self.attach(ref.platform, delivery)
+        """Typed `approve <id>` / `deny <id>` (platforms and the console without buttons)."""
+        self.attach(command.ref.platform, delivery)
+        result, won = await self.judge(approval_id, action, command.author, command.ref)
+        if result.private is not None:
+            try:
+                await delivery.private(
+                    command.ref, command.author.id, result.private, origin=command.origin
+                )
+            except Exception:
+                log.exception("could not send a private note")
+        if won is not None:
+            await self._edit_card(won)
+            await self.carry_out(won)
+
+    async def judge(
+        self, approval_id: str, action: str, author: Author, ref: ConversationRef
+    ) -> tuple[ActionResult, ApprovalRequest | None]:
+        """Apply one person's decision now: what they see, and the request if theirs won.
+        Every refusal is private to them and changes nothing."""
+        if action not in ACTIONS:
+            return _private(f"Unknown action {action!r}."), None
         req = await self.store.get(approval_id.strip())
         if req is None:
-            await self._private(
-                delivery, ref, author, f"There is no approval request `{approval_id}`.", hint
-            )
-            return
+            return _private(f"There is no approval request `{approval_id}`."), None
         who = author.qualified_id(ref.platform)
         tool = self.registry.get(req.tool)
         policy = tool.approvers if tool else ApproverPolicy()  # a tool since removed: the default
         if not policy.allows(who, requested_by=req.requested_by, admins=self.limits.admins):
             await self._audit(req, "refused", who, "not allowed to decide")
-            await self._private(
-                delivery,
-                ref,
-                author,
-                "You can't approve this: only "
-                f"{req.requester_name or req.requested_by} or an admin can decide.",
-                hint,
-            )
-            return
+            name = req.requester_name or req.requested_by
+            return _private(f"You can't approve this: only {name} or an admin can decide."), None
         if req.status is not ApprovalStatus.PENDING:
-            await self._private(delivery, ref, author, _already(req), hint)
-            return
+            return _private(_already(req)), None
         now = self.wall.now()
         if req.expires_at <= now:
             await self._expire(req.id)
-            await self._private(
-                delivery, ref, author, "This request expired — the tool was not run.", hint
-            )
-            return
+            return _private("This request expired — the tool was not run."), None
         status = ACTIONS[action]
         won = await self.store.decide(
             req.id, status, decided_by=who, decided_by_name=author.display_name or author.id, at=now
         )
         if not won:
             latest = await self.store.get(req.id)
-            await self._private(delivery, ref, author, _already(latest or req), hint)
-            return
+            return _private(_already(latest or req)), None
         self._disarm(req.id)
         req = await self._reload(req.id)
-        await self._edit_card(req, card)
         await self._audit(req, status.value, who)
-        if status is ApprovalStatus.APPROVED:
-            message, result = await self._run_approved(req)
+        return ActionResult(update=decided_card(req)), req
+
+    async def carry_out(self, req: ApprovalRequest) -> None:
+        """The slow part of a decision that won: run the tool once if approved, store the
+        outcome, resume the turn when all its requests are final."""
+        if req.status is ApprovalStatus.APPROVED:
+            message, result = await self.runner.run_approved(req)
         else:
             result = "declined"
             message = (
-                f"{req.decided_by_name or who} declined this call of {req.tool}; it was not run. "
-                "Continue without it."
+                f"{req.decided_by_name or req.decided_by} declined this call of {req.tool}; it was "
+                "not run. Continue without it."
             )
         await self._finish(req, result, message)
 
@@ -383,7 +362,7 @@ class ApprovingToolHost:
             return
         self._disarm(approval_id)
         req = await self._reload(approval_id)
-        await self._edit_card(req, None)
+        await self._edit_card(req)
         await self._audit(req, "expired", SYSTEM_DECIDER)
         await self._finish(
             req,
@@ -417,23 +396,7 @@ class ApprovingToolHost:
                 )
         await self._maybe_resume(turn_id)
 
-    # --- running and resuming ---------------------------------------------------------------
-    async def _run_approved(self, req: ApprovalRequest) -> tuple[str, str]:
-        """Run the approved call exactly as stored; (tool message content, audit result)."""
-        turn = await self.store.paused_turn(req.turn_id)
-        call = _find_call(turn, req.tool_call_id) if turn else None
-        if turn is None or call is None or args_hash(call.arguments) != req.args_hash:
-            return (
-                f"Error from tool {req.tool}: the stored call could not be found; not run.",
-                "error: stored call missing",
-            )
-        checked = self.registry.check(call)  # the tool or its allowlist may have changed since
-        if isinstance(checked, ChatMessage):
-            return checked.content, "not run: " + checked.content
-        ctx = self._context(turn.ref, turn.author, call.id, turn.turn_id)
-        message, result = await self._execute(checked, ctx, None)
-        return message.content, result
-
+    # --- resuming -----------------------------------------------------------------------------
     async def _finish(self, req: ApprovalRequest, result: str, output: str) -> None:
         await self.store.finish(req.id, result=result, output=output)
         await self._audit(req, "result", req.decided_by or SYSTEM_DECIDER, result)
@@ -446,90 +409,33 @@ class ApprovingToolHost:
             return
         if not await self.store.claim_resume(turn_id):
             return
-        self._deadlines.pop(turn_id, None)  # the time cap counts tool time, not time waiting
-        outputs = {a.tool_call_id: a for a in approvals}
-        done = {m.tool_call_id: m for m in turn.done}
-        results: list[ChatMessage] = []
-        for call in turn.messages[-1].tool_calls:
-            if call.id in done:
-                results.append(done[call.id])
-            elif call.id in outputs:
-                results.append(tool_message(call, outputs[call.id].output or ""))
+        self.runner.forget(turn_id)
         try:
             await self.resumer.resume(
                 turn.ref,
                 turn.author,
-                [*turn.messages, *results],
+                [*turn.messages, *_results(turn, approvals)],
                 turn_id=turn.turn_id,
                 step=turn.step,
             )
         except Exception:
             log.exception("resuming the turn failed", turn_id=turn_id)
 
-    async def _execute(
-        self, checked: CheckedCall, ctx: ToolContext, remaining: float | None
-    ) -> tuple[ChatMessage, str]:
-        call, tool = checked.call, checked.tool
-        timeout = tool.timeout_s if remaining is None else min(tool.timeout_s, remaining)
-        if timeout <= 0:
-            return error_message(call, "the turn's time limit was reached; not run."), (
-                "not run: turn time"
-            )
-        try:
-            async with asyncio.timeout(timeout):
-                output = await tool.run(call.arguments, ctx)
-        except TimeoutError:
-            return error_message(call, f"timed out after {timeout:g} s."), "error: timeout"
-        except Exception as exc:
-            log.info("tool failed", tool=tool.name, error=repr(exc))
-            failure = error_message(call, f"failed: {exc or type(exc).__name__}")
-            return failure, f"error: {exc!r}"[:500]
-        return result_message(call, output, tool.max_output_chars), f"ok ({len(output)} chars)"
-
     # --- helpers ----------------------------------------------------------------------------
-    def _context(
-        self, ref: ConversationRef, author: Author, call_id: str, turn_id: str
-    ) -> ToolContext:
-        return ToolContext(
-            ref=ref, author=author, call_id=call_id, turn_id=turn_id, now=self.wall.now()
-        )
-
-    def _remaining(self, turn_id: str) -> float:
-        """Seconds left of the turn's time cap, counted from the host's first call in the turn."""
-        now = self.wall.clock.now()
-        if len(self._deadlines) > 1000:  # turns that never paused are never popped: prune
-            self._deadlines = {k: v for k, v in self._deadlines.items() if v > now}
-        deadline = self._deadlines.setdefault(turn_id, now + self.limits.turn_timeout_s)
-        return deadline - now
-
     async def _reload(self, approval_id: str) -> ApprovalRequest:
         req = await self.store.get(approval_id)
         assert req is not None, approval_id
         return req
 
-    async def _edit_card(self, req: ApprovalRequest, fallback: MessageHandle | None) -> None:
+    async def _edit_card(self, req: ApprovalRequest) -> None:
         delivery = self._deliveries.get(req.ref.platform)
-        handle = (
-            MessageHandle(ref=req.ref, message_id=req.card_message_id)
-            if req.card_message_id
-            else fallback
-        )
-        if delivery is None or handle is None:
+        if delivery is None or not req.card_message_id:
             return
         try:
+            handle = MessageHandle(ref=req.ref, message_id=req.card_message_id)
             await delivery.update(handle, decided_card(req))
         except Exception:
             log.exception("could not edit the approval card", approval_id=req.id)
-
-    async def _private(
-        self, delivery: CardDelivery, ref: ConversationRef, author: Author, text: str, hint: str
-    ) -> None:
-        try:
-            await delivery.adapter.send_private(
-                ref, author.id, OutgoingMessage.text(text), hint=hint
-            )
-        except Exception:
-            log.exception("could not send a private note")
 
     async def _audit(self, req: ApprovalRequest, event: str, actor: str, detail: str = "") -> None:
         await self.store.add_audit(
@@ -555,9 +461,21 @@ class ApprovingToolHost:
         )
 
 
-def _find_call(turn: PausedTurn, call_id: str) -> ToolCall | None:
-    calls: Iterable[ToolCall] = turn.messages[-1].tool_calls if turn.messages else ()
-    return next((c for c in calls if c.id == call_id), None)
+def _results(turn: PausedTurn, approvals: Sequence[ApprovalRequest]) -> list[ChatMessage]:
+    """The step's tool messages in the order the model asked for the calls."""
+    outputs = {a.tool_call_id: a for a in approvals}
+    done = {m.tool_call_id: m for m in turn.done}
+    results: list[ChatMessage] = []
+    for call in turn.messages[-1].tool_calls:
+        if call.id in done:
+            results.append(done[call.id])
+        elif call.id in outputs:
+            results.append(tool_message(call, outputs[call.id].output or ""))
+    return results
+
+
+def _private(text: str) -> ActionResult:
+    return ActionResult(private=OutgoingMessage.text(text))
 
 
 def _already(req: ApprovalRequest) -> str:

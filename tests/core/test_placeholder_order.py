@@ -1,14 +1,13 @@
-"""When a question's placeholder goes out: at once when nothing earlier in the conversation will
-show anything more, after the earlier answer's final form when that answer is still streaming."""
+"""Replies appear in the order of the questions: a question asked while the answer before it
+is still streaming gets its first post only after that answer's final form."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 
-from bot.events import IncomingMessage
+from bot.events import IncomingMessage, Origin, OriginKind
 from bot.llm.types import LLMRequest, StreamEvent
-from bot.ports import MessageStatus
 from tests.core.conftest import ADA, Harness, channel, start_harness
 from tests.fakes.scripted_model import ScriptedModel
 
@@ -31,7 +30,14 @@ class GatedModel(ScriptedModel):
 async def _ask(h: Harness, text: str) -> None:
     assert h.app.pipeline is not None
     await h.app.pipeline(
-        IncomingMessage(event_id=text, ref=channel(), author=ADA, text=text, mentions_bot=True)
+        IncomingMessage(
+            origin=Origin(kind=OriginKind.MESSAGE),
+            event_id=text,
+            ref=channel(),
+            author=ADA,
+            text=text,
+            mentions_bot=True,
+        )
     )
 
 
@@ -50,40 +56,6 @@ async def _until(condition) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("condition never held")
-
-
-async def test_a_question_behind_bookkeeping_gets_its_placeholder_at_once(tmp_path) -> None:
-    h = await start_harness(tmp_path)
-    store, saving, booked = h.app.store, asyncio.Event(), asyncio.Event()
-    update_message = store.update_message
-
-    async def slow_bookkeeping(*args, **kwargs) -> None:
-        if kwargs.get("status") is MessageStatus.FINAL:  # the answer is shown; now its row
-            saving.set()
-            await booked.wait()
-        await update_message(*args, **kwargs)
-
-    store.update_message = slow_bookkeeping  # type: ignore[method-assign]
-    try:
-        await _ask(h, "first")
-        await _until(saving.is_set)
-        assert "You said: Ada: first" in _shown(h)  # shown, its row not saved yet
-        await _ask(h, "second")
-        await _until(lambda: _sends(h) == ["…", "…"])
-        assert not booked.is_set()  # the placeholder did not wait for the first turn's writes
-        booked.set()
-        await h.app.settled()
-        assert h.last_text() == "You said: Ada: second"
-        history = await store.history(channel().memory_key)
-        assert [m.text for m in history] == [
-            "first",
-            "You said: Ada: first",
-            "second",
-            "You said: Ada: second",
-        ]
-    finally:
-        booked.set()
-        await h.app.stop()
 
 
 async def test_a_question_behind_a_streaming_answer_waits_for_its_final_form(tmp_path) -> None:

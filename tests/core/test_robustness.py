@@ -8,9 +8,10 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.core.access import Access
-from bot.core.commands import Commands, text_command
+from bot.core.commands import Commands
+from bot.core.grammar import Invocation, parse
 from bot.delivery import Delivery
-from bot.events import Command
+from bot.events import Command, Origin, OriginKind
 from bot.llm.types import Answering, Finish, TextDelta
 from bot.ports import MessageStatus, Passage
 from tests.core.conftest import ADA, Harness, channel, start_harness
@@ -28,10 +29,31 @@ from tests.fakes.scripted_model import ScriptedModel
         ("help me with the deploy", None),
         ("reset the router, how?", None),
         ("approve this plan please", None),
+        ("kb is slow today", None),
     ],
 )
 def test_text_commands_are_exact(text, expected) -> None:
-    assert text_command(text) == expected
+    parsed = parse(text, typed=True)
+    assert (parsed.name, parsed.args) == expected if expected else parsed is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ("help", ())),
+        ("help", ("help", ())),
+        ("ask what is up", ("ask", ("what", "is", "up"))),
+        ("ask", ("usage", ("ask",))),
+        ("how do I deploy?", ("ask", ("how", "do", "I", "deploy?"))),
+        ("kb", ("usage", ("kb",))),
+        ("kb search", ("usage", ("kb",))),
+        ("KB Status", ("kb", ("status",))),
+        ("approve nope", ("usage", ("approve",))),
+    ],
+)
+def test_slash_commands_share_the_grammar(text, expected) -> None:
+    parsed = parse(text, typed=False)
+    assert parsed is not None and (parsed.name, parsed.args) == expected
 
 
 async def test_mentioning_reset_clears_the_thread(harness: Harness) -> None:
@@ -39,7 +61,7 @@ async def test_mentioning_reset_clears_the_thread(harness: Harness) -> None:
     await harness.say("My name is Ada.", ref=thread)
     await harness.say("reset", ref=thread)
     assert await harness.app.store.history(thread.memory_key) == []
-    assert "forgotten" in harness.adapter.private[-1][2].text_markdown
+    assert "forgotten" in harness.adapter.private_texts()[-1]
 
 
 async def test_database_failure_before_the_model_still_finalizes(
@@ -60,7 +82,7 @@ async def test_knowledge_outage_is_told_to_the_model_not_hidden(harness: Harness
             raise ConnectionError("qdrant is down")
 
     assert harness.app.runner is not None
-    harness.app.runner._retriever = DownRetriever()
+    harness.app.runner._composer._retriever = DownRetriever()
     await harness.say("How do I rotate keys?")
     system = harness.model.requests[-1].messages[0].content
     assert "could not be searched" in system and "nothing on this question" not in system
@@ -124,11 +146,14 @@ async def test_chat_reindex_stays_inside_the_knowledge_folders(tmp_path: Path) -
         reindex_roots=[root],
     )
     for path in ("/etc", str(root / ".." / "elsewhere"), str(root / "team")):
-        await commands.handle(
-            Command(event_id=path, ref=channel(), author=ADA, name="kb", args=("reindex", path)),
-            adapter,
-            delivery,
+        command = Command(
+            event_id=path,
+            ref=channel(),
+            author=ADA,
+            text=f"kb reindex {path}",
+            origin=Origin(kind=OriginKind.COMMAND),
         )
+        await commands.handle(command, Invocation(name="kb", args=("reindex", path)), delivery)
     assert knowledge.reindexed == [[str(root / "team")]]
     refusals = [c.text for c in adapter.ok_calls("send") if c.text.startswith("Not reindexed")]
     assert len(refusals) == 2 and "KNOWLEDGE_PATHS" in refusals[0]

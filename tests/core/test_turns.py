@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.errors import ProviderError
-from bot.events import Command, IncomingMessage
+from bot.events import Command, IncomingMessage, Origin, OriginKind
 from bot.llm.types import TextDelta
 from bot.ports import MessageStatus
 from bot.refs import Author
@@ -38,7 +38,12 @@ async def test_second_turn_sends_first_exchange_to_model(harness: Harness) -> No
 
 async def test_repeated_event_is_answered_once(harness: Harness) -> None:
     event = IncomingMessage(
-        event_id="same", ref=channel(), author=ADA, text="hi", mentions_bot=True
+        origin=Origin(kind=OriginKind.MESSAGE),
+        event_id="same",
+        ref=channel(),
+        author=ADA,
+        text="hi",
+        mentions_bot=True,
     )
     assert harness.app.pipeline is not None
     for _ in range(4):
@@ -52,10 +57,23 @@ async def test_bots_and_unaddressed_channel_messages_are_ignored(harness: Harnes
     assert harness.app.pipeline is not None
     bot = Author(id="B1", display_name="other bot", is_bot=True)
     await harness.app.pipeline(
-        IncomingMessage(event_id="b", ref=channel(), author=bot, text="hi", mentions_bot=True)
+        IncomingMessage(
+            origin=Origin(kind=OriginKind.MESSAGE),
+            event_id="b",
+            ref=channel(),
+            author=bot,
+            text="hi",
+            mentions_bot=True,
+        )
     )
     await harness.app.pipeline(
-        IncomingMessage(event_id="c", ref=channel(), author=ADA, text="chatter")
+        IncomingMessage(
+            origin=Origin(kind=OriginKind.MESSAGE),
+            event_id="c",
+            ref=channel(),
+            author=ADA,
+            text="chatter",
+        )
     )
     await harness.app.settled()
     assert harness.adapter.calls == []
@@ -65,7 +83,13 @@ async def test_thread_followup_is_answered_only_where_the_bot_took_part(harness:
     assert harness.app.pipeline is not None
     other = channel(thread="999.1")
     await harness.app.pipeline(
-        IncomingMessage(event_id="x", ref=other, author=ADA, text="not for the bot")
+        IncomingMessage(
+            origin=Origin(kind=OriginKind.MESSAGE),
+            event_id="x",
+            ref=other,
+            author=ADA,
+            text="not for the bot",
+        )
     )
     await harness.app.settled()
     assert harness.adapter.calls == []
@@ -73,7 +97,13 @@ async def test_thread_followup_is_answered_only_where_the_bot_took_part(harness:
     thread = channel(thread="123.4")
     await harness.say("first question", ref=thread)
     await harness.app.pipeline(
-        IncomingMessage(event_id="y", ref=thread, author=ADA, text="and a follow-up")
+        IncomingMessage(
+            origin=Origin(kind=OriginKind.MESSAGE),
+            event_id="y",
+            ref=thread,
+            author=ADA,
+            text="and a follow-up",
+        )
     )
     await harness.app.settled()
     assert harness.last_text() == "You said: Ada: and a follow-up"
@@ -116,19 +146,34 @@ async def test_crash_mid_answer_still_ends_with_a_final_message(tmp_path) -> Non
 async def test_reset_command_clears_memory(harness: Harness) -> None:
     await harness.say("My name is Ada.")
     assert harness.app.pipeline is not None
-    await harness.app.pipeline(Command(event_id="r", ref=channel(), author=ADA, name="reset"))
+    await harness.app.pipeline(command("reset"))
     await harness.app.settled()
     assert await harness.app.store.history(channel().memory_key) == []
-    assert "forgotten" in harness.adapter.private[-1][2].text_markdown
+    assert "forgotten" in harness.adapter.private_texts()[-1]
     await harness.say("What is my name?")
     assert not any("My name is Ada." in m.content for m in harness.model.requests[-1].messages)
 
 
-async def test_unknown_command_gets_help(harness: Harness) -> None:
+async def test_an_empty_command_gets_help_and_other_words_are_a_question(
+    harness: Harness,
+) -> None:
     assert harness.app.pipeline is not None
-    await harness.app.pipeline(Command(event_id="h", ref=channel(), author=ADA, name="frobnicate"))
+    await harness.app.pipeline(command(""))
     await harness.app.settled()
-    assert "`reset`" in harness.adapter.private[-1][2].text_markdown
+    assert "`reset`" in harness.adapter.private_texts()[-1]
+    await harness.app.pipeline(command("what is the deploy window?"))
+    await harness.app.settled()
+    assert "what is the deploy window?" in harness.model.requests[-1].messages[-1].content
+
+
+def command(text: str) -> Command:
+    return Command(
+        event_id=f"cmd-{text}",
+        ref=channel(),
+        author=ADA,
+        text=text,
+        origin=Origin(kind=OriginKind.COMMAND),
+    )
 
 
 async def test_memory_survives_restart(tmp_path) -> None:
@@ -165,6 +210,7 @@ async def test_conversations_run_concurrently_but_each_in_order(tmp_path) -> Non
             for j in range(3):
                 await h.app.pipeline(
                     IncomingMessage(
+                        origin=Origin(kind=OriginKind.MESSAGE),
                         event_id=f"{i}-{j}",
                         ref=ref,
                         author=ADA,

@@ -1,8 +1,13 @@
 """Fixtures for the delivery engine: a FakeClock, a strict in-memory adapter, a Delivery; and
-`make(clock, caps(...))` for a pair with other capabilities."""
+`make(clock, caps(...))` for a pair with other capabilities.
+
+The fixture's engine posts a reply's placeholder at once (`first_post_wait_s=0`), so tests of
+editing, pacing and rollover start from a posted message; `make(..., wait=1.0)` is the default
+engine, whose first post waits for the first text."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
@@ -10,6 +15,7 @@ import pytest
 from bot.capabilities import Capabilities
 from bot.clock import FakeClock
 from bot.delivery import Delivery, StreamingReply
+from bot.refs import MessageHandle
 from tests.fakes.memory_adapter import SLACK_LIKE, MemoryAdapter
 
 
@@ -18,10 +24,18 @@ def caps(**changes: object) -> Capabilities:
 
 
 def make(
-    clock: FakeClock, capabilities: Capabilities = SLACK_LIKE, **kwargs: object
+    clock: FakeClock,
+    capabilities: Capabilities = SLACK_LIKE,
+    *,
+    wait: float = 0.0,
+    native_streaming: bool = False,
+    **kwargs: object,
 ) -> tuple[MemoryAdapter, Delivery]:
     adapter = MemoryAdapter(capabilities, clock=clock, **kwargs)  # type: ignore[arg-type]
-    return adapter, Delivery(adapter, clock=clock)
+    delivery = Delivery(
+        adapter, clock=clock, first_post_wait_s=wait, native_streaming=native_streaming
+    )
+    return adapter, delivery
 
 
 @pytest.fixture
@@ -36,7 +50,15 @@ def adapter(clock: FakeClock) -> MemoryAdapter:
 
 @pytest.fixture
 def delivery(adapter: MemoryAdapter, clock: FakeClock) -> Delivery:
-    return Delivery(adapter, clock=clock)
+    return Delivery(adapter, clock=clock, first_post_wait_s=0.0)
+
+
+async def started(reply: StreamingReply) -> MessageHandle:
+    """Start `reply` and wait for its first message (the placeholder with a zero wait)."""
+    reply.start()
+    while not reply.handles:  # noqa: ASYNC110 (the reply has no event for it)
+        await asyncio.sleep(0)
+    return reply.handles[0]
 
 
 async def stream(reply: StreamingReply, clock: FakeClock, chunks: list[str], every_s: float) -> str:

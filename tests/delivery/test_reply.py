@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 
 import pytest
@@ -10,9 +11,9 @@ import pytest
 from bot.clock import FakeClock
 from bot.delivery import Delivery, split_text
 from bot.errors import MessageTooLong, PlatformError, RateLimited
-from bot.messages import Button, Citation, OutgoingMessage
-from bot.refs import MessageHandle
-from tests.delivery.conftest import caps, make, stream
+from bot.messages import Action, Citation, OutgoingMessage
+from bot.refs import ConversationKind, MessageHandle
+from tests.delivery.conftest import caps, make, started, stream
 from tests.fakes.memory_adapter import SLACK_LIKE, MemoryAdapter, ref
 
 T0 = 1000.0
@@ -22,13 +23,13 @@ def visible(adapter: MemoryAdapter, handles: list[MessageHandle]) -> list[str]:
     return [adapter.messages[h.message_id].text_markdown for h in handles]
 
 
-async def test_placeholder_is_posted_at_once(
+async def test_without_a_wait_the_placeholder_is_posted_at_once(
     clock: FakeClock, adapter: MemoryAdapter, delivery: Delivery
 ) -> None:
-    reply = delivery.reply(ref(), placeholder="Thinking…")
-    handle = await reply.start()
+    reply = delivery.reply(ref())
+    handle = await started(reply)
     assert clock.now() == T0
-    assert adapter.messages[handle.message_id].text_markdown == "Thinking…"
+    assert adapter.messages[handle.message_id].text_markdown == "…"
     assert adapter.calls[0].kind == "send" and adapter.calls[0].at == T0
     await reply.finish(OutgoingMessage.text("done"))
 
@@ -37,7 +38,7 @@ async def test_edits_never_closer_than_the_min_interval(
     clock: FakeClock, adapter: MemoryAdapter, delivery: Delivery
 ) -> None:
     reply = delivery.reply(ref())
-    handle = await reply.start()
+    handle = await started(reply)
     text = await stream(reply, clock, [f"token{i} " for i in range(200)], 0.05)
     await reply.finish(OutgoingMessage.text(text))
     times = [c.at for c in adapter.history(handle.message_id)]
@@ -52,7 +53,7 @@ async def test_latest_text_wins(
     clock: FakeClock, adapter: MemoryAdapter, delivery: Delivery
 ) -> None:
     reply = delivery.reply(ref())
-    handle = await reply.start()
+    handle = await started(reply)
     for i in range(100):
         reply.set_text(f"version {i}")
     await clock.sleep(5.0)
@@ -66,12 +67,12 @@ async def test_final_edit_carries_citations_and_buttons(
     clock: FakeClock, adapter: MemoryAdapter, delivery: Delivery
 ) -> None:
     reply = delivery.reply(ref())
-    handle = await reply.start()
+    handle = await started(reply)
     reply.set_text("answer")
     final = OutgoingMessage(
         text_markdown="answer [1]",
         citations=(Citation(number=1, title="Guide", source="guide.md"),),
-        buttons=(Button(label="Approve", action="approve", approval_id="a1"),),
+        actions=(Action(id="approve", label="Approve", value="a1"),),
     )
     handles = await reply.finish(final)
     assert handles == [handle]
@@ -92,7 +93,7 @@ async def test_llm_error_ends_with_a_clear_error_below_the_partial_answer(
     clock: FakeClock, adapter: MemoryAdapter, delivery: Delivery
 ) -> None:
     reply = delivery.reply(ref())
-    await reply.start()
+    await started(reply)
 
     async def broken_llm() -> None:
         await stream(reply, clock, ["Here is code:\n", "```python\n", "x = 1\n"], 0.5)
@@ -113,7 +114,7 @@ async def test_rollover_exactly_at_the_limit(clock: FakeClock, extra: int, messa
     adapter, delivery = make(clock, caps(max_edit_chars=limit, max_post_chars=limit))
     text = ("word " * 40)[: limit + extra]
     reply = delivery.reply(ref())
-    await reply.start()
+    await started(reply)
     reply.set_text(text[:50])
     await clock.sleep(2.0)
     reply.set_text(text)
@@ -133,7 +134,7 @@ async def test_rollover_inside_a_code_fence_while_streaming(clock: FakeClock) ->
         + ["```\n", "Done."]
     )
     reply = delivery.reply(ref())
-    await reply.start()
+    await started(reply)
     text = await stream(reply, clock, lines, 0.3)
     handles = await reply.finish(OutgoingMessage.text(text))
     shown = visible(adapter, handles)
@@ -156,7 +157,7 @@ async def test_429_waits_retry_after_then_sends_the_newest_text(
     clock: FakeClock, adapter: MemoryAdapter, delivery: Delivery
 ) -> None:
     reply = delivery.reply(ref())
-    handle = await reply.start()
+    handle = await started(reply)
     adapter.fail_next("edit", RateLimited(5.0))
     text = await stream(reply, clock, [f"t{i} " for i in range(100)], 0.1)
     await reply.finish(OutgoingMessage.text(text))
@@ -174,7 +175,7 @@ async def test_repeated_429s_degrade_to_final_only(
     clock: FakeClock, adapter: MemoryAdapter, delivery: Delivery
 ) -> None:
     reply = delivery.reply(ref())
-    handle = await reply.start()
+    handle = await started(reply)
     adapter.fail_next("edit", RateLimited(2.0), times=3)
     text = await stream(reply, clock, [f"t{i} " for i in range(200)], 0.1)
     assert reply.final_only
@@ -189,7 +190,7 @@ async def test_repeated_429s_degrade_to_final_only(
 async def test_stricter_platform_than_declared_splits_smaller(clock: FakeClock) -> None:
     adapter, delivery = make(clock, caps(max_edit_chars=200, max_post_chars=200), max_chars=90)
     reply = delivery.reply(ref())
-    await reply.start()
+    await started(reply)
     text = await stream(reply, clock, [f"sentence number {i}. " for i in range(30)], 0.2)
     handles = await reply.finish(OutgoingMessage.text(text))
     shown = visible(adapter, handles)
@@ -201,7 +202,7 @@ async def test_stricter_platform_than_declared_splits_smaller(clock: FakeClock) 
 async def test_citations_that_push_the_final_over_the_limit_roll_over(clock: FakeClock) -> None:
     adapter, delivery = make(clock, caps(max_edit_chars=100, max_post_chars=100))
     reply = delivery.reply(ref())
-    await reply.start()
+    await started(reply)
     text = "x " * 45
     final = OutgoingMessage(
         text_markdown=text,
@@ -216,7 +217,7 @@ async def test_final_edit_error_is_retried(
     clock: FakeClock, adapter: MemoryAdapter, delivery: Delivery
 ) -> None:
     reply = delivery.reply(ref())
-    handle = await reply.start()
+    handle = await started(reply)
     reply.set_text("partial")
     await clock.sleep(3.0)
     adapter.fail_next("edit", PlatformError("internal_error"))
@@ -229,7 +230,7 @@ async def test_final_edit_that_keeps_failing_is_posted_as_a_new_message(
     clock: FakeClock, adapter: MemoryAdapter, delivery: Delivery
 ) -> None:
     reply = delivery.reply(ref())
-    first = await reply.start()
+    first = await started(reply)
     reply.set_text("partial")
     await clock.sleep(3.0)
     adapter.fail_next("edit", PlatformError("cant_update_message"), times=10)
@@ -244,7 +245,7 @@ async def test_final_that_differs_from_the_streamed_text_rewrites_in_place(
 ) -> None:
     adapter, delivery = make(clock, caps(max_edit_chars=60, max_post_chars=60))
     reply = delivery.reply(ref())
-    await reply.start()
+    await started(reply)
     streamed = await stream(reply, clock, ["  " + "a " * 20, "b " * 20, "c " * 20], 2.0)
     await clock.sleep(5.0)
     assert len(reply.handles) >= 2
@@ -255,52 +256,85 @@ async def test_final_that_differs_from_the_streamed_text_rewrites_in_place(
     assert all(s == "_(merged into the message above)_" for s in shown[1:])
 
 
+NATIVE = caps(native_stream=frozenset({ConversationKind.THREAD}))
+
+
 async def test_native_stream_appends_deltas_and_finishes(clock: FakeClock) -> None:
-    adapter = MemoryAdapter(caps(native_stream=True), clock=clock, native=True)
-    delivery = Delivery(adapter, clock=clock, native_streaming=True)
-    reply = delivery.reply(ref())
-    handle = await reply.start()
-    assert handle.message_id == ""
+    adapter, delivery = make(clock, NATIVE, native=True, native_streaming=True)
+    reply = delivery.reply(ref(thread="t1"))
+    reply.start()
     text = await stream(reply, clock, [f"w{i} " for i in range(50)], 0.1)
     handles = await reply.finish(OutgoingMessage.text(text))
     native = adapter.streams[0]
-    assert native.text == text
+    assert text.startswith(native.text) and len(native.appends) >= 4
     assert native.finished is not None and native.finished.text_markdown == text
     times = [t for t, _ in native.appends]
     assert min(b - a for a, b in itertools.pairwise(times)) >= 1.0
-    assert len(handles) == 1 and adapter.ok_calls("edit") == []
+    assert len(handles) == 1 and adapter.ok_calls("edit") == [] and adapter.ok_calls("send") == []
 
 
-async def test_native_stream_error_falls_back_to_edits_without_losing_text(
-    clock: FakeClock,
-) -> None:
-    adapter = MemoryAdapter(caps(native_stream=True), clock=clock, native=True)
-    delivery = Delivery(adapter, clock=clock, native_streaming=True)
-    reply = delivery.reply(ref())
-    await reply.start()
+async def test_native_stream_error_adopts_the_streamed_message(clock: FakeClock) -> None:
+    adapter, delivery = make(clock, NATIVE, native=True, native_streaming=True)
+    reply = delivery.reply(ref(thread="t1"))
+    reply.start()
     chunks = [f"w{i} " for i in range(50)]
     task = asyncio.create_task(stream(reply, clock, chunks, 0.1))
     await clock.sleep(2.05)
     adapter.fail_next("append", PlatformError("stream expired"))
     text = await task
     handles = await reply.finish(OutgoingMessage.text(text))
+    stream_message = adapter.streams[0].stream_id
     assert adapter.streams[0].finished is None
+    # The partial text is not left above a second copy: the streamed message is edited on.
+    assert [h.message_id for h in handles] == [stream_message]
+    assert adapter.ok_calls("send") == []
     assert visible(adapter, handles) == [text]
 
 
-async def test_native_off_or_unavailable_uses_edits(clock: FakeClock) -> None:
-    adapter = MemoryAdapter(caps(native_stream=True), clock=clock, native=False)
-    delivery = Delivery(adapter, clock=clock, native_streaming=True)
-    reply = delivery.reply(ref())
-    handle = await reply.start()
-    assert handle.message_id
+async def test_native_stream_without_a_message_id_falls_back_to_a_post(clock: FakeClock) -> None:
+    adapter, delivery = make(clock, NATIVE, native=True, native_streaming=True)
+    reply = delivery.reply(ref(thread="t1"))
+    reply.start()
+    reply.set_text("partial")
+    await clock.sleep(1.5)
+    adapter.streams[0].named = False
+    adapter.fail_next("finish", PlatformError("stream broke"))
+    reply.set_text("partial and more")
+    handles = await reply.finish(OutgoingMessage.text("partial and more"))
+    assert visible(adapter, handles) == ["partial and more"]
+    assert len(adapter.ok_calls("send")) == 1
+
+
+@pytest.mark.parametrize("extra", [-1, 0, 1])
+async def test_native_replies_roll_over_at_the_limit(clock: FakeClock, extra: int) -> None:
+    limit = 100
+    native = dataclasses.replace(NATIVE, max_edit_chars=limit, max_post_chars=limit)
+    adapter, delivery = make(clock, native, native=True, native_streaming=True)
+    text = "```\n" + "".join(f"line {i}\n" for i in range(40)) + "```"
+    text = text[: 2 * limit + extra] if extra else text
+    reply = delivery.reply(ref(thread="t1"))
+    reply.start()
+    await stream(reply, clock, [text[i : i + 17] for i in range(0, len(text), 17)], 0.3)
+    handles = await reply.finish(OutgoingMessage.text(text))
+    shown = visible(adapter, handles)
+    assert all(len(part) <= limit for part in shown)
+    assert len(handles) == len(adapter.streams) >= 2
+    assert [part.count("```") % 2 for part in shown[:-1]] == [0] * (len(shown) - 1)
+    bodies = split_text(text, limit)
+    assert shown == [part.text for part in bodies]
+
+
+async def test_native_streams_only_where_the_platform_allows(clock: FakeClock) -> None:
+    adapter, delivery = make(clock, NATIVE, native=True, native_streaming=True)
+    reply = delivery.reply(ref())  # top level of a channel: not a kind NATIVE streams in
     assert visible(adapter, await reply.finish(OutgoingMessage.text("ok"))) == ["ok"]
+    assert adapter.streams == []
 
 
 async def test_final_after_message_too_long_is_never_lost(clock: FakeClock) -> None:
     adapter, delivery = make(clock, caps(max_edit_chars=100, max_post_chars=100))
     reply = delivery.reply(ref())
-    await reply.start()
+    await started(reply)
     adapter.fail_next("edit", MessageTooLong(99, None), times=2)
     text = "y " * 49
     handles = await reply.finish(OutgoingMessage.text(text))

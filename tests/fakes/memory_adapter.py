@@ -6,15 +6,20 @@ limits the way a platform does:
 - `MessageTooLong` when the rendered message (text plus a citations block) is longer than
   `max_chars` (by default the declared `max_edit_chars`; set it lower to play a platform that is
   stricter than it declares);
-- `RateLimited(retry_after)` when a call would exceed `edits_per_window` sends+edits in any
-  `rate_window_s` in the call's rate scope (sliding window, like the engine's own budget), or,
+- `RateLimited(retry_after)` when a call would exceed any declared `RateLimit` it falls under
+  (sliding window per scope, counted like the platform counts: from the call's arrival), or,
   with `enforce_edit_interval`, when one message is edited sooner than `min_edit_interval_s`
-  after its last write; and when a channel gets new messages faster than `post_burst` at once,
-  then one per `post_interval_s` (when that is declared);
+  after its last write;
+- interactions: a write through an origin with a token is refused (`PlatformError`) once the
+  token has expired on the fake's clock (`token_ttl_s` from `issued_at`), as Discord refuses an
+  interaction token after 15 minutes; `origin_posts` records the writes that used one;
+- native streams only where `capabilities.native_stream` allows the conversation's kind;
 - scripted failures: `fail_next("edit", SomeError(), times=2)` makes the next two edits raise.
 
-With `native=True` (and `capabilities.native_stream`), `open_native_stream` returns a
-`MemoryNativeStream` that records appends and can be scripted to fail after N appends.
+Presets: `SLACK_LIKE`, `DISCORD_LIKE` (2,000 chars; 5 posts+edits per 5 s per channel; 50 calls
+per second globally; replies as message replies; clicks answered synchronously) and `TEAMS_LIKE`
+(28 KB; 7 / 1 s, 60 / 30 s and 1,800 / h per thread; native streams in 1:1 chats only; clicks
+answered synchronously with a refreshed card).
 """
 
 from __future__ import annotations
@@ -25,27 +30,74 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from bot.adapter import EventSink
-from bot.capabilities import Capabilities, RateScope
+from bot.capabilities import ALL_OPS, WRITES, Capabilities, Op, Placement, RateLimit, RateScope
 from bot.clock import Clock, FakeClock
+from bot.delivery.budget import scope_key
 from bot.errors import MessageTooLong, PlatformError, RateLimited
+from bot.events import Origin
 from bot.messages import OutgoingMessage
-from bot.refs import ConversationRef, MessageHandle
+from bot.refs import ConversationKind, ConversationRef, MessageHandle
+
+
+def limit(ops: frozenset[Op], scope: RateScope, calls: int, window_s: float) -> RateLimit:
+    return RateLimit(
+        ops=ops, scope=scope, calls=calls, window_s=window_s, name=f"{calls}/{window_s}"
+    )
+
 
 SLACK_LIKE = Capabilities(
     max_post_chars=3900,
     max_edit_chars=3900,
     min_edit_interval_s=1.0,
-    rate_scope=RateScope.WORKSPACE,
-    edits_per_window=50,
-    rate_window_s=60.0,
+    rate_limits=(
+        limit(frozenset({Op.EDIT}), RateScope.WORKSPACE, 50, 60.0),
+        limit(frozenset({Op.POST}), RateScope.CHANNEL, 3, 3.0),
+    ),
+    channel_reply=Placement.THREAD,
+    ephemeral=True,
 )
+DISCORD_LIKE = Capabilities(
+    max_post_chars=2000,
+    max_edit_chars=2000,
+    min_edit_interval_s=1.0,
+    rate_limits=(
+        limit(frozenset({Op.POST, Op.EDIT}), RateScope.CHANNEL, 5, 5.0),
+        limit(ALL_OPS, RateScope.GLOBAL, 50, 1.0),
+    ),
+    typing_interval_s=10.0,
+    ephemeral=True,
+    action_response=True,
+    channel_reply=Placement.REPLY,
+)
+TEAMS_LIKE = Capabilities(
+    max_post_chars=28_000,
+    max_edit_chars=28_000,
+    min_edit_interval_s=1.0,
+    rate_limits=(
+        limit(WRITES | {Op.TYPING}, RateScope.THREAD, 7, 1.0),
+        limit(WRITES | {Op.TYPING}, RateScope.THREAD, 60, 30.0),
+        limit(WRITES | {Op.TYPING}, RateScope.THREAD, 1800, 3600.0),
+    ),
+    native_stream=frozenset({ConversationKind.DIRECT}),
+    action_response=True,
+    channel_reply=Placement.THREAD,
+)
+KINDS = {"send": Op.POST, "edit": Op.EDIT, "append": Op.STREAM, "finish": Op.STREAM}
 
 
 def ref(
-    channel: str = "C1", *, workspace: str = "T1", thread: str | None = None
+    channel: str = "C1",
+    *,
+    workspace: str = "T1",
+    thread: str | None = None,
+    kind: ConversationKind | None = None,
 ) -> ConversationRef:
     return ConversationRef(
-        platform="memory", workspace_id=workspace, channel_id=channel, thread_id=thread
+        platform="memory",
+        workspace_id=workspace,
+        channel_id=channel,
+        thread_id=thread,
+        kind=kind or (ConversationKind.THREAD if thread else ConversationKind.CHANNEL),
     )
 
 
@@ -53,13 +105,15 @@ def ref(
 class Call:
     at: float
     kind: str
-    """"send", "edit", "append", "finish" or "send_private"."""
+    """"send", "edit", "append", "finish", "open", "typing", "status" or "send_private"."""
     ref: ConversationRef
     message_id: str
     """The message written ("" for a refused send)."""
     message: OutgoingMessage
     error: str = ""
     """The exception class name when the call was refused."""
+    origin: bool = False
+    """The call answered through an interaction origin."""
 
     @property
     def ok(self) -> bool:
@@ -89,7 +143,9 @@ class MemoryAdapter:
         enforce_edit_interval: bool = True,
         latency_s: float = 0.0,
         native: bool = False,
+        name: str = "memory",
     ) -> None:
+        self.name = name
         self.capabilities = capabilities
         self.clock: Clock = clock or FakeClock()
         self.max_chars = max_chars if max_chars is not None else capabilities.max_edit_chars
@@ -100,13 +156,14 @@ class MemoryAdapter:
         self.calls: list[Call] = []
         self.messages: dict[str, OutgoingMessage] = {}
         """Current content of every message, by id."""
-        self.private: list[tuple[ConversationRef, str, OutgoingMessage]] = []
+        self.private: list[tuple[ConversationRef, str, OutgoingMessage, Origin]] = []
         self.streams: list[MemoryNativeStream] = []
+        self.issued_at: dict[str, float] = {}
+        """Interaction token → when the platform issued it (set by tests that play one)."""
+        self.token_ttl_s = 900.0
         self._ids = itertools.count(1)
-        self._window: dict[str, deque[float]] = defaultdict(deque)
+        self._windows: dict[tuple[int, str], deque[float]] = defaultdict(deque)
         self._written: dict[str, float] = {}
-        self._posts: dict[str, tuple[float, float]] = {}
-        """Per channel: post tokens left, and when they were counted."""
         self._script: dict[str, list[BaseException]] = defaultdict(list)
         self.started = False
 
@@ -127,25 +184,8 @@ class MemoryAdapter:
     def rate_limited(self) -> int:
         return sum(c.error == "RateLimited" for c in self.calls)
 
-    def scope(self, ref: ConversationRef) -> str:
-        scope = self.capabilities.rate_scope
-        parts = [ref.workspace_id]
-        if scope in (RateScope.CHANNEL, RateScope.THREAD):
-            parts.append(ref.channel_id)
-        if scope is RateScope.THREAD:
-            parts.append(ref.thread_id or "")
-        return ":".join(parts)
-
-    def _channel(self, ref: ConversationRef) -> str:
-        return f"{ref.workspace_id}:{ref.channel_id}"
-
-    def _post_tokens(self, ref: ConversationRef, now: float) -> float:
-        """The channel's post token bucket now (unlimited when no post interval is declared)."""
-        caps = self.capabilities
-        if caps.post_interval_s <= 0:
-            return float("inf")
-        tokens, at = self._posts.get(self._channel(ref), (float(caps.post_burst), now))
-        return min(float(caps.post_burst), tokens + (now - at) / caps.post_interval_s)
+    def private_texts(self) -> list[str]:
+        return [m.text_markdown for _, _, m, _ in self.private]
 
     # -- the Adapter protocol -----------------------------------------------------------------
 
@@ -155,11 +195,15 @@ class MemoryAdapter:
     async def stop(self) -> None:
         self.started = False
 
-    async def send(self, ref: ConversationRef, message: OutgoingMessage) -> MessageHandle:
+    async def send(
+        self, ref: ConversationRef, message: OutgoingMessage, *, origin: Origin | None = None
+    ) -> MessageHandle:
         await self._enter()
         message_id = f"m{next(self._ids)}"
         self._check("send", ref, "", message)
-        self._record("send", ref, message_id, message)
+        if origin is not None:
+            self._check_token(origin, ref, message)
+        self._record("send", ref, message_id, message, origin=origin is not None)
         return MessageHandle(ref=ref, message_id=message_id)
 
     async def edit(self, handle: MessageHandle, message: OutgoingMessage) -> None:
@@ -172,16 +216,45 @@ class MemoryAdapter:
         self._record("edit", handle.ref, handle.message_id, message)
 
     async def send_private(
-        self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, hint: str = ""
+        self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, origin: Origin
     ) -> None:
-        self.private.append((ref, user_id, message))
+        await self._enter()
+        self._check("send_private", ref, "", message, op=Op.PRIVATE)
+        if origin.token:
+            self._check_token(origin, ref, message)
+        self.private.append((ref, user_id, message, origin))
+        self._count(Op.PRIVATE, ref)
+        self.calls.append(
+            Call(at=self.clock.now(), kind="send_private", ref=ref, message_id="", message=message)
+        )
 
-    async def open_native_stream(self, ref: ConversationRef) -> MemoryNativeStream | None:
+    async def open_native_stream(
+        self, ref: ConversationRef, origin: Origin | None
+    ) -> MemoryNativeStream | None:
         if not self.native:
             return None
-        stream = MemoryNativeStream(self, ref)
+        if not self.capabilities.streams_natively(ref.kind):
+            raise PlatformError(f"native streams are not allowed in a {ref.kind.value}")
+        await self._enter()
+        self._check("open", ref, "", OutgoingMessage.text(""), op=Op.POST)
+        self._count(Op.POST, ref)
+        stream = MemoryNativeStream(self, ref, stream_id=f"m{next(self._ids)}")
         self.streams.append(stream)
         return stream
+
+    async def typing(self, ref: ConversationRef) -> None:
+        await self._enter()
+        self._check("typing", ref, "", OutgoingMessage.text(""), op=Op.TYPING)
+        self._count(Op.TYPING, ref)
+        self.calls.append(
+            Call(
+                at=self.clock.now(),
+                kind="typing",
+                ref=ref,
+                message_id="",
+                message=OutgoingMessage.text(""),
+            )
+        )
 
     # -- enforcement --------------------------------------------------------------------------
 
@@ -211,25 +284,35 @@ class MemoryAdapter:
         )
         raise error
 
+    def _check_token(self, origin: Origin, ref: ConversationRef, message: OutgoingMessage) -> None:
+        issued = self.issued_at.get(origin.token)
+        if issued is not None and self.clock.now() > issued + self.token_ttl_s:
+            self._refuse("send", ref, "", message, PlatformError("Unknown Webhook (token expired)"))
+
     def _check(
-        self, kind: str, ref: ConversationRef, message_id: str, message: OutgoingMessage
+        self,
+        kind: str,
+        ref: ConversationRef,
+        message_id: str,
+        message: OutgoingMessage,
+        *,
+        op: Op | None = None,
     ) -> None:
         now = self.clock.now()
         script = self._script.get(kind)
         if script:
             self._refuse(kind, ref, message_id, message, script.pop(0))
+        op = op or KINDS[kind]
         if self.enforce_rate:
-            window = self._window[self.scope(ref)]
-            while window and window[0] <= now - self.capabilities.rate_window_s:
-                window.popleft()
-            if len(window) >= self.capabilities.edits_per_window:
-                retry = window[0] + self.capabilities.rate_window_s - now
-                self._refuse(kind, ref, message_id, message, RateLimited(retry))
-        if self.enforce_rate and kind == "send":
-            tokens = self._post_tokens(ref, now)
-            if tokens < 1.0 - 1e-9:
-                retry = (1.0 - tokens) * self.capabilities.post_interval_s
-                self._refuse(kind, ref, message_id, message, RateLimited(retry))
+            for index, rate in enumerate(self.capabilities.rate_limits):
+                if op not in rate.ops:
+                    continue
+                window = self._windows[(index, scope_key(ref, rate.scope))]
+                while window and window[0] <= now - rate.window_s:
+                    window.popleft()
+                if len(window) >= rate.calls:
+                    retry = window[0] + rate.window_s - now
+                    self._refuse(kind, ref, message_id, message, RateLimited(retry))
         if self.enforce_edit_interval and kind == "edit":
             last = self._written.get(message_id)
             if last is not None and now - last < self.capabilities.min_edit_interval_s - 1e-9:
@@ -239,16 +322,28 @@ class MemoryAdapter:
         if length > self.max_chars:
             self._refuse(kind, ref, message_id, message, MessageTooLong(length, self.max_chars))
 
+    def _count(self, op: Op, ref: ConversationRef) -> None:
+        now = self.clock.now()
+        for index, rate in enumerate(self.capabilities.rate_limits):
+            if op in rate.ops:
+                self._windows[(index, scope_key(ref, rate.scope))].append(now)
+
     def _record(
-        self, kind: str, ref: ConversationRef, message_id: str, message: OutgoingMessage
+        self,
+        kind: str,
+        ref: ConversationRef,
+        message_id: str,
+        message: OutgoingMessage,
+        *,
+        origin: bool = False,
     ) -> None:
         now = self.clock.now()
-        self._window[self.scope(ref)].append(now)
+        self._count(KINDS[kind], ref)
         self._written[message_id] = now
-        if kind == "send":
-            self._posts[self._channel(ref)] = (self._post_tokens(ref, now) - 1.0, now)
         self.messages[message_id] = message
-        self.calls.append(Call(at=now, kind=kind, ref=ref, message_id=message_id, message=message))
+        self.calls.append(
+            Call(at=now, kind=kind, ref=ref, message_id=message_id, message=message, origin=origin)
+        )
 
 
 @dataclass
@@ -257,9 +352,16 @@ class MemoryNativeStream:
 
     adapter: MemoryAdapter
     ref: ConversationRef
+    stream_id: str
     text: str = ""
     appends: list[tuple[float, str]] = field(default_factory=list)
     finished: OutgoingMessage | None = None
+    named: bool = True
+    """The platform named the stream's message (so the edit path can adopt it)."""
+
+    @property
+    def handle(self) -> MessageHandle | None:
+        return MessageHandle(ref=self.ref, message_id=self.stream_id) if self.named else None
 
     async def append(self, text: str) -> None:
         await self.adapter._enter()
@@ -267,12 +369,13 @@ class MemoryNativeStream:
         self.adapter._check("append", self.ref, "", message)
         self.appends.append((self.adapter.clock.now(), text))
         self.text += text
-        self.adapter._window[self.adapter.scope(self.ref)].append(self.adapter.clock.now())
+        self.adapter._count(Op.STREAM, self.ref)
+        self.adapter.messages[self.stream_id] = OutgoingMessage.text(self.text, final=False)
+        self.adapter._written[self.stream_id] = self.adapter.clock.now()
 
     async def finish(self, message: OutgoingMessage) -> MessageHandle:
         await self.adapter._enter()
-        self.adapter._check("finish", self.ref, "", OutgoingMessage.text(""))
-        message_id = f"m{next(self.adapter._ids)}"
+        self.adapter._check("finish", self.ref, self.stream_id, message)
         self.finished = message
-        self.adapter._record("finish", self.ref, message_id, message)
-        return MessageHandle(ref=self.ref, message_id=message_id)
+        self.adapter._record("finish", self.ref, self.stream_id, message)
+        return MessageHandle(ref=self.ref, message_id=self.stream_id)

@@ -8,7 +8,10 @@ It records every call (`fake.calls`), keeps the messages it was asked to post (`
 sees what it would see in production:
 - `chat.update` budget per workspace: `update_limit` per sliding `update_window_s` → HTTP 429 with
   Retry-After (fractional seconds, so tests can use a short window);
-- `chat.postMessage` ≈ 1 per `post_interval_s` per channel with `post_burst` → 429;
+- `chat.postMessage` (and `chat.startStream`, which posts a message) ≈ 1 per `post_interval_s`
+  per channel with `post_burst` → 429;
+- `chat.appendStream` / `chat.stopStream` budget per workspace: `stream_limit` per sliding
+  `stream_window_s` (Tier 4, its own counter) → 429;
 - `msg_too_long` for `chat.update` text over 4,000 chars (40,000 on post);
 - `invalid_auth` for an unknown token; `channel_not_found` for `missing_channels` or a bad id;
 - `chat.startStream` / `appendStream` / `stopStream` (recipient ids required outside DMs;
@@ -85,6 +88,8 @@ class FakeSlackApi:
         post_interval_s: float = 1.0,
         post_burst: int = 3,
         stream_ttl_s: float = 300.0,
+        stream_limit: int = 100,
+        stream_window_s: float = 60.0,
         latency_s: float = 0.0,
     ) -> None:
         self.tokens: dict[str, str] = {token: team_id}
@@ -97,10 +102,15 @@ class FakeSlackApi:
         self.post_interval_s = post_interval_s
         self.post_burst = post_burst
         self.stream_ttl_s = stream_ttl_s
+        self.stream_limit = stream_limit
+        self.stream_window_s = stream_window_s
+        self._appends: dict[str, deque[float]] = defaultdict(deque)
         self.latency_s = latency_s
         self.calls: list[Call] = []
         self.messages: dict[str, list[FakeMessage]] = defaultdict(list)
         self.ephemerals: list[dict[str, Any]] = []
+        self.statuses: list[tuple[str, str, str]] = []
+        """(channel, thread_ts, status) of each assistant.threads.setStatus."""
         self.responses: list[dict[str, Any]] = []
         self.missing_channels: set[str] = set()
         self._failures: dict[str, deque[tuple[str, int]]] = defaultdict(deque)
@@ -323,6 +333,12 @@ class FakeSlackApi:
             "response_metadata": {"next_cursor": str(start + limit) if more else ""},
         }
 
+    def _m_assistant_threads_setStatus(self, call: Call, args: dict[str, Any]) -> Any:
+        if not args.get("thread_ts") or "status" not in args:
+            return self._fail(call, "invalid_arguments")
+        self.statuses.append((str(args["channel_id"]), str(args["thread_ts"]), str(args["status"])))
+        return {}
+
     def _m_chat_startStream(self, call: Call, args: dict[str, Any]) -> Any:
         if not args.get("thread_ts"):
             return self._fail(call, "invalid_arguments")
@@ -330,6 +346,9 @@ class FakeSlackApi:
             args.get("recipient_user_id") and args.get("recipient_team_id")
         ):
             return self._fail(call, "missing_recipient_user_id")
+        wait = self._post_bucket(args["channel"], call.at)
+        if wait > 0:
+            return self._fail(call, "ratelimited", status=429, retry_after=wait)
         message = self._store(
             args["channel"], str(args.get("markdown_text") or ""), args, thread_ts=args["thread_ts"]
         )
@@ -358,6 +377,9 @@ class FakeSlackApi:
         message = self.find(str(args["channel"]), str(args.get("ts")))
         if message is None:
             return self._fail(call, "message_not_found")
+        wait = _bucket(self._appends[call.team], call.at, self.stream_limit, self.stream_window_s)
+        if wait > 0:
+            return self._fail(call, "ratelimited", status=429, retry_after=wait)
         if not message.streaming or call.at - message.stream_started > self.stream_ttl_s:
             message.streaming = False
             return self._fail(call, "message_not_in_streaming_state")

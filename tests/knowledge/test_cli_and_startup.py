@@ -84,10 +84,11 @@ def test_qdrant_server_down_is_a_quick_clear_error(
 async def test_local_index_locked_by_another_process_is_clear(
     tmp_path: Path, make_settings
 ) -> None:
-    from qdrant_client import QdrantClient
+    from knowledge.client import embedded_root
+    from knowledge.vectors.edge import EdgeStore
 
     settings = make_settings()
-    other = QdrantClient(path=str(settings.qdrant_path))  # stands in for another process
+    other = EdgeStore(embedded_root(settings))  # stands in for another process
     try:
         with pytest.raises(KnowledgeUnavailable, match="in use by another Parley process"):
             await open_knowledge_base(settings, embedder=HashingEmbedder(), schedule=False)
@@ -98,7 +99,7 @@ async def test_local_index_locked_by_another_process_is_clear(
 async def test_shared_client_for_two_knowledge_bases(settings: Settings) -> None:
     first = await open_knowledge_base(settings, embedder=HashingEmbedder(), schedule=False)
     second = await open_knowledge_base(settings, embedder=HashingEmbedder(), schedule=False)
-    assert first.store.client is second.store.client
+    assert first.store.vectors is second.store.vectors
     await first.close()
     assert await second.status()  # still usable after the other one closed
     await second.close()

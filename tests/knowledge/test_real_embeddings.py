@@ -1,4 +1,4 @@
-"""The packaged all-MiniLM-L6-v2 (int8 ONNX): real vectors, hybrid retrieval end to end."""
+"""The packaged all-MiniLM-L6-v2 (fused ONNX graphs): real vectors, hybrid retrieval end to end."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from knowledge import KnowledgeBase, open_knowledge_base
 from knowledge.embedding.onnx import MiniLMEmbedder
 from knowledge.sparse import terms
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.real_embeddings
 
 @pytest.fixture(scope="module")
 def minilm() -> MiniLMEmbedder:
-    return MiniLMEmbedder()
+    return MiniLMEmbedder(cache_dir=load_settings().models_dir)
 
 
 def test_minilm_vectors_are_normalised_and_meaningful(minilm: MiniLMEmbedder) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from adapters.slack.adapter import SlackAdapter, slack_capabilities
 from bot.app import Parley
+from bot.capabilities import Capabilities, Op
 from bot.settings import Settings
 from tests.fakes.llm_fixtures import Text
 from tests.fakes.openai_api import FakeOpenAI
@@ -116,23 +117,26 @@ async def bot(
 def fast_adapter(
     fake: FakeSlackApi, *, window_s: float = 1.0, per_window: int = 20
 ) -> SlackAdapter:
-    """Slack's shape at a faster clock: the fake enforces the same budget."""
-    caps = dataclasses.replace(
-        slack_capabilities(),
-        min_edit_interval_s=0.1,
-        edits_per_window=per_window,
-        rate_window_s=window_s,
-        post_interval_s=0.1,
-    )
+    """Slack's shape at a faster clock (posts 3 per 0.3 s per channel, `per_window` updates per
+    `window_s` per workspace): the fake enforces the same budgets."""
+    caps = with_update_budget(slack_capabilities(time_scale=0.1), per_window, window_s)
     fake.configure(
-        update_limit=per_window,
-        update_window_s=window_s,
-        post_interval_s=caps.post_interval_s,
-        post_burst=caps.post_burst,
+        update_limit=per_window, update_window_s=window_s, post_interval_s=0.1, post_burst=3
     )
     return SlackAdapter(
         bot_token=fake.token, signing_secret=SECRET, api_url=fake.api_url, capabilities=caps
     )
+
+
+def with_update_budget(caps: Capabilities, calls: int, window_s: float) -> Capabilities:
+    """`caps` with its chat.update budget replaced."""
+    limits = tuple(
+        dataclasses.replace(limit, calls=calls, window_s=window_s)
+        if limit.ops == {Op.EDIT}
+        else limit
+        for limit in caps.rate_limits
+    )
+    return dataclasses.replace(caps, rate_limits=limits)
 
 
 def user_texts(llm: FakeOpenAI) -> list[str]:
@@ -144,13 +148,15 @@ def user_texts(llm: FakeOpenAI) -> list[str]:
 
 
 async def test_mention_placeholder_in_thread_then_edits_then_final(bot: Bot) -> None:
-    bot.llm.script(Text("Refunds take **five** days.", chunks=4, delay_s=0.3))
+    bot.llm.script(
+        Text("Refunds take **five** days, counted from the request.", chunks=10, delay_s=0.3)
+    )
     question = await bot.mention("how long do refunds take?")
     await bot.idle()
     [answer] = bot.answers(CHANNEL, question.ts)
-    assert answer.edits[0] == "…"  # the placeholder, posted at once in the thread
+    assert answer.edits[0] == "…"  # alone, the answer is acknowledged at once in the thread
     assert len(answer.edits) >= 3  # then grown by edits
-    assert answer.text == "Refunds take *five* days."  # final, rendered as mrkdwn
+    assert answer.text == "Refunds take *five* days, counted from the request."  # as mrkdwn
     assert user_texts(bot.llm)[-1].endswith("how long do refunds take?")
     assert not bot.fake.rate_limited
 
@@ -305,13 +311,8 @@ async def test_twenty_concurrent_mentions_within_the_workspace_budget(
 
 
 async def native_bot(tmp_path: Path, fake: FakeSlackApi, llm: FakeOpenAI) -> Bot:
-    caps = dataclasses.replace(
-        slack_capabilities(native_stream=True),
-        min_edit_interval_s=0.1,
-        edits_per_window=50,
-        rate_window_s=6.0,
-        post_interval_s=0.0,
-    )
+    caps = slack_capabilities(native_stream=True, time_scale=0.1)
+    fake.configure(update_window_s=6.0, post_interval_s=0.1, post_burst=3)
     adapter = SlackAdapter(
         bot_token=fake.token,
         signing_secret=SECRET,
@@ -350,7 +351,7 @@ async def test_native_stream_error_falls_back_to_edits(
         await bot.idle()
         [answer] = bot.answers(CHANNEL, question.ts)
         assert answer.text == "You said: stream please"
-        assert fake_slack.calls_to("chat.update", ok=True)
+        assert fake_slack.calls_to("chat.postMessage", ok=True)  # posted by the edit path
     finally:
         await stop_bot(bot)
 

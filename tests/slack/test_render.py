@@ -8,7 +8,7 @@ import pytest
 
 from adapters.slack.mrkdwn import to_mrkdwn
 from adapters.slack.render import SECTION_LIMIT, SlackMessage, render, split_sections
-from bot.messages import Button, ButtonStyle, Citation, OutgoingMessage
+from bot.messages import Action, ActionStyle, Citation, OutgoingMessage
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -92,9 +92,9 @@ def test_many_citations_stay_within_the_context_limit() -> None:
 def test_approval_buttons_carry_only_the_approval_id() -> None:
     message = OutgoingMessage(
         text_markdown="Run `schedule_message`?",
-        buttons=(
-            Button(label="Approve", action="approve", approval_id="ap_7Kq2"),
-            Button(label="Deny", action="deny", approval_id="ap_7Kq2", style=ButtonStyle.DANGER),
+        actions=(
+            Action(id="approve", label="Approve", value="ap_7Kq2", style=ActionStyle.PRIMARY),
+            Action(id="deny", label="Deny", value="ap_7Kq2", style=ActionStyle.DANGER),
         ),
     )
     rendered = render(message)

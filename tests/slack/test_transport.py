@@ -11,13 +11,21 @@ import pytest
 
 from adapters.slack import create_adapter
 from adapters.slack.adapter import SlackAdapter, slack_capabilities
-from bot.adapter import Adapter, HttpMounted, NativeStreaming, ThreadReader
-from bot.capabilities import RateScope
+from adapters.slack.normalize import normalize
+from bot.adapter import (
+    Adapter,
+    HttpMounted,
+    NativeStreaming,
+    ThreadMessage,
+    ThreadProbe,
+    ThreadReader,
+)
+from bot.capabilities import Op, Placement, RateScope
 from bot.delivery import Delivery
 from bot.errors import ConfigError, MessageTooLong, PlatformError, RateLimited
-from bot.events import ButtonClick, Command, IncomingMessage
-from bot.messages import Button, OutgoingMessage
-from bot.refs import ConversationRef, MessageHandle
+from bot.events import ActionClick, Command, IncomingMessage, Origin, OriginKind
+from bot.messages import Action, OutgoingMessage
+from bot.refs import ConversationKind, ConversationRef
 from bot.settings import Settings
 from tests.fakes.slack_api import (
     DEFAULT_APP_TOKEN,
@@ -31,9 +39,19 @@ from tests.slack.conftest import SECRET, Rig
 
 
 def ref(channel: str = "C0GENERAL", thread: str | None = None) -> ConversationRef:
-    return ConversationRef(
-        platform="slack", workspace_id="T0FAKE", channel_id=channel, thread_id=thread
+    kind = (
+        ConversationKind.DIRECT
+        if channel.startswith("D")
+        else ConversationKind.THREAD
+        if thread
+        else ConversationKind.CHANNEL
     )
+    return ConversationRef(
+        platform="slack", workspace_id="T0FAKE", channel_id=channel, thread_id=thread, kind=kind
+    )
+
+
+COMMAND = Origin(kind=OriginKind.COMMAND)
 
 
 # --- factory and protocols ------------------------------------------------------------------
@@ -48,16 +66,18 @@ def test_create_adapter_from_settings() -> None:
     )
     adapter = create_adapter(settings)
     assert isinstance(adapter, Adapter) and isinstance(adapter, HttpMounted)
-    assert isinstance(adapter, ThreadReader) and not isinstance(adapter, NativeStreaming)
+    assert isinstance(adapter, ThreadReader) and isinstance(adapter, ThreadProbe)
+    assert not isinstance(adapter, NativeStreaming)
     caps = adapter.capabilities
-    assert (caps.max_edit_chars, caps.rate_scope, caps.edits_per_window, caps.rate_window_s) == (
-        3900,
-        RateScope.WORKSPACE,
-        50,
-        60.0,
-    )
+    assert caps.max_edit_chars == 3900 and caps.channel_reply is Placement.THREAD
+    # Each Slack limit is its own budget: posts per channel, chat.update per workspace, …
+    (posts,) = caps.limits_for(Op.POST)
+    (edits,) = caps.limits_for(Op.EDIT)
+    (appends,) = caps.limits_for(Op.STREAM)
+    assert (posts.scope, posts.calls, posts.window_s) == (RateScope.CHANNEL, 3, 3.0)
+    assert (edits.scope, edits.calls, edits.window_s) == (RateScope.WORKSPACE, 50, 60.0)
+    assert (appends.scope, appends.calls, appends.window_s) == (RateScope.WORKSPACE, 100, 60.0)
     assert caps.buttons and caps.ephemeral and not caps.native_stream
-    assert (caps.post_interval_s, caps.post_burst) == (1.0, 3)  # the engine paces posts
     assert not adapter.socket_mode
 
 
@@ -69,8 +89,8 @@ def test_native_streaming_and_socket_mode_follow_settings() -> None:
         slack_native_streaming=True,
     )
     adapter = create_adapter(settings)
-    assert adapter.socket_mode and adapter.capabilities.native_stream
-    assert isinstance(adapter, NativeStreaming)
+    assert adapter.socket_mode and isinstance(adapter, NativeStreaming)
+    assert adapter.capabilities.native_stream == {ConversationKind.THREAD, ConversationKind.DIRECT}
 
 
 def test_missing_secret_says_how_to_fix() -> None:
@@ -109,9 +129,9 @@ async def test_send_posts_in_the_thread_and_edit_updates(rig: Rig) -> None:
 async def test_edit_clears_buttons_once_decided(rig: Rig) -> None:
     card = OutgoingMessage(
         text_markdown="Run it?",
-        buttons=(
-            Button(label="Approve", action="approve", approval_id="ap1"),
-            Button(label="Deny", action="deny", approval_id="ap1"),
+        actions=(
+            Action(id="approve", label="Approve", value="ap1"),
+            Action(id="deny", label="Deny", value="ap1"),
         ),
     )
     handle = await rig.adapter.send(ref(), card)
@@ -168,12 +188,12 @@ async def test_text_limit_is_checked_on_the_rendered_text(
 
 async def test_posts_are_paced_per_channel(fake_slack: FakeSlackApi) -> None:
     """The adapter declares the pace; the delivery engine keeps it for every post."""
-    fake_slack.configure(post_interval_s=0.2, post_burst=2)
+    fake_slack.configure(post_interval_s=0.2, post_burst=3)
     adapter = SlackAdapter(
         bot_token=fake_slack.token,
         signing_secret=SECRET,
         api_url=fake_slack.api_url,
-        capabilities=dataclasses.replace(slack_capabilities(), post_interval_s=0.2, post_burst=2),
+        capabilities=slack_capabilities(time_scale=0.2),
     )
     delivery = Delivery(adapter)
 
@@ -183,24 +203,25 @@ async def test_posts_are_paced_per_channel(fake_slack: FakeSlackApi) -> None:
     started = time.monotonic()
     await asyncio.gather(*(delivery.post(ref(), OutgoingMessage.text(f"m{i}")) for i in range(5)))
     assert not fake_slack.rate_limited
-    assert time.monotonic() - started >= 0.6
+    assert time.monotonic() - started >= 0.6  # 3 at once, then 3 per 0.6 s
     await adapter.stop()
 
 
 async def test_send_private_uses_ephemeral_or_the_response_url(rig: Rig) -> None:
-    await rig.adapter.send_private(ref(), "U0USER1", OutgoingMessage.text("only you"))
+    await rig.adapter.send_private(
+        ref(), "U0USER1", OutgoingMessage.text("only you"), origin=COMMAND
+    )
     assert rig.fake.ephemerals[-1]["user"] == "U0USER1"
     assert rig.fake.ephemerals[-1]["text"] == "only you"
     url = rig.fake.new_response_url()
-    await rig.adapter.send_private(ref(), "U0USER1", OutgoingMessage.text("**done**"), hint=url)
+    through = Origin(kind=OriginKind.COMMAND, token=url, token_ttl_s=1800.0)
+    await rig.adapter.send_private(
+        ref(), "U0USER1", OutgoingMessage.text("**done**"), origin=through
+    )
     assert rig.fake.responses[-1] == {"text": "*done*", "response_type": "ephemeral"}
+    dead = dataclasses.replace(through, token=url.replace("/response/R", "/response/X"))
     with pytest.raises(PlatformError) as info:
-        await rig.adapter.send_private(
-            ref(),
-            "U0USER1",
-            OutgoingMessage.text("x"),
-            hint=url.replace("/response/R", "/response/X"),
-        )
+        await rig.adapter.send_private(ref(), "U0USER1", OutgoingMessage.text("x"), origin=dead)
     assert info.value.method == "response_url"
 
 
@@ -210,14 +231,17 @@ async def test_read_thread_once_to_seed_memory(rig: Rig) -> None:
         "C0GENERAL", "Within 14 days I think", user="U0USER2", thread_ts=parent.ts
     )
     await rig.adapter.send(ref(thread=parent.ts), OutgoingMessage.text("Refunds take 5 days."))
-    rig.fake.user_message("C0GENERAL", "<@UBOT0001> summarise", thread_ts=parent.ts)
-    assert await rig.adapter.read_thread(ref(thread=parent.ts), limit=10) == [
-        ("user", "How do refunds work?"),
-        ("user", "Within 14 days I think"),
-        ("assistant", "Refunds take 5 days."),
-        ("user", "summarise"),
+    summoned = rig.fake.user_message("C0GENERAL", "<@UBOT0001> summarise", thread_ts=parent.ts)
+    rig.fake.user_message("C0GENERAL", "written after", thread_ts=parent.ts)
+    thread = ref(thread=parent.ts)
+    seeded = await rig.adapter.read_thread(thread, before=summoned.ts, limit=10)
+    assert [(m.author.id, m.text, m.from_bot) for m in seeded] == [
+        ("U0USER1", "How do refunds work?", False),
+        ("U0USER2", "Within 14 days I think", False),
+        ("UBOT0001", "Refunds take 5 days.", True),
     ]
-    assert len(await rig.adapter.read_thread(ref(thread=parent.ts), limit=2)) == 2
+    assert all(isinstance(m, ThreadMessage) for m in seeded)
+    assert len(await rig.adapter.read_thread(thread, before=summoned.ts, limit=2)) == 2
 
 
 # --- native streaming -----------------------------------------------------------------------
@@ -239,15 +263,15 @@ async def native_adapter(fake: FakeSlackApi) -> SlackAdapter:
 
 async def test_native_stream_in_a_dm_thread(fake_slack: FakeSlackApi) -> None:
     adapter = await native_adapter(fake_slack)
-    assert await adapter.open_native_stream(ref("D0DIRECT")) is None  # top level: cannot stream
-    stream = await adapter.open_native_stream(ref("D0DIRECT", "1.1"))
+    assert await adapter.open_native_stream(ref("D0DIRECT"), None) is None  # top level
+    stream = await adapter.open_native_stream(ref("D0DIRECT", "1.1"), None)
     assert stream is not None
     await stream.append("Hello ")
     await stream.append("**world**")
     handle = await stream.finish(
         OutgoingMessage(
             text_markdown="Hello **world**",
-            buttons=(Button(label="Approve", action="approve", approval_id="ap9"),),
+            actions=(Action(id="approve", label="Approve", value="ap9"),),
         )
     )
     message = fake_slack.find("D0DIRECT", handle.message_id)
@@ -260,7 +284,7 @@ async def test_native_stream_final_that_does_not_continue_replaces_the_message(
     fake_slack: FakeSlackApi,
 ) -> None:
     adapter = await native_adapter(fake_slack)
-    stream = await adapter.open_native_stream(ref("D0DIRECT", "1.1"))
+    stream = await adapter.open_native_stream(ref("D0DIRECT", "1.1"), None)
     assert stream is not None
     await stream.append("Draft answer")
     handle = await stream.finish(OutgoingMessage.text("**Final** answer"))
@@ -275,10 +299,11 @@ async def test_native_stream_in_a_channel_needs_the_recipient(
 ) -> None:
     adapter = await native_adapter(fake_slack)
     thread = ref(thread="1715000000.000100")
-    assert await adapter.open_native_stream(thread) is None  # recipient unknown
+    assert await adapter.open_native_stream(thread, None) is None  # recipient unknown
     parent = fake_slack.user_message("C0GENERAL", "<@UBOT0001> hi")
-    adapter._accept(event_envelope(message_event(parent, kind="app_mention")))
-    stream = await adapter.open_native_stream(ref(thread=parent.ts))
+    asked = normalize(event_envelope(message_event(parent, kind="app_mention")), adapter.bot)
+    assert isinstance(asked, IncomingMessage)  # the recipient travels on the event's origin
+    stream = await adapter.open_native_stream(ref(thread=parent.ts), asked.origin)
     assert stream is not None
     start = fake_slack.calls_to("chat.startStream")[-1].args
     assert (start["recipient_user_id"], start["recipient_team_id"]) == ("U0USER1", "T0FAKE")
@@ -364,8 +389,8 @@ async def test_slash_command_ack_and_command(rig: Rig) -> None:
     assert status == 200 and body == ""
     await rig.wait_for(lambda: len(rig.events) == 2)
     ask, reset = rig.events
-    assert isinstance(ask, Command) and (ask.name, ask.text) == ("ask", "what is parley")
-    assert isinstance(reset, Command) and reset.response_hint == url
+    assert isinstance(ask, Command) and ask.text == "ask what is parley"
+    assert isinstance(reset, Command) and reset.origin.token == url
 
 
 async def test_button_click_is_normalized(rig: Rig) -> None:
@@ -377,8 +402,8 @@ async def test_button_click_is_normalized(rig: Rig) -> None:
     assert status == 200
     await rig.wait_for(lambda: len(rig.events) == 1)
     click = rig.events[0]
-    assert isinstance(click, ButtonClick) and (click.action, click.approval_id) == ("deny", "ap_42")
-    assert click.message == MessageHandle(ref=ref(thread="1.1"), message_id="1.2")
+    assert isinstance(click, ActionClick) and (click.action_id, click.value) == ("deny", "ap_42")
+    assert click.ref == ref(thread="1.1") and click.origin.message_id == "1.2"
 
 
 # --- follow-ups -----------------------------------------------------------------------------
@@ -389,41 +414,23 @@ async def reply_in(rig: Rig, thread_ts: str, text: str = "and annual plans?") ->
     await rig.sender.event(event_envelope(message_event(message)))
 
 
-async def test_followup_after_a_mention_is_passed_on(rig: Rig) -> None:
-    envelope = mention(rig)
-    await rig.sender.event(envelope)
-    await reply_in(rig, envelope["event"]["ts"])
-    await rig.wait_for(lambda: len(rig.events) == 2)
-    followup = rig.events[1]
-    assert isinstance(followup, IncomingMessage) and not followup.mentions_bot
-    assert followup.ref.thread_id == envelope["event"]["ts"]
-
-
-async def test_thread_without_the_bot_is_ignored(rig: Rig) -> None:
+async def test_thread_replies_are_passed_on_for_the_core_to_judge(rig: Rig) -> None:
     parent = rig.fake.user_message("C0GENERAL", "lunch?")
     await reply_in(rig, parent.ts, "pizza")
-    await asyncio.sleep(0.2)
-    assert rig.events == []
+    await rig.wait_for(lambda: len(rig.events) == 1)
+    reply = rig.events[0]
+    assert isinstance(reply, IncomingMessage) and not reply.mentions_bot
+    assert reply.ref == ref(thread=parent.ts)
 
 
-async def test_followup_after_restart_is_recognised_from_slack(rig: Rig) -> None:
-    # The bot answered in this thread in an earlier life: no memory, one conversations.replies.
+async def test_bot_in_thread_asks_slack_once(rig: Rig) -> None:
     parent = rig.fake.user_message("C0GENERAL", "<@UBOT0001> refunds?")
     await rig.adapter.send(ref(thread=parent.ts), OutgoingMessage.text("5 days."))
-    rig.adapter._followups._known.clear()
-    await reply_in(rig, parent.ts)
-    await reply_in(rig, parent.ts, "and weekly?")
-    await rig.wait_for(lambda: len(rig.events) == 2)
-    assert len(rig.fake.calls_to("conversations.replies")) == 1
-
-
-async def test_followups_can_be_turned_off_per_workspace(rig: Rig) -> None:
-    rig.adapter.set_thread_followups("T0FAKE", False)
-    envelope = mention(rig)
-    await rig.sender.event(envelope)
-    await reply_in(rig, envelope["event"]["ts"])
-    await asyncio.sleep(0.2)
-    assert len(rig.events) == 1
+    other = rig.fake.user_message("C0GENERAL", "lunch?")
+    rig.fake.user_message("C0GENERAL", "pizza", thread_ts=other.ts)
+    assert await rig.adapter.bot_in_thread(ref(thread=parent.ts))
+    assert not await rig.adapter.bot_in_thread(ref(thread=other.ts))
+    assert len(rig.fake.calls_to("conversations.replies")) == 2
 
 
 # --- Socket Mode ----------------------------------------------------------------------------
@@ -471,4 +478,14 @@ async def test_socket_mode_with_a_bad_app_token_fails_loudly(fake_slack: FakeSla
     with pytest.raises(PlatformError) as info:
         await adapter.start(sink)
     assert (info.value.method, info.value.code) == ("apps.connections.open", "invalid_auth")
+    await adapter.stop()
+
+
+async def test_native_status_is_the_assistant_status_line(fake_slack: FakeSlackApi) -> None:
+    adapter = await native_adapter(fake_slack)
+    assert adapter.capabilities.native_status
+    await adapter.set_status(ref(thread="1.1"), "is searching the knowledge base…")
+    assert fake_slack.statuses == [("C0GENERAL", "1.1", "is searching the knowledge base…")]
+    with pytest.raises(PlatformError):
+        await adapter.set_status(ref(), "no thread at the top level")
     await adapter.stop()

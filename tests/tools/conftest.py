@@ -14,8 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.clock import FakeClock
+from bot.core.actions import Decision
 from bot.core.toolhost import TurnContext
-from bot.events import ButtonClick, Command
+from bot.events import ActionClick, Command, Origin, OriginKind
 from bot.llm.types import ChatMessage, ToolCall
 from bot.messages import OutgoingMessage
 from bot.refs import Author, ConversationRef, MessageHandle
@@ -50,11 +51,6 @@ class FakeAdapter:
     def __init__(self) -> None:
         self.private: list[tuple[str, str]] = []
 
-    async def send_private(
-        self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, hint: str = ""
-    ) -> None:
-        self.private.append((user_id, message.text_markdown))
-
 
 class FakeDelivery:
     def __init__(self) -> None:
@@ -62,8 +58,18 @@ class FakeDelivery:
         self.posts: list[OutgoingMessage] = []
         self.edits: list[tuple[str, OutgoingMessage]] = []
 
+    async def private(
+        self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, origin: Origin
+    ) -> None:
+        self.adapter.private.append((user_id, message.text_markdown))
+
     async def post(
-        self, ref: ConversationRef, message: OutgoingMessage, *, priority: bool = True
+        self,
+        ref: ConversationRef,
+        message: OutgoingMessage,
+        *,
+        priority: bool = True,
+        origin: Origin | None = None,
     ) -> MessageHandle:
         self.posts.append(message)
         return MessageHandle(ref=ref, message_id=f"m{len(self.posts)}")
@@ -160,13 +166,39 @@ class Harness:
 
     def click(
         self, approval_id: str, action: str = "approve", who: Author = ADA, event: str = "e"
-    ) -> ButtonClick:
-        return ButtonClick(
-            event_id=event, ref=REF, author=who, action=action, approval_id=approval_id
+    ) -> ActionClick:
+        found = self.store.approvals.get(approval_id)
+        card = found.card_message_id if found is not None else None
+        return ActionClick(
+            event_id=event,
+            ref=REF,
+            author=who,
+            action_id=action,
+            value=approval_id,
+            origin=Origin(kind=OriginKind.ACTION, message_id=card or ""),
         )
 
-    def command(self, name: str, *args: str, who: Author = ADA) -> Command:
-        return Command(event_id="c", ref=REF, author=who, name=name, args=args)
+    async def press(self, click: ActionClick, host: ApprovingToolHost | None = None) -> Decision:
+        """What the pipeline does with a click: decide now, show the result (edit the card,
+        or a private note), then run the queued part."""
+        decision = await (host or self.host).on_click(click)
+        result = decision.result
+        if result.update is not None and click.origin.message_id:
+            await self.delivery.update(
+                MessageHandle(ref=click.ref, message_id=click.origin.message_id), result.update
+            )
+        if result.private is not None:
+            await self.delivery.private(
+                click.ref, click.author.id, result.private, origin=click.origin
+            )
+        if decision.then is not None:
+            await decision.then()
+        return decision
+
+    def command(self, text: str, who: Author = ADA) -> Command:
+        return Command(
+            event_id="c", ref=REF, author=who, text=text, origin=Origin(kind=OriginKind.COMMAND)
+        )
 
 
 def build_host(

@@ -13,30 +13,34 @@ from typing import Any
 import pytest
 
 from bot.app import Parley
-from bot.capabilities import Capabilities, RateScope
+from bot.capabilities import WRITES, Capabilities, RateScope
 from bot.clock import Clock, FakeClock, MonotonicClock
 from bot.core.toolhost import ToolHost
-from bot.events import ButtonClick, IncomingMessage
+from bot.events import ActionClick, IncomingMessage, Origin, OriginKind
 from bot.messages import OutgoingMessage
-from bot.refs import Author, ConversationRef
+from bot.refs import Author, ConversationKind, ConversationRef
 from bot.settings import Settings
 from bot.tools.build import build_tool_host
 from bot.tools.registry import Risk, Tool, ToolContext
 from storage.approvals import SqlApprovalStore
 from tests.fakes.llm_fixtures import Call, ToolCalls
-from tests.fakes.memory_adapter import MemoryAdapter
+from tests.fakes.memory_adapter import MemoryAdapter, limit
 
 CAPS = Capabilities(
     max_post_chars=3900,
     max_edit_chars=3900,
     min_edit_interval_s=0.01,
-    rate_scope=RateScope.CHANNEL,
-    edits_per_window=1000,
-    rate_window_s=1.0,
+    rate_limits=(limit(WRITES, RateScope.CHANNEL, 1000, 1.0),),
     buttons=True,
     ephemeral=True,
 )
-REF = ConversationRef(platform="memory", workspace_id="T1", channel_id="C1", thread_id="t1")
+REF = ConversationRef(
+    platform="memory",
+    workspace_id="T1",
+    channel_id="C1",
+    thread_id="t1",
+    kind=ConversationKind.THREAD,
+)
 ADA = Author(id="U_ADA", display_name="Ada")
 BOB = Author(id="U_BOB", display_name="Bob")
 
@@ -112,7 +116,14 @@ class E2E:
 
     async def say(self, text: str, author: Author = ADA) -> None:
         await self._send(
-            IncomingMessage(event_id=_id(), ref=REF, author=author, text=text, mentions_bot=True)
+            IncomingMessage(
+                origin=Origin(kind=OriginKind.MESSAGE),
+                event_id=_id(),
+                ref=REF,
+                author=author,
+                text=text,
+                mentions_bot=True,
+            )
         )
 
     async def click(
@@ -122,13 +133,22 @@ class E2E:
         who: Author = ADA,
         event_id: str | None = None,
     ) -> None:
+        card = next(
+            (
+                c.message_id
+                for c in self.adapter.ok_calls("send")
+                if _card_of(c.message) == approval_id
+            ),
+            "",
+        )
         await self._send(
-            ButtonClick(
+            ActionClick(
                 event_id=event_id or _id(),
                 ref=REF,
                 author=who,
-                action=action,
-                approval_id=approval_id,
+                action_id=action,
+                value=approval_id,
+                origin=Origin(kind=OriginKind.ACTION, message_id=card),
             )
         )
 
@@ -152,22 +172,18 @@ class E2E:
         await self.settle()
 
     def cards(self) -> list[OutgoingMessage]:
-        return [c.message for c in self.adapter.ok_calls("send") if c.message.buttons]
+        return [c.message for c in self.adapter.ok_calls("send") if c.message.actions]
 
     def card_id(self) -> str:
-        return self.cards()[-1].buttons[0].approval_id
+        return _card_of(self.cards()[-1])
 
     def card_text(self, approval_id: str) -> str:
         """The card as the platform shows it now (after any edits)."""
-        sent = next(
-            c
-            for c in self.adapter.ok_calls("send")
-            if c.message.buttons and c.message.buttons[0].approval_id == approval_id
-        )
+        sent = next(c for c in self.adapter.ok_calls("send") if _card_of(c.message) == approval_id)
         return self.adapter.messages[sent.message_id].text_markdown
 
     def last_answer(self) -> str:
-        cards = {c.message_id for c in self.adapter.ok_calls("send") if c.message.buttons}
+        cards = {c.message_id for c in self.adapter.ok_calls("send") if c.message.actions}
         writes = [
             c
             for c in self.adapter.ok_calls()
@@ -177,7 +193,7 @@ class E2E:
 
     def privates(self) -> list[tuple[str, str]]:
         """(user id, text) of each private message."""
-        return [(user_id, m.text_markdown) for _, user_id, m in self.adapter.private]
+        return [(user_id, m.text_markdown) for _, user_id, m, _ in self.adapter.private]
 
     def tool_messages(self) -> list[str]:
         """Tool results in the last request the model got (OpenAI or Anthropic shape)."""
@@ -376,3 +392,8 @@ async def test_approval_flow_on_anthropic(e2e_anthropic: E2E) -> None:
     [tool] = e2e.tool_messages()
     assert "deployed api (run 1)" in tool
     assert "deployed api (run 1)" in e2e.last_answer()
+
+
+def _card_of(message: OutgoingMessage) -> str:
+    """The approval id an approval card's buttons carry ("" for any other message)."""
+    return message.actions[0].value if message.actions else ""

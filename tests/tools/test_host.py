@@ -45,16 +45,16 @@ async def test_write_tool_card_approve_runs_once_and_resumes(harness: Harness) -
     card = h.delivery.posts[0]
     assert "`deploy`" in card.text_markdown and "Deploying as you asked." in card.text_markdown
     assert "sk-secret" not in card.text_markdown and "•••" in card.text_markdown
-    assert [(b.action, b.approval_id) for b in card.buttons] == [
+    assert [(a.id, a.value) for a in card.actions] == [
         ("approve", approval_id),
         ("deny", approval_id),
     ]
     assert h.runs.log == [("echo", {"text": "hi"})]  # the read call ran, the write one waits
     assert h.store.approvals[approval_id].card_message_id == "m1"
 
-    await h.host.on_click(h.click(approval_id), h.delivery)
-    await h.host.on_click(h.click(approval_id, event="e2"), h.delivery)  # double click
-    await h.host.on_click(h.click(approval_id, action="deny", event="e3"), h.delivery)  # late deny
+    await h.press(h.click(approval_id))
+    await h.press(h.click(approval_id, event="e2"))  # double click
+    await h.press(h.click(approval_id, action="deny", event="e3"))  # late deny
     assert [name for name, _ in h.runs.log] == ["echo", "deploy"]
     req = h.store.approvals[approval_id]
     assert req.status is ApprovalStatus.APPROVED and req.decided_by == "slack:U_ADA"
@@ -63,7 +63,7 @@ async def test_write_tool_card_approve_runs_once_and_resumes(harness: Harness) -
     assert (
         edited_id == "m1"
         and "Approved by Ada at 12:00 UTC" in edited.text_markdown
-        and not edited.buttons
+        and not edited.actions
     )
     assert len(h.delivery.edits) == 1
     assert h.delivery.adapter.private == [
@@ -86,7 +86,7 @@ async def test_write_tool_card_approve_runs_once_and_resumes(harness: Harness) -
 async def test_deny_resumes_without_running(harness: Harness) -> None:
     h = harness
     approval_id = await pause(h, deploy_call())
-    assert await h.host.on_command(h.command("deny", approval_id), h.delivery)
+    await h.host.on_command(h.command(f"deny {approval_id}"), "deny", approval_id, h.delivery)
     assert h.runs.log == []
     assert "Denied by Ada" in h.delivery.edits[0][1].text_markdown
     [resumed] = h.resumer.calls
@@ -96,13 +96,13 @@ async def test_deny_resumes_without_running(harness: Harness) -> None:
 async def test_non_approver_is_refused_privately_and_nothing_changes(harness: Harness) -> None:
     h = harness
     approval_id = await pause(h, deploy_call())
-    await h.host.on_click(h.click(approval_id, who=BOB), h.delivery)
+    await h.press(h.click(approval_id, who=BOB))
     assert h.delivery.adapter.private == [
         ("U_BOB", "You can't approve this: only Ada or an admin can decide.")
     ]
     assert h.store.approvals[approval_id].status is ApprovalStatus.PENDING
     assert h.delivery.edits == [] and h.runs.log == []
-    await h.host.on_click(h.click(approval_id, who=ROOT), h.delivery)  # an admin may
+    await h.press(h.click(approval_id, who=ROOT))  # an admin may
     assert h.store.approvals[approval_id].decided_by == "slack:U_ROOT"
     assert [e.event for e in await h.store.audit_log(approval_id)][:2] == ["requested", "refused"]
 
@@ -120,7 +120,7 @@ async def test_expiry_denies_edits_the_card_and_resumes(harness: Harness) -> Non
     assert req.status is ApprovalStatus.EXPIRED and req.decided_by == "system"
     assert "Expired — not run" in h.delivery.edits[0][1].text_markdown
     assert "expired and was not run" in h.resumer.calls[0].messages[-1].content
-    await h.host.on_click(h.click(approval_id), h.delivery)  # a click after expiry
+    await h.press(h.click(approval_id))  # a click after expiry
     assert h.runs.log == [] and len(h.resumer.calls) == 1
     assert h.delivery.adapter.private[-1] == (
         "U_ADA",
@@ -133,7 +133,7 @@ async def test_click_after_expiry_before_timer_fires_never_runs(harness: Harness
     approval_id = await pause(h, deploy_call())
     await h.host.close()  # no timer: only the time check stands between the click and the tool
     h.clock.advance(301)
-    await h.host.on_click(h.click(approval_id), h.delivery)
+    await h.press(h.click(approval_id))
     assert h.runs.log == [] and h.store.approvals[approval_id].status is ApprovalStatus.EXPIRED
     assert len(h.resumer.calls) == 1
 
@@ -144,7 +144,7 @@ async def test_restart_between_card_and_click(harness: Harness) -> None:
     await h.host.close()
     restarted = h.new_host()
     await restarted.start({"slack": h.delivery})
-    await restarted.on_click(h.click(approval_id), h.delivery)
+    await h.press(h.click(approval_id), restarted)
     assert [name for name, _ in h.runs.log] == ["deploy"]
     assert h.delivery.edits[0][0] == "m1"  # the old card, found from the stored id
     assert len(h.resumer.calls) == 1
@@ -178,7 +178,7 @@ async def test_concurrent_decisions_have_one_winner(harness: Harness) -> None:
             ]
         )
     ]
-    await asyncio.gather(*(host.on_click(click, h.delivery) for host, click in clicks))
+    await asyncio.gather(*(h.press(click, host) for host, click in clicks))
     req = h.store.approvals[approval_id]
     assert req.status in (ApprovalStatus.APPROVED, ApprovalStatus.DENIED)
     assert len(h.runs.log) == (1 if req.status is ApprovalStatus.APPROVED else 0)
@@ -193,9 +193,9 @@ async def test_two_approvals_in_one_step_resume_once_after_both(harness: Harness
     )
     first, second = list(h.store.approvals)
     assert len(h.delivery.posts) == 2
-    await h.host.on_click(h.click(second), h.delivery)
+    await h.press(h.click(second))
     assert h.resumer.calls == []
-    await h.host.on_click(h.click(first, action="deny"), h.delivery)
+    await h.press(h.click(first, action="deny"))
     [resumed] = h.resumer.calls
     assert [m.tool_call_id for m in resumed.messages[-2:]] == ["d1", "d2"]
     assert (
@@ -206,13 +206,8 @@ async def test_two_approvals_in_one_step_resume_once_after_both(harness: Harness
 
 async def test_unknown_id_and_usage(harness: Harness) -> None:
     h = harness
-    assert not await h.host.on_command(h.command("reset"), h.delivery)
-    assert await h.host.on_command(h.command("approve"), h.delivery)
-    assert await h.host.on_command(h.command("approve", "feedbeef"), h.delivery)
-    assert h.delivery.adapter.private == [
-        ("U_ADA", "Usage: /approve <approval id>"),
-        ("U_ADA", "There is no approval request `feedbeef`."),
-    ]
+    await h.host.on_command(h.command("approve feedbeef"), "approve", "feedbeef", h.delivery)
+    assert h.delivery.adapter.private == [("U_ADA", "There is no approval request `feedbeef`.")]
 
 
 async def test_timeout_invalid_arguments_and_step_cap(harness: Harness) -> None:
@@ -289,7 +284,7 @@ async def test_waiting_for_approval_does_not_use_up_the_turn_time(harness: Harne
     await host.handle_calls(h.turn(*calls), calls, h.delivery)
     approval_id = (await h.store.pending())[0].id
     h.clock.advance(60)
-    await host.on_click(h.click(approval_id), h.delivery)
+    await h.press(h.click(approval_id), host)
     read = (ToolCall(id="e", name="echo", arguments={"text": "x"}),)
     outcome = await host.handle_calls(h.turn(*read, step=2), read, h.delivery)
     assert isinstance(outcome, ToolResults) and "echo: x" in outcome.messages[0].content

@@ -10,7 +10,6 @@ running app's poster (its delivery) in a process-wide registry under a key the a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -56,7 +55,8 @@ async def post_scheduled(
         raise RuntimeError(f"no poster registered under {poster_key!r}")
     who = f" (scheduled by {requested_by})" if requested_by else ""
     await poster.post(
-        ConversationRef(**ref), OutgoingMessage.text(f"{text}\n\n_⏰ Scheduled message{who}_")
+        ConversationRef.from_dict(ref),
+        OutgoingMessage.text(f"{text}\n\n_⏰ Scheduled message{who}_"),
     )
 
 
@@ -108,7 +108,7 @@ class MessageScheduler:
             run_date=when,
             id=job_id,
             replace_existing=True,
-            args=[self.poster_key, asdict(ref), text, requested_by],
+            args=[self.poster_key, ref.to_dict(), text, requested_by],
         )
 
     def scheduled(self) -> list[tuple[str, datetime]]:

@@ -1,0 +1,65 @@
+"""The one command grammar, for slash commands, app commands and typed text alike.
+
+    ask <question> | reset | help | kb status | kb search <query> | kb reindex [path ...]
+    approve <id> | deny <id>
+
+`parse(text, typed=...)` reads the words of a command (the text after `/parley`, Discord's
+`/kb search query:x` flattened by its adapter to "kb search x", or a message to the bot). In a
+command (`typed=False`) anything that is not a known command is a question, so `/parley how do
+I…` answers; a known command used wrongly gets its usage. In a typed message (`typed=True`) only
+an exact command form counts, so "help me with X" or "reset the router?" stay questions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+KB_SUBCOMMANDS = ("status", "search", "reindex")
+_APPROVAL_ID = re.compile(r"[0-9a-f]{8,32}")
+USAGE = {
+    "ask": "`ask <question>`",
+    "kb": "`kb status`, `kb search <query>` or `kb reindex [path ...]`",
+    "approve": "`approve <approval id>`",
+    "deny": "`deny <approval id>`",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Invocation:
+    name: str
+    """"ask", "reset", "help", "kb", "approve", "deny", or "usage" (a known command misused)."""
+    args: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.args)
+
+
+def parse(text: str, *, typed: bool) -> Invocation | None:
+    """The command `text` is, or None when it is a question (typed text only; a command that is
+    not one becomes `ask`)."""
+    words = text.split()
+    if not words:
+        return None if typed else Invocation(name="help")
+    head, rest = words[0].lower().lstrip("/"), words[1:]
+    if head in ("reset", "help") and not rest:
+        return Invocation(name=head)
+    if head in ("approve", "deny"):
+        if len(rest) == 1 and _APPROVAL_ID.fullmatch(rest[0].lower()):
+            return Invocation(name=head, args=(rest[0].lower(),))
+        return None if typed else Invocation(name="usage", args=(head,))
+    if head == "kb":
+        sub = rest[0].lower() if rest else ""
+        if sub in ("status", "reindex") or (sub == "search" and len(rest) > 1):
+            return Invocation(name="kb", args=(sub, *rest[1:]))
+        return None if typed else Invocation(name="usage", args=("kb",))
+    if head == "ask" and not typed:
+        return Invocation(name="ask", args=tuple(rest)) if rest else _usage("ask")
+    if typed:
+        return None
+    return Invocation(name="ask", args=tuple(words))
+
+
+def _usage(name: str) -> Invocation:
+    return Invocation(name="usage", args=(name,))
