@@ -121,7 +121,6 @@ async def test_concurrent_answers_stay_within_every_limit_and_end_final(
         await app.settled()
         assert adapter.rate_limited == 0  # the platform never had to say 429
         limit = caps.max_chars
-        finals = [m for m in adapter.messages.values() if m.text_markdown]
         unfinished = [mid for mid, m in adapter.messages.items() if m.text_markdown and not m.final]
         assert unfinished == []  # every reply ended in its final form
         # Each answer rolled over intact: its parts are exactly the split of the full text.
