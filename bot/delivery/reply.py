@@ -339,10 +339,12 @@ class StreamingReply:
                 continue
             if step.kind in (Kind.EDIT, Kind.APPEND):
                 await self._sleep_until(self._written.get(self._current_id(), 0.0) + self._interval)
-            # A new message (the first words of an answer, or its next part) goes ahead of
-            # streaming edits; so does everything once the answer is final.
+            # An answer's first words (and a new message: its next part) go ahead of other
+            # replies' streaming edits; so does everything once the answer is final.
+            first = self.first_text_at is None
             opens = step.kind in (Kind.POST, Kind.OPEN)
-            priority = Priority.FINAL if self._final is not None or opens else Priority.STREAM
+            urgent = self._final is not None or opens or first
+            priority = Priority.FINAL if urgent else Priority.STREAM
             async with self._budgets.slot(
                 OPS[step.kind], self._ref, priority, self._waiting
             ) as slot:
