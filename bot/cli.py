@@ -1,4 +1,4 @@
-"""Command line (contract, ARCHITECTURE §4): `python -m bot run|chat|kb …`, also installed as `parley`.
+"""Command line (the operator contract; docs/architecture.md and docs/commands.md): `python -m bot run|chat|kb …`, also installed as `parley`.
 
 - `run`: every adapter whose credentials are set, plus the HTTP server on PORT; with no platform
   configured it says so and starts `chat`.

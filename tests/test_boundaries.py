@@ -1,4 +1,4 @@
-"""The dependency rule (ARCHITECTURE §1): platform SDKs are imported only under adapters/<platform>/,
+"""The dependency rule (docs/architecture.md, "Layers"): platform SDKs are imported only under adapters/<platform>/,
 adapters never import each other, and bot/ imports an adapter only in the composition root."""
 
 from __future__ import annotations
