@@ -14,10 +14,15 @@ class ConfigError(ParleyError):
 class PlatformError(ParleyError):
     """A platform API refused a call (e.g. Slack `ok: false`, Discord 50035)."""
 
-    def __init__(self, message: str, *, method: str = "", code: str = "") -> None:
+    def __init__(
+        self, message: str, *, method: str = "", code: str = "", permanent: bool = False
+    ) -> None:
         super().__init__(message)
         self.method = method
         self.code = code
+        self.permanent = permanent
+        """Retrying cannot help (a missing permission, a channel that is gone): the delivery
+        engine stops writing that reply at once instead of retrying it."""
 
 
 class RateLimited(PlatformError):

@@ -173,6 +173,7 @@ class DiscordRest:
             f"Discord refused {name}: {status} {message} ({code})",
             method=name,
             code=str(code or status),
+            permanent=status == 403,
         )
 
 

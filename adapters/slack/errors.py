@@ -24,6 +24,10 @@ log = get_logger("adapters.slack")
 SLACK_TEXT_LIMIT = 4000
 """chat.update refuses longer text with `msg_too_long`."""
 DEFAULT_RETRY_AFTER_S = 1.0
+PERMANENT = frozenset(
+    {"channel_not_found", "not_in_channel", "is_archived", "missing_scope", "invalid_auth"}
+)
+"""Errors a retry cannot mend."""
 
 
 def translate(method: str, exc: SlackApiError, *, text_length: int = 0) -> PlatformError:
@@ -39,6 +43,7 @@ def translate(method: str, exc: SlackApiError, *, text_length: int = 0) -> Platf
         f"Slack {method} failed: {code or response.status_code}",
         method=method,
         code=code or f"http_{response.status_code}",
+        permanent=code in PERMANENT,
     )
 
 

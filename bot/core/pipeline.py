@@ -178,7 +178,6 @@ class Pipeline:
                 text=event.text,
                 origin=event.origin,
                 reply_to=placed.reply_to,
-                summoned_by=event.origin.message_id,
             )
         else:
             assert invocation is not None  # a command that is not one is a question (`ask`)

@@ -77,9 +77,8 @@ class Question:
     text: str
     origin: Origin
     reply_to: str = ""
-    """The message the answer's first post references (placement REPLY)."""
-    summoned_by: str = ""
-    """The platform message that asked (thread seeding reads the thread before it)."""
+    """The message the answer's first post references (placement REPLY). Thread seeding reads
+    the thread before `origin.message_id`, the message that asked."""
 
 
 class TurnRunner:
@@ -138,7 +137,7 @@ class TurnRunner:
             if (
                 thread_reader is not None
                 and ref.thread_id
-                and ref.thread_id != question.summoned_by
+                and ref.thread_id != question.origin.message_id
                 and await self._store.ensure_conversation(ref)
             ):
                 await self._seed_from_thread(ref, thread_reader, question)
@@ -293,7 +292,7 @@ class TurnRunner:
         self, ref: ConversationRef, reader: ThreadReader, question: Question
     ) -> None:
         try:
-            earlier = await reader.read_thread(ref, before=question.summoned_by, limit=50)
+            earlier = await reader.read_thread(ref, before=question.origin.message_id, limit=50)
         except Exception as exc:
             log.warning("could not read the thread to seed memory", error=str(exc))
             return

@@ -40,6 +40,8 @@ Failures feed the same loop, so every path ends in a final write:
   writes; the final still goes out).
 - `MessageTooLong` (the platform is stricter than it declared, or the rendered citations pushed
   it over): the reply's limit shrinks below what was refused and the plan splits smaller.
+- an error the platform says no retry can mend (`PlatformError.permanent`: a missing
+  permission, a channel that is gone) ends the reply's writes at once, with one error log;
 - any other error on an intermediate write is logged and, repeated, turns the reply final-only;
   on the final write it is retried, and after a few failures the current message is abandoned
   and the rest is posted as a new message. When even that keeps failing the reply gives up with
@@ -77,7 +79,7 @@ from bot.delivery.budget import Priority
 from bot.delivery.budgets import Budgets, Waiting
 from bot.delivery.splitting import close_open_fence, cut
 from bot.delivery.steps import OPS, Kind, Step, native_step
-from bot.errors import MessageTooLong, RateLimited
+from bot.errors import MessageTooLong, PlatformError, RateLimited
 from bot.events import Origin
 from bot.messages import OutgoingMessage
 from bot.redaction import NO_REDACTION, Redactor, StreamView
@@ -161,6 +163,8 @@ class StreamingReply:
         self._final_failures = 0
         self._message_failures = 0
         self._final_done = False
+        self._stopped = False
+        """The platform refused for good (`PlatformError.permanent`): no more writes."""
         self._placeholder_due = False
         # Rollover state: messages before `_index` are ended and hold `_frozen`.
         self._index = 0
@@ -359,6 +363,8 @@ class StreamingReply:
                 retry_after = await self._act(step)
                 if retry_after is not None:
                     slot.refused(retry_after)
+            if self._stopped:
+                return
             if self._final is not None and self._final_failures >= GIVE_UP_AFTER:
                 log.error(
                     "delivery.final_gave_up", ref=self._ref.memory_key, handles=len(self.handles)
@@ -450,7 +456,17 @@ class StreamingReply:
         except MessageTooLong as exc:
             self._shrink(len(step.text), exc)
             return None
-        except Exception:
+        except Exception as exc:
+            if isinstance(exc, PlatformError) and exc.permanent:
+                log.error(
+                    "delivery.refused",
+                    ref=self._ref.memory_key,
+                    method=exc.method,
+                    code=exc.code,
+                    error=str(exc),
+                )
+                self._stopped = True  # nothing this reply writes here can succeed
+                return None
             if step.kind in (Kind.OPEN, Kind.APPEND, Kind.FINISH):
                 log.warning("delivery.native_fallback", ref=self._ref.memory_key, exc_info=True)
                 self._leave_native("stream error")

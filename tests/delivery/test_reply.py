@@ -357,3 +357,14 @@ async def test_final_after_message_too_long_is_never_lost(clock: FakeClock) -> N
     text = "y " * 49
     handles = await reply.finish(OutgoingMessage.text(text))
     assert "".join(visible(adapter, handles)) == text
+
+
+async def test_a_permanent_refusal_ends_the_reply_at_once(
+    clock: FakeClock, adapter: MemoryAdapter, delivery: Delivery
+) -> None:
+    adapter.fail_next("send", PlatformError("missing Send Messages", code="50013", permanent=True))
+    reply = delivery.reply(ref())
+    reply.start()
+    reply.set_text("an answer nobody can see")
+    handles = await reply.finish(OutgoingMessage.text("an answer nobody can see"))
+    assert handles == [] and len(adapter.calls) == 1  # tried once, not retried a dozen times
