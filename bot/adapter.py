@@ -168,3 +168,11 @@ class RateAnnouncer(Protocol):
     the platform has to say 429."""
 
     def set_rate_listener(self, listener: RateListener) -> None: ...
+
+
+@runtime_checkable
+class RoleDirectory(Protocol):
+    """An adapter that can say whether a user is an administrator on its platform (Slack
+    workspace admins and owners, Discord members with Manage Server, a Teams admin list)."""
+
+    async def is_platform_admin(self, ref: ConversationRef, user_id: str) -> bool: ...

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot import metrics
-from bot.adapter import Adapter, HttpMounted
+from bot.adapter import Adapter, HttpMounted, RoleDirectory
 from bot.clock import Clock, MonotonicClock
 from bot.core.access import Access
 from bot.core.actions import ActionRouter
@@ -131,6 +131,7 @@ class Parley:
         settings = self.settings
         register_secrets(secret_values(settings))
         from storage import open_store
+        from storage.audit import SqlAuditLog
 
         self.store = await open_store(settings.sqlalchemy_url)
         store: ConversationStore = self.store
@@ -170,11 +171,15 @@ class Parley:
             )
         commands = Commands(
             store=store,
-            access=Access(settings.admin_users),
+            access=Access(
+                settings.admin_users,
+                {n: a for n, a in self.adapters.items() if isinstance(a, RoleDirectory)},
+            ),
             clock=self.clock,
             knowledge=self.knowledge,
             tool_host=self.tools,
             reindex_roots=self._knowledge_roots,
+            audit=SqlAuditLog(self.store.db),  # shares the write lock
         )
         actions = ActionRouter()
         actions.register("approve", self.tools.on_click)

@@ -138,3 +138,29 @@ class KnowledgeAdmin(Protocol):
     async def search(
         self, query: str, *, scopes: Sequence[str] | None = None, limit: int = 5
     ) -> list[Passage]: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdminAction:
+    """One line of the admin audit log: who did what, where, when, and how it ended."""
+
+    platform: str
+    workspace_id: str
+    channel_id: str
+    actor_id: str
+    action: str
+    """The command's words, e.g. "kb reindex"."""
+    target: str = ""
+    """What it acted on (paths, a source, a user), as typed."""
+    result: str
+    """"ok", "refused", or "failed: <reason>"."""
+    at: datetime | None = None
+    """Set by the log when recorded."""
+
+
+class AuditLog(Protocol):
+    async def record(self, action: AdminAction) -> None:
+        """Append `action`, stamped with the current time."""
+
+    async def entries(self, *, limit: int = 100) -> list[AdminAction]:
+        """The newest `limit` entries, newest first."""

@@ -21,7 +21,7 @@ from bot.delivery import Delivery
 from bot.events import Command
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
-from bot.ports import ConversationStore, KnowledgeAdmin, scopes_for
+from bot.ports import AdminAction, AuditLog, ConversationStore, KnowledgeAdmin, scopes_for
 
 log = get_logger(__name__)
 
@@ -49,8 +49,10 @@ class Commands:
         knowledge: KnowledgeAdmin | None = None,
         tool_host: ToolHost | None = None,
         reindex_roots: Sequence[Path] = (),
+        audit: AuditLog | None = None,
     ) -> None:
         self._store = store
+        self._audit = audit
         self._access = access
         self._clock = clock
         self._knowledge = knowledge
@@ -76,6 +78,34 @@ class Commands:
             )
         except Exception:
             log.exception("could not send a command's answer", command=command.text[:40])
+
+    async def _require_admin(
+        self, command: Command, delivery: Delivery, action: str, what: str, target: str = ""
+    ) -> bool:
+        """True for an admin; anyone else is told privately, and the refusal is audited."""
+        if await self._access.is_admin(command.ref, command.author):
+            return True
+        await self._private(command, delivery, f"Only admins can {what}.")
+        await self._record(command, action, target, "refused")
+        return False
+
+    async def _record(self, command: Command, action: str, target: str, result: str) -> None:
+        """Append to the admin audit log; a failing log is reported, never fatal."""
+        if self._audit is None:
+            return
+        entry = AdminAction(
+            platform=command.ref.platform,
+            workspace_id=command.ref.workspace_id,
+            channel_id=command.ref.channel_id,
+            actor_id=command.author.id,
+            action=action,
+            target=target,
+            result=result,
+        )
+        try:
+            await self._audit.record(entry)
+        except Exception:
+            log.exception("could not write the admin audit log", action=action)
 
     async def _help(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
         await self._private(command, delivery, HELP)
@@ -108,24 +138,16 @@ class Commands:
             return
         try:
             if sub == "status":
-                if not self._access.is_admin(command.ref, command.author):
-                    # The status names the server's folders and files: for admins only.
-                    await self._private(
-                        command, delivery, "Only admins (ADMIN_USERS) can see `kb status`."
-                    )
-                    return
-                await self._private(command, delivery, await self._knowledge.status())
+                # The status names the server's folders and files: for admins only.
+                if await self._require_admin(command, delivery, "kb status", "see `kb status`"):
+                    await self._private(command, delivery, await self._knowledge.status())
             elif sub == "search" and rest:
                 await self._kb_search(command, delivery, " ".join(rest))
             elif sub == "reindex":
-                if not self._access.is_admin(command.ref, command.author):
-                    await self._private(
-                        command,
-                        delivery,
-                        "Only admins (ADMIN_USERS) can reindex the knowledge base.",
-                    )
-                    return
-                await self._kb_reindex(command, delivery, rest)
+                if await self._require_admin(
+                    command, delivery, "kb reindex", "reindex the knowledge base", " ".join(rest)
+                ):
+                    await self._kb_reindex(command, delivery, rest)
             else:
                 await self._private(command, delivery, f"Usage: {USAGE['kb']}")
         except Exception as exc:
@@ -181,13 +203,15 @@ class Commands:
                     )
 
         reporter = asyncio.create_task(report_progress())
-        report = "Reindex stopped before it finished."
+        report, result = "Reindex stopped before it finished.", "failed: stopped"
         try:
             report = await self._knowledge.reindex(paths, progress=latest.update)
+            result = "ok"
         except Exception as exc:
             log.exception("reindex failed")
-            report = f"Reindex failed: {exc}"
+            report, result = f"Reindex failed: {exc}", f"failed: {exc}"
         finally:
+            await self._record(command, "kb reindex", " ".join(paths), result)
             reporter.cancel()
             await asyncio.gather(reporter, return_exceptions=True)
             await delivery.update(handle, OutgoingMessage.text(report))

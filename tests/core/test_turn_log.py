@@ -61,6 +61,6 @@ async def test_kb_status_is_for_admins_only() -> None:
             command, Invocation(name="kb", args=("status",)), Delivery(adapter, clock=clock)
         )
     assert adapter.private_texts() == [
-        "Only admins (ADMIN_USERS) can see `kb status`.",
+        "Only admins can see `kb status`.",
         "12 documents from /srv/parley/docs",
     ]
