@@ -37,6 +37,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import qdrant_edge as qe
+
 from benchmarks.bench_knowledge import DATA as STDLIB_EVAL
 from benchmarks.bench_knowledge import EVAL_MODULES, write_docstring_corpus
 from bot.settings import load_settings
@@ -46,11 +48,14 @@ from knowledge.embedding.base import Vector
 from knowledge.embedding.onnx import MiniLMEmbedder
 from knowledge.relevance import Hit, relevant
 from knowledge.sparse import query_vector
+from knowledge.vectors import edge
 
 DATA = Path(__file__).parent / "data" / "retrieval_eval.json"
 MODES = ("legacy", "structured")
 THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5)
 """KNOWLEDGE_MIN_SCORE values the calibration line reports refusals for."""
+PREVIOUS_MIN_SCORE = 0.35
+"""The default before this calibration (chosen in-sample, with the previous embedder)."""
 GRID = tuple(round(0.2 + 0.01 * i, 2) for i in range(51))
 """Thresholds the held-out calibration chooses among (0.20 to 0.70)."""
 _OVERSTRIKE = re.compile(r".\x08")
@@ -339,20 +344,30 @@ def write_pydoc_pages(root: Path, modules: Sequence[str]) -> list[str]:
 
 async def reindex_without_model(tmp: Path, corpus: Path, rounds: int = 3) -> dict[str, float]:
     """Median full reindex per chunker with the hashing embedder (everything but the model:
-    reading, outline, chunking, BM25, Qdrant writes), the two chunkers interleaved."""
+    reading, outline, chunking, BM25, the engine's writes), the two chunkers interleaved; and
+    each index's size with dense vectors stored as float32, as collections were before."""
     times: dict[str, list[float]] = {mode: [] for mode in MODES}
-    for r in range(rounds):
+    sizes: dict[str, float] = {}
+    for r in range(rounds + 1):
         for mode in MODES:
-            kb = await _open(
-                tmp / f"hashing-{mode}-{r}", HashingEmbedder(384), legacy=mode == "legacy"
-            )
+            path = tmp / f"hashing-{mode}-{r}"
+            if r == rounds:  # the float32 size, outside the timed rounds
+                edge.DENSE_DATATYPE = qe.VectorStorageDatatype.Float32
             try:
-                started = time.perf_counter()
-                await kb.reindex_report([str(corpus)])
-                times[mode].append(time.perf_counter() - started)
+                kb = await _open(path, HashingEmbedder(384), legacy=mode == "legacy")
+                try:
+                    started = time.perf_counter()
+                    await kb.reindex_report([str(corpus)])
+                    elapsed = time.perf_counter() - started
+                finally:
+                    await kb.close()
             finally:
-                await kb.close()
-    return {mode: statistics.median(t) for mode, t in times.items()}
+                edge.DENSE_DATATYPE = qe.VectorStorageDatatype.Float16
+            if r == rounds:
+                sizes[f"{mode} float32 size"] = _size(path)
+            else:
+                times[mode].append(elapsed)
+    return {**{mode: statistics.median(t) for mode, t in times.items()}, **sizes}
 
 
 def _checked(corpus: Path, questions: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -408,7 +423,11 @@ def _report(results: dict[str, dict[str, Any]], absent: int) -> None:
     print(f"{cosines}; KNOWLEDGE_MIN_SCORE {load_settings().knowledge_min_score}")
     refusals = ", ".join(
         f"{t}: {sum(o.refused(t) for o in structured['present'])}/{len(structured['present'])}"
-        + (f" and {sum(o.refused(t) for o in structured['absent'])}/{absent}" if absent else "")
+        + (
+            f" and {sum(o.refused(t) for o in structured['absent'])}/{len(structured['absent'])}"
+            if absent
+            else ""
+        )
         for t in THRESHOLDS
     )
     what = "answerable" + (" and unanswerable (dev + test)" if absent else "")
@@ -420,16 +439,10 @@ def _report(results: dict[str, dict[str, Any]], absent: int) -> None:
 def _report_calibration(mode: str, answerable: list[Outcome], absent: list[Outcome]) -> None:
     c = calibrate(answerable, absent)
     default = load_settings().knowledge_min_score
-    at_default = _counts(
-        [o for o in answerable if o.split == "test"],
-        [o for o in absent if o.split == "test"],
-        default,
-    )
-    for name, (refused, n, caught, m), t in (
-        ("dev", c.dev, c.threshold),
-        ("test", c.test, c.threshold),
-        ("test", at_default, default),
-    ):
+    test = [o for o in answerable if o.split == "test"], [o for o in absent if o.split == "test"]
+    rows = [("dev", c.dev, c.threshold), ("test", c.test, c.threshold)]
+    rows += [("test", _counts(*test, t), t) for t in dict.fromkeys([default, PREVIOUS_MIN_SCORE])]
+    for name, (refused, n, caught, m), t in rows:
         precision = caught / (caught + refused) if caught + refused else 1.0
         print(
             f"  {mode} {name} at {t}: absent → nothing relevant {caught}/{m}, answerable "
@@ -472,6 +485,14 @@ async def run() -> None:
                 f"reindex without the model (hashing embedder, median of 3, interleaved): "
                 f"legacy {plain['legacy']:.2f}s, structured {plain['structured']:.2f}s "
                 f"({plain['structured'] / plain['legacy']:.2f}x)",
+                flush=True,
+            )
+            legacy32, structured32 = plain["legacy float32 size"], plain["structured float32 size"]
+            print(
+                f"index on disk with float32 dense vectors (as before): legacy "
+                f"{legacy32 / 1024:.0f} KiB, structured {structured32 / 1024:.0f} KiB "
+                f"({structured32 / legacy32:.2f}x); structured now (float16) ÷ legacy before "
+                f"(float32): {results['structured']['size'] / legacy32:.2f}x",
                 flush=True,
             )
         stdlib = await stdlib_file_recall(tmp, CachedEmbedder(real))
