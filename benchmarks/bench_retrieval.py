@@ -2,21 +2,26 @@
 
 Two sets of real reference text none of us wrote, both generated on the machine, nothing
 downloaded (`benchmarks/data/retrieval_eval.json` lists the documents and the questions):
-- the installed manual pages of 27 command-line tools (grep, tar, find, git-commit, ...) rendered
-  to plain text by `man` at 80 columns: ALL-CAPS sections, indented subsections and option
-  entries; 59 questions and 10 whose answer none of the pages has;
+- the installed manual pages of 27 command-line tools (grep, tar, find, ssh, git-commit, ...)
+  rendered to plain text by `man` at 80 columns: ALL-CAPS sections, indented subsections and
+  option entries; 81 questions, and 10 + 10 whose answer none of the pages has;
 - pydoc's plain text of ten standard-library modules (textwrap, difflib, ipaddress, ...): class
-  bodies behind ` |  ` rails with no blank line between entries; 30 questions.
-Each question names its document and the entry (an option's term line, a function signature, or a
-section title) that answers it; the absent questions ask about things none of the pages covers. A hit at rank k is a passage from
-the right page that holds the entry: one of its lines starts with the entry's term, or the term is
-part of its heading path.
+  bodies behind ` |  ` rails with no blank line between entries; 31 questions.
+Each question names its document and the entry (an option's term line, a function signature, or
+a section title) that answers it. A hit at rank k is a passage from the right page that holds the
+entry: one of its lines starts with the entry's term, or the term is part of its heading path.
 
 Both chunkers index the same files in the same run with the real model (all-MiniLM-L6-v2): the
 structure-aware one and the previous one (`IndexConfig.legacy_chunking`), so the numbers compare
-like with like. Reported: passage R@1, R@5, MRR@5, file-level R@5, how many absent questions get
-"nothing relevant" (and how many present ones wrongly do), each index's chunk count, size on disk
-and reindex time; then file-level R@5 on the existing stdlib set (knowledge_eval.json) for both.
+like with like. Reported per set: passage R@1, R@5, MRR@5, file-level R@5, refusals, each index's
+chunk count, size on disk (float16 vectors as now, and float32 as before), tokens embedded, query
+p50, and reindex times with and without the model, the chunkers interleaved; then file-level R@5
+on the existing stdlib set (knowledge_eval.json) for both.
+
+Calibration of KNOWLEDGE_MIN_SCORE is held out: every answerable question is marked "dev" or
+"test" (alternately) and the absent ones come in two lists, `absent_dev` and `absent`. The
+threshold is chosen on dev alone (`calibrate`) and its refusals are reported on test (plus the
+45 stdlib questions, all answerable), next to the default and the previous default.
 """
 
 from __future__ import annotations
