@@ -13,12 +13,12 @@ shard's write-ahead-log lock. The root also takes an advisory lock (`LOCK`), so 
 cannot both start a first index in an empty store. Both cases raise KnowledgeUnavailable with
 what to do. Calls into a shard need no lock of ours: the engine is safe across threads.
 
-Dense vectors are stored as float16 (half the bytes of float32; a collection made before keeps
-its float32): they are unit vectors whose cosines only rank passages and feed the relevance
-threshold, and the rounding (about 1e-3 per component) moves a cosine by about 1e-4, far below
-the gaps that decide either. On the retrieval benchmark it takes the index of the
-structure-aware chunks (more, smaller chunks) back under the previous index's size
-(benchmarks/README.md).
+Dense vectors are stored as float16 (half the bytes of float32; a collection made before keeps its
+float32): they are unit vectors whose cosines only rank passages and feed the relevance threshold,
+and the rounding (to about three significant digits) moves a cosine by less than 1e-4, far below
+the gaps that decide either. On the retrieval benchmark it brings the index of the structure-aware
+chunks (more, smaller chunks) to within 1.04-1.11x of the previous chunker's index as it was stored
+before (benchmarks/README.md).
 """
 
 from __future__ import annotations
