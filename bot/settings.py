@@ -150,7 +150,7 @@ class Settings(BaseSettings):
     """File globs to skip, on top of hidden folders, node_modules and __pycache__."""
     knowledge_chunk_chars: int = Field(default=1000, ge=200)
     knowledge_chunk_overlap: int = Field(default=200, ge=0)
-    knowledge_min_score: float = Field(default=0.35, ge=-1.0, le=1.0)
+    knowledge_min_score: float = Field(default=0.4, ge=-1.0, le=1.0)
     """Best dense cosine a question's passages need, else "not in the knowledge base" (an
     identifier from the question found in a passage also passes); calibrated for the packaged
     model by benchmarks/bench_retrieval.py."""

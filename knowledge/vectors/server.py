@@ -74,7 +74,11 @@ class ServerStore:
             self.client.create_collection(
                 name,
                 vectors_config={
-                    DENSE: models.VectorParams(size=dimension, distance=models.Distance.COSINE)
+                    DENSE: models.VectorParams(
+                        size=dimension,
+                        distance=models.Distance.COSINE,
+                        datatype=models.Datatype.FLOAT16,  # as in edge.py, which says why
+                    )
                 },
                 sparse_vectors_config={
                     SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)

@@ -244,3 +244,33 @@ def test_edge_pointer_to_a_missing_collection_is_a_clear_error(tmp_path: Path) -
     (root / "ACTIVE").write_text("parley_knowledge__gone\n")
     with pytest.raises(KnowledgeUnavailable, match="missing"):
         EdgeStore(root)
+
+
+def test_edge_keeps_dense_vectors_in_half_precision_and_ranks_as_exact_cosines(
+    tmp_path: Path,
+) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(300, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    query = vectors[0] + 0.5 * vectors[1]
+    query /= np.linalg.norm(query)
+    store = EdgeStore(tmp_path / "index")
+    try:
+        store.create(A, 384)
+        store.upsert(
+            A,
+            [
+                Point(id=pid(f"p{i}"), dense=v.tolist(), payload={"kind": "chunk", "n": i})
+                for i, v in enumerate(vectors)
+            ],
+        )
+        back = store.dense_vectors(A, [pid("p5")])[pid("p5")]
+        error = np.abs(np.asarray(back) - vectors[5]).max()
+        assert 1e-6 < error < 1e-3  # rounded to float16 (float32 would be within 1e-7), and close
+        hits = store.hybrid(A, HybridQuery(dense=query.tolist(), sparse=([], []), limit=10))
+        exact = np.argsort(-(vectors @ query))[:10]
+        assert [h.payload["n"] for h in hits] == exact.tolist()
+    finally:
+        store.close()
