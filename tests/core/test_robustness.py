@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -100,7 +101,13 @@ async def test_reply_text_is_saved_while_it_streams(tmp_path) -> None:
             for word in ("one ", "two ", "three ", "four "):
                 yield TextDelta(text=word)
                 await clock.sleep(1.5)
-            history = await holder[0].app.store.history(channel().memory_key)
+            # The fake clock jumps while a save waits for the database thread, so give the
+            # save that is due a moment of real time before looking (the answer is unfinished).
+            for _ in range(300):
+                history = await holder[0].app.store.history(channel().memory_key)
+                if history[-1].text.startswith("one two"):
+                    break
+                await asyncio.sleep(0.01)
             seen.append(history[-1].text)
             yield Finish(reason="stop")
 
