@@ -37,12 +37,14 @@ from bot.http import HttpServer, build_http_app
 from bot.llm.types import ChatMessage, ChatModel
 from bot.logs import get_logger, register_secrets
 from bot.messages import OutgoingMessage
-from bot.ports import ConversationStore, ProgressCallback
+from bot.ports import ConversationStore, ProgressCallback, ReindexSummary, SourceRegistry
 from bot.redaction import Redactor
 from bot.refs import Author, ConversationRef, MessageHandle
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.core.kb_runs import ReindexRunner
+    from bot.core.kb_sources import SourcePolicy
     from bot.tools.host import ApprovingToolHost
     from knowledge import KnowledgeBase
     from storage import SqlStore
@@ -125,6 +127,9 @@ class Parley:
         self.index_progress: ProgressCallback | None = None
         """Called with the first index's progress (the console's start-up line)."""
         self._lease: WorkerLease | None = None
+        self.reindexer: ReindexRunner | None = None
+        self._kb_sources: SourceRegistry | None = None
+        """Every reindex goes through it, under the database lease (bot.core.kb_runs)."""
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, *, http: bool = True) -> None:
@@ -178,12 +183,16 @@ class Parley:
             clock=self.clock,
             knowledge=self.knowledge,
             tool_host=self.tools,
-            reindex_roots=self._knowledge_roots,
             audit=SqlAuditLog(self.store.db),  # shares the write lock
+            kb_runs=self.reindexer,
+            kb_sources=self._kb_sources,
+            kb_policy=self._kb_policy(),
         )
         actions = ActionRouter()
         actions.register("approve", self.tools.on_click)
         actions.register("deny", self.tools.on_click)
+        if commands.kb is not None:
+            actions.register("cancel", commands.kb.on_click)
 
         async def has_memory(memory_key: str) -> bool:
             return bool(await store.history(memory_key, limit=1))
@@ -241,6 +250,8 @@ class Parley:
         await asyncio.gather(*self._background, return_exceptions=True)
         if self.http is not None:
             await self.http.stop()
+        if self.reindexer is not None:
+            await self.reindexer.close()
         if self.knowledge is not None:
             await self.knowledge.close()
         if self.tools is not None:
@@ -252,8 +263,11 @@ class Parley:
             await self.store.close()
 
     async def settled(self) -> None:
-        """Wait until every conversation has finished its queued work."""
+        """Wait until every conversation has finished its queued work, and every reindex a
+        command started has ended."""
         await self.queues.drain()
+        if self.reindexer is not None:
+            await self.reindexer.idle()
 
     async def wait_indexed(self) -> None:
         await self._indexed.wait()
@@ -285,10 +299,11 @@ class Parley:
 
     async def _open_knowledge(self) -> None:
         try:
-            from knowledge import default_paths, ensure_initial_index, open_knowledge_base
+            from knowledge import default_paths, open_knowledge_base
 
-            kb = self.knowledge = await open_knowledge_base(self.settings)
+            kb = self.knowledge = await open_knowledge_base(self.settings, schedule=False)
             self._knowledge_roots = [Path(p) for p in default_paths(self.settings)]
+            reindexer = self._build_reindexer(kb)
         except ParleyError:
             # A bad EMBEDDING_MODEL / KNOWLEDGE_SCOPES, Qdrant unreachable or its local index
             # locked at start-up: stop like any other configuration error (an outage that
@@ -308,9 +323,11 @@ class Parley:
 
         async def index() -> None:
             try:
-                report = await ensure_initial_index(kb, self.settings, progress=progress)
-                if report is not None:
-                    metrics.reindex_finished(errors=len(report.errors), failed=bool(report.failure))
+                summary = await reindexer.run([], actor="start-up", progress=progress)
+                if isinstance(summary, ReindexSummary):
+                    metrics.reindex_finished(
+                        errors=len(summary.failed), failed=bool(summary.failure)
+                    )
             except Exception as exc:
                 log.error("initial indexing failed", error=str(exc))
             finally:
@@ -319,20 +336,58 @@ class Parley:
         self._spawn(index())
         if self.settings.qdrant_url is None:
             # This process holds the local index, so `kb reindex` asks it to do the work.
-            self._spawn(self._serve_reindex_requests(kb))
+            self._spawn(self._serve_reindex_requests(reindexer))
 
-    async def _serve_reindex_requests(self, kb: KnowledgeBase) -> None:
+    def _build_reindexer(self, kb: KnowledgeBase) -> ReindexRunner:
+        """The reindex runner (lease and sources in the database) and the scheduled reindex."""
+        from bot.core.kb_runs import ReindexRunner
+        from knowledge.schedule import start_schedule
+        from storage.kb_admin import SqlReindexLease, SqlSourceRegistry
+
+        self._kb_sources = SqlSourceRegistry(self.store.db)
+        runner = self.reindexer = ReindexRunner(
+            knowledge=kb,
+            lease=SqlReindexLease(self.store.db),
+            clock=self.clock,
+            sources=self._kb_sources,
+            configured=self._knowledge_roots,
+        )
+
+        async def scheduled() -> None:
+            outcome = await runner.run([], actor="scheduled", progress=metrics.reindex_progress)
+            if isinstance(outcome, ReindexSummary):
+                metrics.reindex_finished(errors=len(outcome.failed), failed=bool(outcome.failure))
+            else:
+                log.info("scheduled reindex skipped: one is running", by=outcome.actor)
+
+        kb.scheduler = start_schedule(kb, self.settings.reindex_interval_minutes, job=scheduled)
+        return runner
+
+    def _kb_policy(self) -> SourcePolicy:
+        from bot.core.kb_sources import SourcePolicy
+
+        settings = self.settings
+        return SourcePolicy(
+            allowed_hosts=settings.http_tool_allowed_hosts,
+            add_roots=tuple(Path(p) for p in settings.knowledge_add_roots),
+            fetched_dir=settings.data_dir / "kb-added",
+            max_bytes=int(settings.knowledge_max_file_mb * 1024 * 1024),
+        )
+
+    async def _serve_reindex_requests(self, runner: ReindexRunner) -> None:
         from bot import reindex_requests
-        from knowledge import ReindexBusy
+        from bot.core.kb_text import busy_text, summary_text
 
         async def reindex(paths: list[str]) -> tuple[str, int]:
-            try:
-                report = await kb.reindex_report(paths, progress=metrics.reindex_progress)
-            except ReindexBusy as exc:
+            outcome = await runner.run(
+                paths, actor="command line", progress=metrics.reindex_progress
+            )
+            if not isinstance(outcome, ReindexSummary):
                 metrics.REINDEX_RUNS.labels("busy").inc()
-                return str(exc), 2
-            metrics.reindex_finished(errors=len(report.errors), failed=bool(report.failure))
-            return report.render(), 1 if report.errors or report.failure else 0
+                return busy_text(outcome), 2
+            metrics.reindex_finished(errors=len(outcome.failed), failed=bool(outcome.failure))
+            text = summary_text(" ".join(paths), outcome)
+            return text, 1 if outcome.failed or outcome.failure else 0
 
         await reindex_requests.serve(self.settings.data_dir, reindex)
 

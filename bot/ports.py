@@ -189,7 +189,7 @@ class ReindexSummary:
 
     @property
     def outcome(self) -> str:
-        """"cancelled", "failed", "ok with errors" or "ok"."""
+        """ "cancelled", "failed", "ok with errors" or "ok"."""
         if self.cancelled:
             return "cancelled"
         if self.failure:

@@ -297,13 +297,13 @@ class KnowledgeBase:
         if not self._reindex_lock.acquire(blocking=False):
             raise ReindexBusy("A reindex is running; remove the source when it has finished.")
         try:
-            return await asyncio.to_thread(self._remove_source, Path(root).expanduser().resolve())
+            return await asyncio.to_thread(self._remove_source, Path(root))
         finally:
             self._reindex_lock.release()
 
     def _remove_source(self, root: Path) -> int:
         """Delete the documents under `root` from every collection and forget the root."""
-        removed = 0
+        root, removed = root.expanduser().resolve(), 0
         for name in self.store.collections():
             for doc_id, record in self.store.docs(name).items():
                 if Path(str(record.get("path", ""))).is_relative_to(root):
