@@ -229,9 +229,10 @@ class SqlSourceRegistry:
                 last_outcome="",
             )
             .on_conflict_do_nothing(index_elements=["path"])
+            .returning(kb_sources.c.path)
         )
         async with self._db.write() as conn:
-            return (await conn.execute(stmt)).rowcount == 1
+            return (await conn.execute(stmt)).first() is not None
 
     async def remove(self, path: str) -> None:
         async with self._db.write() as conn:
