@@ -79,7 +79,8 @@ class ReindexRunner:
         self._sources = sources
         self.configured = tuple(str(p.expanduser().resolve()) for p in configured)
         """KNOWLEDGE_PATHS (or the bundled docs), resolved."""
-        self._interval = interval_s
+        self.interval_s = interval_s
+        """How often the run heartbeats and reports progress."""
         self._current: Run | None = None
         self._cancel_by = ""
         """Who asked the current (or last) run of this process to stop."""
@@ -132,7 +133,7 @@ class ReindexRunner:
         summary, finished = ReindexSummary(failure="the bot stopped during the run"), False
         try:
             while not task.done():
-                tick = asyncio.ensure_future(self._clock.sleep(self._interval))
+                tick = asyncio.ensure_future(self._clock.sleep(self.interval_s))
                 await asyncio.wait({task, tick}, return_when=asyncio.FIRST_COMPLETED)
                 tick.cancel()
                 if task.done():
@@ -180,9 +181,7 @@ class ReindexRunner:
             if self._sources is not None:
                 known = set(await self.roots())
                 asked = [resolved(p) for p in paths]
-                await self._sources.mark_indexed(
-                    [p for p in asked if p in known], outcome=outcome
-                )
+                await self._sources.mark_indexed([p for p in asked if p in known], outcome=outcome)
         except Exception:
             log.exception("could not record the end of a reindex", run=run.id)
         log.info("reindex finished", run=run.id, actor=run.actor, outcome=outcome)

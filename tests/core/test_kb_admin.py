@@ -218,7 +218,9 @@ async def test_add_refuses_what_the_allowlist_and_roots_do_not_allow(
     assert "is set in KNOWLEDGE_PATHS" in rig.adapter.private_texts()[-1]
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 async def test_two_instances_sharing_a_database_run_one_reindex_at_a_time(
     backend: str, tmp_path: Path
 ) -> None:

@@ -105,4 +105,3 @@ async def test_reply_text_is_saved_while_it_streams(tmp_path) -> None:
         assert final[-1].status is MessageStatus.FINAL and final[-1].text == "one two three four"
     finally:
         await h.app.stop()
-
