@@ -10,9 +10,9 @@ from bot.clock import FakeClock
 from bot.core.access import Access
 from bot.core.commands import Commands
 from bot.core.grammar import parse
+from bot.core.kb_runs import ReindexRunner
 from bot.delivery import Delivery
 from bot.events import Command, Origin, OriginKind
-from bot.core.kb_runs import ReindexRunner
 from bot.ports import ProgressCallback, ReindexSummary
 from bot.refs import Author, ConversationRef
 from storage import SqlStore
