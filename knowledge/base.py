@@ -279,19 +279,7 @@ class KnowledgeBase:
             return ReindexSummary(failure=str(exc))
         except Exception as exc:
             return ReindexSummary(failure=f"{type(exc).__name__}: {exc}")
-        return ReindexSummary(
-            documents=report.documents_seen,
-            added=tuple(report.added),
-            changed=tuple(report.changed),
-            removed=tuple(report.removed),
-            unchanged=report.unchanged,
-            failed=tuple(report.errors),
-            flagged=tuple(report.flagged),
-            chunks=report.chunks_written,
-            duration_s=report.duration_s,
-            cancelled=report.cancelled,
-            failure=report.failure,
-        )
+        return report.outcome()
 
     async def remove_source(self, root: str) -> int:
         if not self._reindex_lock.acquire(blocking=False):

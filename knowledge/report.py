@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.ports import ReindexSummary
+
 
 @dataclass
 class ReindexReport:
@@ -54,6 +56,22 @@ class ReindexReport:
             "cancelled": self.cancelled,
             "failure": self.failure,
         }
+
+    def outcome(self) -> ReindexSummary:
+        """The report as the core sees it (`bot.ports.ReindexSummary`)."""
+        return ReindexSummary(
+            documents=self.documents_seen,
+            added=tuple(self.added),
+            changed=tuple(self.changed),
+            removed=tuple(self.removed),
+            unchanged=self.unchanged,
+            failed=tuple(self.errors),
+            flagged=tuple(self.flagged),
+            chunks=self.chunks_written,
+            duration_s=self.duration_s,
+            cancelled=self.cancelled,
+            failure=self.failure,
+        )
 
     def render(self) -> str:
         head = (
