@@ -34,17 +34,17 @@ from bot.delivery import Delivery
 from bot.delivery.splitting import close_open_fence
 from bot.errors import ConfigError, ParleyError
 from bot.http import HttpServer, build_http_app
+from bot.kb_wiring import build_reindexer, serve_reindex_requests, source_policy
 from bot.llm.types import ChatMessage, ChatModel
 from bot.logs import get_logger, register_secrets
 from bot.messages import OutgoingMessage
-from bot.ports import ConversationStore, ProgressCallback, ReindexSummary, SourceRegistry
+from bot.ports import ConversationStore, ProgressCallback, ReindexSummary
 from bot.redaction import Redactor
 from bot.refs import Author, ConversationRef, MessageHandle
 from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.core.kb_runs import ReindexRunner
-    from bot.core.kb_sources import SourcePolicy
     from bot.tools.host import ApprovingToolHost
     from knowledge import KnowledgeBase
     from storage import SqlStore
@@ -128,7 +128,6 @@ class Parley:
         """Called with the first index's progress (the console's start-up line)."""
         self._lease: WorkerLease | None = None
         self.reindexer: ReindexRunner | None = None
-        self._kb_sources: SourceRegistry | None = None
         """Every reindex goes through it, under the database lease (bot.core.kb_runs)."""
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -185,8 +184,8 @@ class Parley:
             tool_host=self.tools,
             audit=SqlAuditLog(self.store.db),  # shares the write lock
             kb_runs=self.reindexer,
-            kb_sources=self._kb_sources,
-            kb_policy=self._kb_policy(),
+            kb_sources=self.reindexer.sources if self.reindexer else None,
+            kb_policy=source_policy(settings),
         )
         actions = ActionRouter()
         actions.register("approve", self.tools.on_click)
@@ -234,6 +233,8 @@ class Parley:
 
     async def stop(self) -> None:
         gc.unfreeze()
+        if self.reindexer is not None:  # first, so its progress message can still say so
+            await self.reindexer.close()
         if self._lease is not None:
             try:
                 await self._lease.retire()
@@ -250,8 +251,6 @@ class Parley:
         await asyncio.gather(*self._background, return_exceptions=True)
         if self.http is not None:
             await self.http.stop()
-        if self.reindexer is not None:
-            await self.reindexer.close()
         if self.knowledge is not None:
             await self.knowledge.close()
         if self.tools is not None:
@@ -303,7 +302,9 @@ class Parley:
 
             kb = self.knowledge = await open_knowledge_base(self.settings, schedule=False)
             self._knowledge_roots = [Path(p) for p in default_paths(self.settings)]
-            reindexer = self._build_reindexer(kb)
+            reindexer = self.reindexer = build_reindexer(
+                self.settings, kb, self.store.db, self.clock, self._knowledge_roots
+            )
         except ParleyError:
             # A bad EMBEDDING_MODEL / KNOWLEDGE_SCOPES, Qdrant unreachable or its local index
             # locked at start-up: stop like any other configuration error (an outage that
@@ -336,60 +337,7 @@ class Parley:
         self._spawn(index())
         if self.settings.qdrant_url is None:
             # This process holds the local index, so `kb reindex` asks it to do the work.
-            self._spawn(self._serve_reindex_requests(reindexer))
-
-    def _build_reindexer(self, kb: KnowledgeBase) -> ReindexRunner:
-        """The reindex runner (lease and sources in the database) and the scheduled reindex."""
-        from bot.core.kb_runs import ReindexRunner
-        from knowledge.schedule import start_schedule
-        from storage.kb_admin import SqlReindexLease, SqlSourceRegistry
-
-        self._kb_sources = SqlSourceRegistry(self.store.db)
-        runner = self.reindexer = ReindexRunner(
-            knowledge=kb,
-            lease=SqlReindexLease(self.store.db),
-            clock=self.clock,
-            sources=self._kb_sources,
-            configured=self._knowledge_roots,
-        )
-
-        async def scheduled() -> None:
-            outcome = await runner.run([], actor="scheduled", progress=metrics.reindex_progress)
-            if isinstance(outcome, ReindexSummary):
-                metrics.reindex_finished(errors=len(outcome.failed), failed=bool(outcome.failure))
-            else:
-                log.info("scheduled reindex skipped: one is running", by=outcome.actor)
-
-        kb.scheduler = start_schedule(kb, self.settings.reindex_interval_minutes, job=scheduled)
-        return runner
-
-    def _kb_policy(self) -> SourcePolicy:
-        from bot.core.kb_sources import SourcePolicy
-
-        settings = self.settings
-        return SourcePolicy(
-            allowed_hosts=settings.http_tool_allowed_hosts,
-            add_roots=tuple(Path(p) for p in settings.knowledge_add_roots),
-            fetched_dir=settings.data_dir / "kb-added",
-            max_bytes=int(settings.knowledge_max_file_mb * 1024 * 1024),
-        )
-
-    async def _serve_reindex_requests(self, runner: ReindexRunner) -> None:
-        from bot import reindex_requests
-        from bot.core.kb_text import busy_text, summary_text
-
-        async def reindex(paths: list[str]) -> tuple[str, int]:
-            outcome = await runner.run(
-                paths, actor="command line", progress=metrics.reindex_progress
-            )
-            if not isinstance(outcome, ReindexSummary):
-                metrics.REINDEX_RUNS.labels("busy").inc()
-                return busy_text(outcome), 2
-            metrics.reindex_finished(errors=len(outcome.failed), failed=bool(outcome.failure))
-            text = summary_text(" ".join(paths), outcome)
-            return text, 1 if outcome.failed or outcome.failure else 0
-
-        await reindex_requests.serve(self.settings.data_dir, reindex)
+            self._spawn(serve_reindex_requests(self.settings, reindexer))
 
     async def _housekeeping(self) -> None:
         """Hourly housekeeping: forget processed event ids past their retention, so dedupe stays

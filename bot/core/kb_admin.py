@@ -276,12 +276,14 @@ class KbAdmin:
             kind=kind,
             added_by=actor_of(command.ref, command.author),
         )
-        if not await self._sources.add(source) and kind == "path":
-            await self._private(command, delivery, f"`{source.source}` is already a source.")
-            return "refused: already a source"
-        await self._private(
-            command, delivery, f"Added `{source.source}` as a knowledge source; indexing it now."
-        )
+        if not await self._sources.add(source):
+            if kind == "path":
+                await self._private(command, delivery, f"`{source.source}` is already a source.")
+                return "refused: already a source"
+            note = f"Fetched `{source.source}` again; indexing the new copy now."
+        else:
+            note = f"Added `{source.source}` as a knowledge source; indexing it now."
+        await self._private(command, delivery, note)
         return await self._start(command, delivery, [str(path)], source.source)
 
     async def _remove(self, command: Command, delivery: Delivery, args: list[str]) -> str:

@@ -48,6 +48,10 @@ PROGRESS_S = 3.0
 """How often a run heartbeats and its progress message is edited (Slack allows ~50 edits a
 minute per workspace; this leaves room for the answers being streamed meanwhile)."""
 
+STOPPED = (
+    "the bot stopped during the run. Finished documents are kept; the next `kb reindex` resumes "
+    "with the rest"
+)
 OnProgress = Callable[["Run", dict[str, float], str], Awaitable[None]]
 """(run, latest progress, who asked to cancel or "")."""
 OnDone = Callable[["Run", ReindexSummary, str], Awaitable[None]]
@@ -91,6 +95,10 @@ class ReindexRunner:
         return self._lease
 
     @property
+    def sources(self) -> SourceRegistry | None:
+        return self._sources
+
+    @property
     def knowledge(self) -> KnowledgeRuns:
         return self._knowledge
 
@@ -130,7 +138,7 @@ class ReindexRunner:
 
         self._current, self._cancel_by = run, ""
         task = asyncio.ensure_future(self._knowledge.reindex_summary(paths, progress=seen))
-        summary, finished = ReindexSummary(failure="the bot stopped during the run"), False
+        summary, finished = ReindexSummary(failure=STOPPED), False
         try:
             while not task.done():
                 tick = asyncio.ensure_future(self._clock.sleep(self.interval_s))
@@ -158,7 +166,9 @@ class ReindexRunner:
 
     async def _heartbeat(self, run: Run, progress: dict[str, float]) -> str | None:
         try:
-            cancel_by = await self._lease.heartbeat(run.id, progress)
+            # Shielded: a stop cancelling the run mid-write would leave the connection inside a
+            # transaction; the write finishes and the release queues behind it.
+            cancel_by = await asyncio.shield(self._lease.heartbeat(run.id, progress))
         except Exception as exc:  # the database is down: keep indexing, try again next tick
             log.warning("reindex heartbeat failed", error=str(exc))
             return ""
@@ -206,7 +216,12 @@ class ReindexRunner:
         """Execute `run` in the background; `on_done` gets the summary."""
 
         async def background() -> None:
-            summary = await self.execute(run, paths, on_progress=on_progress)
+            try:
+                summary = await self.execute(run, paths, on_progress=on_progress)
+            except asyncio.CancelledError:  # the bot is stopping: say so where the run showed
+                if on_done is not None:
+                    await _quietly(on_done(run, ReindexSummary(failure=STOPPED), ""))
+                raise
             if on_done is not None:
                 await _quietly(on_done(run, summary, self._cancel_by))
 

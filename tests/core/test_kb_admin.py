@@ -6,6 +6,7 @@ sharing one database."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -254,3 +255,22 @@ async def test_two_instances_sharing_a_database_run_one_reindex_at_a_time(
         finally:
             await close_rig(one)
             await close_rig(two)
+
+
+async def test_stopping_the_bot_mid_run_says_so_and_frees_the_lease(rig: Rig) -> None:
+    rig.embedder.hold()
+    await rig.say("kb reindex")
+    [progress] = rig.posts()
+    rig.embedder.let_through(1)
+    await until(lambda: any("1/6 documents" in t for t in rig.edits(progress)))
+    closing = asyncio.ensure_future(rig.runner.close())
+    await asyncio.sleep(0.05)
+    rig.embedder.open()
+    await closing
+    shown = rig.shown(progress)
+    assert shown.actions == ()
+    assert "the bot stopped during the run. Finished documents are kept" in shown.text_markdown
+    assert await rig.runner.lease.holder() is None
+    last = await rig.runner.lease.last()
+    assert last is not None and last.outcome == "stopped"
+    consistent(rig)
