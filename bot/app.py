@@ -184,7 +184,6 @@ class Parley:
             tool_host=self.tools,
             audit=SqlAuditLog(self.store.db),  # shares the write lock
             kb_runs=self.reindexer,
-            kb_sources=self.reindexer.sources if self.reindexer else None,
             kb_policy=source_policy(settings),
         )
         actions = ActionRouter()

@@ -22,7 +22,7 @@ from bot.delivery import Delivery
 from bot.events import Command
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
-from bot.ports import AdminAction, AuditLog, ConversationStore, KnowledgeAdmin, SourceRegistry
+from bot.ports import AdminAction, AuditLog, ConversationStore, KnowledgeAdmin
 
 log = get_logger(__name__)
 
@@ -54,7 +54,6 @@ class Commands:
         tool_host: ToolHost | None = None,
         audit: AuditLog | None = None,
         kb_runs: ReindexRunner | None = None,
-        kb_sources: SourceRegistry | None = None,
         kb_policy: SourcePolicy | None = None,
     ) -> None:
         self._store = store
@@ -72,7 +71,6 @@ class Commands:
                 require_admin=self._require_admin,
                 record=self._record,
                 runs=kb_runs,
-                sources=kb_sources,
                 policy=kb_policy,
             )
         self._table: Mapping[str, Handler] = {

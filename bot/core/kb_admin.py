@@ -32,7 +32,6 @@ from bot.ports import (
     LastReindex,
     LeaseHolder,
     ReindexSummary,
-    SourceRegistry,
     scopes_for,
 )
 from bot.refs import Author, ConversationRef
@@ -63,7 +62,6 @@ class KbAdmin:
         require_admin: RequireAdmin,
         record: Record,
         runs: ReindexRunner | None = None,
-        sources: SourceRegistry | None = None,
         policy: SourcePolicy | None = None,
     ) -> None:
         self._knowledge = knowledge
@@ -72,7 +70,7 @@ class KbAdmin:
         self._require_admin = require_admin
         self._record = record
         self._runs = runs
-        self._sources = sources
+        self._sources = runs.sources if runs is not None else None
         self._policy = policy
         self._table = {
             "reindex": ("reindex the knowledge base", self._reindex),
@@ -137,14 +135,12 @@ class KbAdmin:
             )
         if outside:
             shown = ", ".join(roots) or "(none configured)"
-            await delivery.post(
-                command.ref,
-                OutgoingMessage.text(
-                    f"Not reindexed: {', '.join(outside)} is outside the knowledge folders "
-                    f"({shown}). Add it to KNOWLEDGE_PATHS, add it with `kb add`, or run "
-                    "`python -m bot kb reindex` on the server."
-                ),
-                origin=command.origin,
+            await self._private(
+                command,
+                delivery,
+                f"Not reindexed: {', '.join(outside)} is outside the knowledge folders "
+                f"({shown}). Add it to KNOWLEDGE_PATHS, add it with `kb add`, or run "
+                "`python -m bot kb reindex` on the server.",
             )
             return "refused: outside the knowledge folders"
         return await self._start(command, delivery, paths or roots, " ".join(args))

@@ -165,7 +165,6 @@ async def open_rig(
         knowledge=kb,
         audit=audit,
         kb_runs=runner,
-        kb_sources=sources,
         kb_policy=SourcePolicy(
             allowed_hosts=allowed_hosts,
             add_roots=(tmp_path / "more",),
