@@ -254,6 +254,8 @@ class KbAdmin:
     # --- add and remove ---------------------------------------------------------------------
     async def _add(self, command: Command, delivery: Delivery, args: list[str]) -> str:
         assert self._runs is not None
+        if len(args) == 2 and is_url(args[1].strip("()")):
+            args = [args[1].strip("()")]  # a link shown as "label (url)", as Slack's are
         if len(args) != 1 or self._policy is None or self._sources is None:
             await self._private(command, delivery, "Usage: `kb add <URL or server path>`")
             return "refused: usage"

@@ -167,7 +167,7 @@ async def site(tmp_path: Path) -> AsyncIterator[TestServer]:
 
 async def test_add_a_url_then_list_search_flag_and_remove_it(rig: Rig, site: TestServer) -> None:
     url = f"http://127.0.0.1:{site.port}/page.html"
-    await rig.say(f"kb add {url}")
+    await rig.say(f"kb add 127.0.0.1/page.html ({url})")  # a link as Slack's plain text shows it
     await rig.settle()
     assert rig.adapter.private_texts()[-1].startswith(f"Added `{url}` as a knowledge source")
     summary = rig.shown(rig.posts()[-1]).text_markdown
