@@ -1,8 +1,8 @@
 """Knowledge admin from chat, through the core: who may run each `kb` command, a reindex's
 progress message edited in place with a Cancel button, cancel mid-run leaving a consistent index
 that the next run resumes, `kb add` (URL and path) / `kb sources` / `kb remove`, documents
-flagged for injection patterns in `kb status`, and one reindex at a time across two instances
-sharing one database."""
+flagged for injection patterns in `kb status`, one reindex at a time across two instances
+sharing one database, and a scheduled reindex shown as the last one."""
 
 from __future__ import annotations
 
@@ -14,8 +14,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bot.app import Parley
+from bot.clock import FakeClock
 from bot.core.kb_admin import CANCEL
-from tests.core.kb_rig import ADMIN, GUEST, Rig, close_rig, open_rig, until
+from tests.core.conftest import FAST, Harness, make_settings
+from tests.core.kb_rig import ADMIN, GUEST, Rig, close_rig, open_rig, until, write_corpus
+from tests.fakes.memory_adapter import MemoryAdapter
+from tests.fakes.scripted_model import ScriptedModel
 from tests.storage.conftest import empty_database
 
 ADMIN_COMMANDS = {
@@ -275,3 +280,36 @@ async def test_stopping_the_bot_mid_run_says_so_and_frees_the_lease(rig: Rig) ->
     last = await rig.runner.lease.last()
     assert last is not None and last.outcome == "stopped"
     consistent(rig)
+
+
+async def test_a_scheduled_reindex_is_the_last_reindex_in_kb_status(tmp_path: Path) -> None:
+    corpus = write_corpus(tmp_path / "corpus", 2)
+    clock = FakeClock()
+    adapter = MemoryAdapter(FAST, clock=clock)
+    app = Parley(
+        make_settings(
+            tmp_path,
+            embedding_model="hashing-256",
+            knowledge_paths=(str(corpus),),
+            reindex_interval_minutes=60,
+            admin_users=("memory:U1",),
+        ),
+        clock=clock,
+        chat_model=ScriptedModel(),
+        adapters=[adapter],
+        load_platforms=False,
+    )
+    await app.start(http=False)
+    try:
+        await app.wait_indexed()
+        assert app.knowledge is not None and app.knowledge.scheduler is not None
+        job = app.knowledge.scheduler.get_job("knowledge-reindex")
+        (corpus / "new.md").write_text("# New\n\nA new fact.\n")
+        await job.func()  # the tick APScheduler would run
+        harness = Harness(app=app, adapter=adapter, model=ScriptedModel())
+        await harness.say("kb status")
+        status = adapter.private_texts()[-1]
+        assert "Last reindex:" in status and "every source by scheduled: ok" in status
+        assert "1 added, 0 changed, 0 removed, 0 failed, 2 unchanged" in status
+    finally:
+        await app.stop()
