@@ -34,15 +34,17 @@ from bot.delivery import Delivery
 from bot.delivery.splitting import close_open_fence
 from bot.errors import ConfigError, ParleyError
 from bot.http import HttpServer, build_http_app
+from bot.kb_wiring import build_reindexer, serve_reindex_requests, source_policy
 from bot.llm.types import ChatMessage, ChatModel
 from bot.logs import get_logger, register_secrets
 from bot.messages import OutgoingMessage
-from bot.ports import ConversationStore, ProgressCallback
+from bot.ports import ConversationStore, ProgressCallback, ReindexSummary
 from bot.redaction import Redactor
 from bot.refs import Author, ConversationRef, MessageHandle
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.core.kb_runs import ReindexRunner
     from bot.tools.host import ApprovingToolHost
     from knowledge import KnowledgeBase
     from storage import SqlStore
@@ -125,6 +127,8 @@ class Parley:
         self.index_progress: ProgressCallback | None = None
         """Called with the first index's progress (the console's start-up line)."""
         self._lease: WorkerLease | None = None
+        self.reindexer: ReindexRunner | None = None
+        """Every reindex goes through it, under the database lease (bot.core.kb_runs)."""
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, *, http: bool = True) -> None:
@@ -178,12 +182,15 @@ class Parley:
             clock=self.clock,
             knowledge=self.knowledge,
             tool_host=self.tools,
-            reindex_roots=self._knowledge_roots,
             audit=SqlAuditLog(self.store.db),  # shares the write lock
+            kb_runs=self.reindexer,
+            kb_policy=source_policy(settings),
         )
         actions = ActionRouter()
         actions.register("approve", self.tools.on_click)
         actions.register("deny", self.tools.on_click)
+        if commands.kb is not None:
+            actions.register("cancel", commands.kb.on_click)
 
         async def has_memory(memory_key: str) -> bool:
             return bool(await store.history(memory_key, limit=1))
@@ -225,6 +232,8 @@ class Parley:
 
     async def stop(self) -> None:
         gc.unfreeze()
+        if self.reindexer is not None:  # first, so its progress message can still say so
+            await self.reindexer.close()
         if self._lease is not None:
             try:
                 await self._lease.retire()
@@ -252,8 +261,11 @@ class Parley:
             await self.store.close()
 
     async def settled(self) -> None:
-        """Wait until every conversation has finished its queued work."""
+        """Wait until every conversation has finished its queued work, and every reindex a
+        command started has ended."""
         await self.queues.drain()
+        if self.reindexer is not None:
+            await self.reindexer.idle()
 
     async def wait_indexed(self) -> None:
         await self._indexed.wait()
@@ -285,10 +297,13 @@ class Parley:
 
     async def _open_knowledge(self) -> None:
         try:
-            from knowledge import default_paths, ensure_initial_index, open_knowledge_base
+            from knowledge import default_paths, open_knowledge_base
 
-            kb = self.knowledge = await open_knowledge_base(self.settings)
+            kb = self.knowledge = await open_knowledge_base(self.settings, schedule=False)
             self._knowledge_roots = [Path(p) for p in default_paths(self.settings)]
+            reindexer = self.reindexer = build_reindexer(
+                self.settings, kb, self.store.db, self.clock, self._knowledge_roots
+            )
         except ParleyError:
             # A bad EMBEDDING_MODEL / KNOWLEDGE_SCOPES, Qdrant unreachable or its local index
             # locked at start-up: stop like any other configuration error (an outage that
@@ -308,9 +323,11 @@ class Parley:
 
         async def index() -> None:
             try:
-                report = await ensure_initial_index(kb, self.settings, progress=progress)
-                if report is not None:
-                    metrics.reindex_finished(errors=len(report.errors), failed=bool(report.failure))
+                summary = await reindexer.run([], actor="start-up", progress=progress)
+                if isinstance(summary, ReindexSummary):
+                    metrics.reindex_finished(
+                        errors=len(summary.failed), failed=bool(summary.failure)
+                    )
             except Exception as exc:
                 log.error("initial indexing failed", error=str(exc))
             finally:
@@ -319,22 +336,7 @@ class Parley:
         self._spawn(index())
         if self.settings.qdrant_url is None:
             # This process holds the local index, so `kb reindex` asks it to do the work.
-            self._spawn(self._serve_reindex_requests(kb))
-
-    async def _serve_reindex_requests(self, kb: KnowledgeBase) -> None:
-        from bot import reindex_requests
-        from knowledge import ReindexBusy
-
-        async def reindex(paths: list[str]) -> tuple[str, int]:
-            try:
-                report = await kb.reindex_report(paths, progress=metrics.reindex_progress)
-            except ReindexBusy as exc:
-                metrics.REINDEX_RUNS.labels("busy").inc()
-                return str(exc), 2
-            metrics.reindex_finished(errors=len(report.errors), failed=bool(report.failure))
-            return report.render(), 1 if report.errors or report.failure else 0
-
-        await reindex_requests.serve(self.settings.data_dir, reindex)
+            self._spawn(serve_reindex_requests(self.settings, reindexer))
 
     async def _housekeeping(self) -> None:
         """Hourly housekeeping: forget processed event ids past their retention, so dedupe stays

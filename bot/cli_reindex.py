@@ -1,11 +1,19 @@
-"""`kb reindex` while the bot holds the local index: hand the request over (bot.reindex_requests)."""
+"""`kb reindex` on the command line: under the database reindex lease when it can open the index
+itself, or handed to the running bot when that holds the local index (bot.reindex_requests)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import reindex_requests
+from bot.ports import LeaseHolder, ProgressCallback, ReindexSummary
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from knowledge import KnowledgeBase, ReindexReport
 
 
 def reindex_through_running_bot(settings: Settings, paths: list[str], locked: Exception) -> int:
@@ -30,3 +38,60 @@ def reindex_through_running_bot(settings: Settings, paths: list[str], locked: Ex
         return 2
     print(result.text)
     return result.exit_code
+
+
+class _Keeping:
+    """The knowledge base as the reindex runner sees it, keeping the full report for the CLI."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self.report: ReindexReport | None = None
+
+    async def reindex_summary(
+        self, paths: Sequence[str] = (), *, progress: ProgressCallback | None = None
+    ) -> ReindexSummary:
+        self.report = await self.kb.reindex_report(paths, progress=progress)
+        return self.report.outcome()
+
+    def cancel_reindex(self) -> None:
+        self.kb.cancel_reindex()
+
+    async def remove_source(self, root: str) -> int:
+        return await self.kb.remove_source(root)
+
+    async def document_counts(self, roots: Sequence[str]) -> dict[str, int]:
+        return await self.kb.document_counts(roots)
+
+
+async def reindex_under_lease(
+    settings: Settings,
+    kb: KnowledgeBase,
+    paths: list[str],
+    progress: ProgressCallback | None,
+) -> ReindexReport:
+    """`kb reindex` on the command line, under the same database lease as the bot's reindexes
+    (a Qdrant server can be shared by a running bot); ReindexBusy names who runs one."""
+    from bot.clock import MonotonicClock
+    from bot.core.kb_runs import ReindexRunner
+    from bot.core.kb_text import busy_text
+    from knowledge import ReindexBusy, default_paths
+    from storage import open_store
+    from storage.kb_admin import SqlReindexLease, SqlSourceRegistry
+
+    store = await open_store(settings.sqlalchemy_url)
+    keeping = _Keeping(kb)
+    try:
+        runner = ReindexRunner(
+            knowledge=keeping,
+            lease=SqlReindexLease(store.db),
+            clock=MonotonicClock(),
+            sources=SqlSourceRegistry(store.db),
+            configured=[Path(p) for p in default_paths(settings)],
+        )
+        outcome = await runner.run(paths, actor="command line", progress=progress)
+    finally:
+        await store.close()
+    if isinstance(outcome, LeaseHolder):
+        raise ReindexBusy(busy_text(outcome))
+    assert keeping.report is not None
+    return keeping.report

@@ -164,3 +164,132 @@ class AuditLog(Protocol):
 
     async def entries(self, *, limit: int = 100) -> list[AdminAction]:
         """The newest `limit` entries, newest first."""
+
+
+# --- knowledge administration from chat (bot.core.kb_admin, bot.core.kb_runs) -------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReindexSummary:
+    """What one reindex did, file by file, for the message that ends it."""
+
+    documents: int = 0
+    """Files looked at."""
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: int = 0
+    failed: tuple[tuple[str, str], ...] = ()
+    """(source, reason) for every file that could not be indexed."""
+    flagged: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(source, injection patterns found) for files read in this run."""
+    chunks: int = 0
+    duration_s: float = 0.0
+    cancelled: bool = False
+    failure: str | None = None
+    """Why the run stopped early (storage or embedding down, another reindex running)."""
+
+    @property
+    def outcome(self) -> str:
+        """ "cancelled", "failed", "ok with errors" or "ok"."""
+        if self.cancelled:
+            return "cancelled"
+        if self.failure:
+            return "failed"
+        return "ok with errors" if self.failed else "ok"
+
+
+class KnowledgeRuns(Protocol):
+    """What `kb reindex`, `kb cancel` and `kb remove` need beyond `KnowledgeAdmin`."""
+
+    async def reindex_summary(
+        self, paths: Sequence[str] = (), *, progress: ProgressCallback | None = None
+    ) -> ReindexSummary:
+        """Reindex `paths` (or the configured ones); never raises for a failed run."""
+
+    def cancel_reindex(self) -> None:
+        """Stop this process's running reindex after the current document."""
+
+    async def remove_source(self, root: str) -> int:
+        """Take every document under `root` out of the index; how many there were."""
+
+    async def document_counts(self, roots: Sequence[str]) -> dict[str, int]:
+        """How many indexed documents lie under each of `roots`."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeaseHolder:
+    """Who runs the reindex that holds the lease, and how far it is."""
+
+    run_id: str
+    actor: str
+    """Who started it: "slack:U123", "scheduled", "command line", "start-up"."""
+    target: str
+    """What it indexes, as asked ("" for every source)."""
+    started_at: datetime
+    progress: dict[str, float]
+    """The latest progress callback values (documents, documents_total, chunks, errors, rate)."""
+    cancel_requested: str = ""
+    """Who asked it to stop ("" when nobody has)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LastReindex:
+    """How the latest finished reindex ended (of any trigger)."""
+
+    actor: str
+    target: str
+    finished_at: datetime
+    outcome: str
+    """ReindexSummary.outcome, or "stopped" when the process stopped mid-run."""
+    headline: str
+    """One line: the counts."""
+
+
+class ReindexLease(Protocol):
+    """One reindex at a time across every process sharing the database."""
+
+    async def acquire(self, run_id: str, *, actor: str, target: str) -> LeaseHolder | None:
+        """Take the lease for `run_id`: None when taken, else the live holder."""
+
+    async def heartbeat(self, run_id: str, progress: dict[str, float]) -> str | None:
+        """Renew and publish progress; who asked for a cancel ("" for nobody), or None when the
+        lease is no longer this run's (it expired and another run took it)."""
+
+    async def release(self, run_id: str, last: LastReindex) -> None:
+        """Give the lease up and record how the run ended."""
+
+    async def request_cancel(self, by: str) -> LeaseHolder | None:
+        """Ask the live holder to stop; the holder as it was, or None when nothing runs."""
+
+    async def holder(self) -> LeaseHolder | None:
+        """The live holder, or None."""
+
+    async def last(self) -> LastReindex | None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KnowledgeSource:
+    """A folder, file or fetched URL the knowledge base indexes."""
+
+    path: str
+    """The local path that is indexed (a fetched URL's saved copy)."""
+    source: str
+    """What people call it: the URL, or the path."""
+    kind: str
+    """"configured" (KNOWLEDGE_PATHS), "path" or "url" (added with `kb add`)."""
+    added_by: str = ""
+    added_at: datetime | None = None
+    last_indexed_at: datetime | None = None
+    last_outcome: str = ""
+
+
+class SourceRegistry(Protocol):
+    async def sources(self) -> list[KnowledgeSource]:
+        """Every source known to the database, by path."""
+
+    async def add(self, source: KnowledgeSource) -> bool:
+        """Record an added source; False when its path is already known."""
+
+    async def remove(self, path: str) -> None: ...
+
+    async def mark_indexed(self, paths: Sequence[str], *, outcome: str) -> None:
+        """Stamp each path (recorded as "configured" when unknown) as indexed now."""

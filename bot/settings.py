@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     model by benchmarks/bench_retrieval.py."""
     knowledge_max_file_mb: float = Field(default=20.0, gt=0)
     """Larger files are capped (their first part is indexed) with a warning."""
+    knowledge_add_roots: CommaList = ()
+    """Folders under which admins may add paths from chat (`kb add PATH`), besides
+    KNOWLEDGE_PATHS; URLs need HTTP_TOOL_ALLOWED_HOSTS instead."""
 
     thread_followups: bool = True
     """Answer thread replies without a mention where the bot took part (every platform)."""
@@ -221,6 +224,7 @@ class Settings(BaseSettings):
         "http_tool_allowed_hosts",
         "knowledge_include",
         "knowledge_exclude",
+        "knowledge_add_roots",
         "thread_followups_overrides",
         mode="before",
     )

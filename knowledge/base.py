@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from bot.ports import Passage, ProgressCallback
+from bot.ports import Passage, ProgressCallback, ReindexSummary
 from bot.settings import Settings
 from knowledge.client import ClientHandle, release
 from knowledge.embedding import Embedder, make_embedder
@@ -58,6 +58,8 @@ class KnowledgeStatus:
     chunks: int
     last_run: dict[str, Any] | None
     building: str | None = None
+    flagged: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(source, injection patterns) of every indexed document that has some."""
 
     def render(self) -> str:
         if self.collection is None:
@@ -90,6 +92,13 @@ class KnowledgeStatus:
             lines.extend(f"  error: {e}" for e in run.get("errors", [])[:20])
         elif self.collection is not None:
             lines.append("Last run: none recorded")
+        if self.flagged:
+            lines.append(
+                f"Flagged for injection patterns ({len(self.flagged)} documents; review them):"
+            )
+            lines.extend(f"  {src}: {', '.join(names)}" for src, names in self.flagged[:20])
+            if len(self.flagged) > 20:
+                lines.append(f"  … and {len(self.flagged) - 20} more")
         return "\n".join(lines)
 
 
@@ -261,6 +270,52 @@ class KnowledgeBase:
         finally:
             self._reindex_lock.release()
 
+    async def reindex_summary(
+        self, paths: Sequence[str] = (), *, progress: ProgressCallback | None = None
+    ) -> ReindexSummary:
+        try:
+            report = await self.reindex_report(paths, progress=progress)
+        except ReindexBusy as exc:
+            return ReindexSummary(failure=str(exc))
+        except Exception as exc:
+            return ReindexSummary(failure=f"{type(exc).__name__}: {exc}")
+        return report.outcome()
+
+    async def remove_source(self, root: str) -> int:
+        if not self._reindex_lock.acquire(blocking=False):
+            raise ReindexBusy("A reindex is running; remove the source when it has finished.")
+        try:
+            return await asyncio.to_thread(self._remove_source, Path(root))
+        finally:
+            self._reindex_lock.release()
+
+    def _remove_source(self, root: Path) -> int:
+        """Delete the documents under `root` from every collection and forget the root."""
+        root, removed = root.expanduser().resolve(), 0
+        for name in self.store.collections():
+            for doc_id, record in self.store.docs(name).items():
+                if Path(str(record.get("path", ""))).is_relative_to(root):
+                    self.store.delete_doc(name, doc_id)
+                    removed += name == self.store.active()
+            meta = self.store.read_meta(name) or {}
+            roots = [r for r in meta.get("roots", []) if Path(r) != root]
+            if roots != meta.get("roots", []):
+                self.store.write_meta(name, {**meta, "roots": roots})
+            self._served.pop(name, None)
+        return removed
+
+    async def document_counts(self, roots: Sequence[str]) -> dict[str, int]:
+        def count() -> dict[str, int]:
+            active = self.store.active()
+            docs = self.store.docs(active).values() if active else ()
+            paths = [Path(str(record.get("path", ""))) for record in docs]
+            return {
+                root: sum(p.is_relative_to(Path(root).expanduser().resolve()) for p in paths)
+                for root in roots
+            }
+
+        return await asyncio.to_thread(count)
+
     def _roots(self, paths: Sequence[str]) -> list[Path]:
         chosen = paths or default_paths(self.settings)
         return [Path(p).expanduser().resolve() for p in chosen]
@@ -355,6 +410,11 @@ class KnowledgeBase:
                 chunks=self.store.count_chunks(active),
                 last_run=meta.get("last_run"),
                 building=building,
+                flagged=tuple(
+                    (str(r.get("source", r.get("path", ""))), tuple(r["flags"]))
+                    for r in sorted(docs.values(), key=lambda r: str(r.get("source", "")))
+                    if r.get("flags")
+                ),
             )
         except Exception as exc:
             raise KnowledgeUnavailable(

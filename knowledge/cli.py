@@ -64,8 +64,11 @@ def reindex_command(args: argparse.Namespace, settings: Settings) -> int:
     bar = _Bar()
 
     async def work(kb: KnowledgeBase) -> ReindexReport:
+        from bot.cli_reindex import reindex_under_lease
+
         try:
-            return await kb.reindex_report(list(args.paths), progress=None if args.quiet else bar)
+            progress = None if args.quiet else bar
+            return await reindex_under_lease(settings, kb, list(args.paths), progress)
         finally:
             bar.close()
 

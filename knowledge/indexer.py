@@ -7,7 +7,9 @@ written. Writes are ordered so the index is never without a document that is bei
 chunks first, then the old version's chunks are deleted, then the document's record is written.
 That record is the checkpoint: a run that crashes or is cancelled leaves finished documents
 recorded, and the next run skips them and resumes with the rest. Documents recorded under a root
-whose file is gone are removed. Embedding is batched across small documents (about
+whose file is gone are removed. Each document read is scanned for injection patterns
+(knowledge.injection); its record keeps the names found (`flags`), and a record from before
+flagging existed is scanned once even when its file is unchanged (no re-embedding). Embedding is batched across small documents (about
 `batch_chunks` chunks per call). An unreadable, corrupt or binary file is reported and skipped;
 an embedding or storage failure stops the run (it would fail for every file) and is raised.
 """
@@ -27,6 +29,7 @@ from knowledge.chunking import ChunkConfig, Piece, chunk_document, chunk_section
 from knowledge.documents import Chunk, LoadedDocument
 from knowledge.embedding.base import Embedder
 from knowledge.errors import DocumentError
+from knowledge.injection import scan
 from knowledge.loaders import load_bytes, read_capped
 from knowledge.report import ReindexReport
 from knowledge.scopes import ScopeRules
@@ -163,6 +166,7 @@ class Indexer:
                     )
                 self.store.put_doc(collection, item.record)
                 report.indexed += 1
+                (report.added if item.new else report.changed).append(item.record["source"])
                 report.chunks_written += n
                 done += 1
                 tick()
@@ -194,6 +198,7 @@ class Indexer:
                 if doc_id not in seen and _under(Path(record["path"]), roots):
                     self.store.delete_doc(collection, doc_id)
                     report.deleted += 1
+                    report.removed.append(str(record.get("source", record["path"])))
         report.duration_s = time.perf_counter() - started
         tick()
         return report
@@ -220,9 +225,19 @@ class Indexer:
             return None
         content_hash = hashlib.sha256(config.signature + b"\0" + data).hexdigest()[:32]
         if record is not None and record.get("content_hash") == content_hash:
+            updated = dict(record)
             if list(record.get("scopes", [])) != list(scopes):
                 self.store.set_doc_scopes(collection, doc_id, scopes)
-                self.store.put_doc(collection, {**record, "scopes": list(scopes)})
+                updated["scopes"] = list(scopes)
+            if "flags" not in record:  # indexed before flagging: scan it once, keep its chunks
+                try:
+                    updated["flags"] = list(_flags(config.pieces(path, data, capped=capped)[0]))
+                except Exception:
+                    updated["flags"] = []  # it parsed when it was indexed; nothing to add now
+            if updated != record:
+                self.store.put_doc(collection, updated)
+            if updated.get("flags"):
+                report.flagged.append((source, tuple(updated["flags"])))
             report.unchanged += 1
             return None
         try:
@@ -234,6 +249,9 @@ class Indexer:
             report.errors.append((source, f"could not parse: {type(exc).__name__}: {exc}"))
             return None
         report.warnings.extend((source, w) for w in doc.warnings)
+        flags = _flags(doc)
+        if flags:
+            report.flagged.append((source, flags))
         if not pieces:
             self._empty(collection, doc_id, source, record, report)
             return None
@@ -261,6 +279,7 @@ class Indexer:
             "scopes": list(scopes),
             "indexed_at": time.time(),
             "bytes": len(data),
+            "flags": list(flags),
         }
         return _Pending(new_record, chunks, new=record is None)
 
@@ -277,3 +296,12 @@ class Indexer:
         if record is not None:
             self.store.delete_doc(collection, doc_id)
             report.deleted += 1
+            report.removed.append(source)
+
+
+def _flags(doc: LoadedDocument) -> tuple[str, ...]:
+    """Injection patterns in the document's title and text (see knowledge.injection)."""
+    parts = [doc.title]
+    for section in doc.sections:
+        parts.extend((*section.headings, section.text))
+    return scan("\n".join(parts))

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.ports import ReindexSummary
+
 
 @dataclass
 class ReindexReport:
@@ -19,6 +21,14 @@ class ReindexReport:
     unchanged: int = 0
     deleted: int = 0
     chunks_written: int = 0
+    added: list[str] = field(default_factory=list)
+    """Sources indexed for the first time (part of `indexed`)."""
+    changed: list[str] = field(default_factory=list)
+    """Sources re-embedded because their content changed (the rest of `indexed`)."""
+    removed: list[str] = field(default_factory=list)
+    """Sources taken out of the index (file gone or now empty); `deleted` counts them."""
+    flagged: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    """Sources read in this run that contain injection patterns (knowledge.injection)."""
     empty: list[str] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
@@ -39,9 +49,29 @@ class ReindexReport:
             "errors": [f"{src}: {msg}" for src, msg in self.errors][:50],
             "warnings": [f"{src}: {msg}" for src, msg in self.warnings][:50],
             "empty": self.empty[:50],
+            "added": self.added[:50],
+            "changed": self.changed[:50],
+            "removed": self.removed[:50],
+            "flagged": [f"{src}: {', '.join(names)}" for src, names in self.flagged][:50],
             "cancelled": self.cancelled,
             "failure": self.failure,
         }
+
+    def outcome(self) -> ReindexSummary:
+        """The report as the core sees it (`bot.ports.ReindexSummary`)."""
+        return ReindexSummary(
+            documents=self.documents_seen,
+            added=tuple(self.added),
+            changed=tuple(self.changed),
+            removed=tuple(self.removed),
+            unchanged=self.unchanged,
+            failed=tuple(self.errors),
+            flagged=tuple(self.flagged),
+            chunks=self.chunks_written,
+            duration_s=self.duration_s,
+            cancelled=self.cancelled,
+            failure=self.failure,
+        )
 
     def render(self) -> str:
         head = (

@@ -7,6 +7,7 @@ The job has `max_instances=1` and `coalesce=True`, and it also skips a tick whil
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import structlog
@@ -36,15 +37,18 @@ async def scheduled_reindex(kb: KnowledgeBase) -> None:
     )
 
 
-def start_schedule(kb: KnowledgeBase, minutes: int) -> AsyncIOScheduler | None:
-    """Start the periodic reindex on the running event loop; None when `minutes` is 0."""
+def start_schedule(
+    kb: KnowledgeBase, minutes: int, *, job: Callable[[], Awaitable[None]] | None = None
+) -> AsyncIOScheduler | None:
+    """Start the periodic reindex on the running event loop; None when `minutes` is 0. `job`
+    replaces `scheduled_reindex(kb)` (the bot runs it under its reindex lease)."""
     if minutes <= 0:
         return None
     scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
     scheduler.add_job(
-        scheduled_reindex,
+        job or scheduled_reindex,
         "interval",
-        args=[kb],
+        args=[] if job else [kb],
         minutes=minutes,
         id="knowledge-reindex",
         max_instances=1,

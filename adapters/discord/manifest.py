@@ -44,6 +44,14 @@ COMMANDS: tuple[dict[str, Any], ...] = (
                 "type": _SUBCOMMAND,
                 "name": "reindex",
                 "description": "Re-read the documents (admins)",
+                "options": [
+                    {
+                        "type": _STRING,
+                        "name": "source",
+                        "description": "Only this source (default: every source)",
+                        "required": False,
+                    }
+                ],
             },
             {"type": _SUBCOMMAND, "name": "status", "description": "What is indexed, and when"},
             {
@@ -55,6 +63,38 @@ COMMANDS: tuple[dict[str, Any], ...] = (
                         "type": _STRING,
                         "name": "query",
                         "description": "What to look for",
+                        "required": True,
+                    }
+                ],
+            },
+            {"type": _SUBCOMMAND, "name": "cancel", "description": "Stop the reindex (admins)"},
+            {
+                "type": _SUBCOMMAND,
+                "name": "sources",
+                "description": "What is indexed, and when each was (admins)",
+            },
+            {
+                "type": _SUBCOMMAND,
+                "name": "add",
+                "description": "Add a URL or server path to the knowledge base (admins)",
+                "options": [
+                    {
+                        "type": _STRING,
+                        "name": "source",
+                        "description": "An https:// URL or a path on the server",
+                        "required": True,
+                    }
+                ],
+            },
+            {
+                "type": _SUBCOMMAND,
+                "name": "remove",
+                "description": "Remove a source added with /kb add (admins)",
+                "options": [
+                    {
+                        "type": _STRING,
+                        "name": "source",
+                        "description": "The source as /kb sources lists it",
                         "required": True,
                     }
                 ],

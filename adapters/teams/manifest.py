@@ -32,6 +32,10 @@ COMMANDS = (
     ("kb status", "Documents, chunks and the last indexing run"),
     ("kb search", "Search the knowledge base: kb search <query>"),
     ("kb reindex", "Re-index the knowledge base (admins)"),
+    ("kb cancel", "Stop the running re-index (admins)"),
+    ("kb sources", "What is indexed, and when (admins)"),
+    ("kb add", "Add a source: kb add <URL or path> (admins)"),
+    ("kb remove", "Remove an added source: kb remove <source> (admins)"),
 )
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 

@@ -1,27 +1,28 @@
-"""Slash and admin commands, by a dispatch table: `help`, `reset`, `kb reindex|status|search`,
-`approve`/`deny` (handed to the tool host) and `usage` (a known command used wrongly). The words
-were parsed by the one grammar (`bot.core.grammar`); `ask` never gets here, it is a question.
+"""Slash and admin commands, by a dispatch table: `help`, `reset`, `kb …` (handed to
+`bot.core.kb_admin`), `approve`/`deny` (handed to the tool host) and `usage` (a known command used
+wrongly). The words were parsed by the one grammar (`bot.core.grammar`); `ask` never gets here,
+it is a question.
 
 Replies only the caller needs (help, reset, kb status/search, refusals) are private where the
-platform allows it; a reindex posts a progress message in the conversation and edits it as the
-run advances, ending with the run's report.
+platform allows it.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Mapping
 
 from bot.clock import Clock
 from bot.core.access import Access
 from bot.core.grammar import USAGE, Invocation
+from bot.core.kb_admin import KbAdmin
+from bot.core.kb_runs import ReindexRunner
+from bot.core.kb_sources import SourcePolicy
 from bot.core.toolhost import ToolHost
 from bot.delivery import Delivery
 from bot.events import Command
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
-from bot.ports import AdminAction, AuditLog, ConversationStore, KnowledgeAdmin, scopes_for
+from bot.ports import AdminAction, AuditLog, ConversationStore, KnowledgeAdmin
 
 log = get_logger(__name__)
 
@@ -31,8 +32,11 @@ HELP = """\
 • `ask <question>`: ask a question
 • `reset`: forget this conversation's memory
 • `kb search <query>`: show the best knowledge-base passages
-• `kb status`: documents, chunks, model and last run
-• `kb reindex [path ...]`: reindex the knowledge base (admins)
+• `kb status`: documents, chunks, the running and the last reindex, flagged documents (admins)
+• `kb reindex [source ...]`: reindex the knowledge base in the background (admins)
+• `kb cancel`: stop the running reindex; the next one resumes (admins)
+• `kb sources`: what is indexed and when it was last indexed (admins)
+• `kb add <URL or path>` / `kb remove <source>`: add or remove a source (admins)
 • `approve <id>` / `deny <id>`: decide a pending tool approval
 • `help`: this text"""
 
@@ -48,16 +52,27 @@ class Commands:
         clock: Clock,
         knowledge: KnowledgeAdmin | None = None,
         tool_host: ToolHost | None = None,
-        reindex_roots: Sequence[Path] = (),
         audit: AuditLog | None = None,
+        kb_runs: ReindexRunner | None = None,
+        kb_policy: SourcePolicy | None = None,
     ) -> None:
         self._store = store
         self._audit = audit
         self._access = access
         self._clock = clock
-        self._knowledge = knowledge
         self._tool_host = tool_host
-        self._reindex_roots = tuple(root.resolve() for root in reindex_roots)
+        self.kb: KbAdmin | None = None
+        """The `kb` commands and the Cancel button of a reindex (None without knowledge)."""
+        if knowledge is not None:
+            self.kb = KbAdmin(
+                knowledge=knowledge,
+                access=access,
+                private=self._private,
+                require_admin=self._require_admin,
+                record=self._record,
+                runs=kb_runs,
+                policy=kb_policy,
+            )
         self._table: Mapping[str, Handler] = {
             "help": self._help,
             "reset": self._reset,
@@ -130,93 +145,9 @@ class Commands:
         await host.on_command(command, invocation.name, invocation.args[0], delivery)
 
     async def _kb(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
-        sub, *rest = invocation.args or ("status",)
-        if self._knowledge is None:
+        if self.kb is None:
             await self._private(
                 command, delivery, "The knowledge base is not available in this deployment."
             )
             return
-        try:
-            if sub == "status":
-                # The status names the server's folders and files: for admins only.
-                if await self._require_admin(command, delivery, "kb status", "see `kb status`"):
-                    await self._private(command, delivery, await self._knowledge.status())
-            elif sub == "search" and rest:
-                await self._kb_search(command, delivery, " ".join(rest))
-            elif sub == "reindex":
-                if await self._require_admin(
-                    command, delivery, "kb reindex", "reindex the knowledge base", " ".join(rest)
-                ):
-                    await self._kb_reindex(command, delivery, rest)
-            else:
-                await self._private(command, delivery, f"Usage: {USAGE['kb']}")
-        except Exception as exc:
-            log.exception("knowledge command failed", sub=sub)
-            await self._private(command, delivery, f"The knowledge base command failed: {exc}")
-
-    async def _kb_search(self, command: Command, delivery: Delivery, query: str) -> None:
-        assert self._knowledge is not None
-        hits = await self._knowledge.search(query, scopes=scopes_for(command.ref))
-        if not hits:
-            await self._private(
-                command, delivery, f"Nothing in the knowledge base matches “{query}”."
-            )
-            return
-        lines = [f"*Top passages for “{query}”*"]
-        for n, hit in enumerate(hits, 1):
-            where = f"{hit.source} § {hit.section}" if hit.section else hit.source
-            snippet = " ".join(hit.text.split())[:160]
-            lines.append(f"{n}. `{hit.score:.3f}` *{hit.title}* ({where})\n   {snippet}…")
-        await self._private(command, delivery, "\n".join(lines))
-
-    async def _kb_reindex(self, command: Command, delivery: Delivery, paths: list[str]) -> None:
-        assert self._knowledge is not None
-        outside = [p for p in paths if not _within(Path(p), self._reindex_roots)]
-        if outside:
-            roots = ", ".join(str(r) for r in self._reindex_roots) or "(none configured)"
-            await delivery.post(
-                command.ref,
-                OutgoingMessage.text(
-                    f"Not reindexed: {', '.join(outside)} is outside the knowledge folders "
-                    f"({roots}). Add it to KNOWLEDGE_PATHS, or run `python -m bot kb reindex` "
-                    "on the server."
-                ),
-                origin=command.origin,
-            )
-            return
-        handle = await delivery.post(
-            command.ref,
-            OutgoingMessage.text("Reindexing the knowledge base…"),
-            origin=command.origin,
-        )
-        latest: dict[str, float] = {}
-
-        async def report_progress() -> None:
-            shown: dict[str, float] = {}
-            while True:
-                await self._clock.sleep(2.0)
-                if latest and latest != shown:
-                    shown = dict(latest)
-                    counts = ", ".join(f"{k} {v:g}" for k, v in shown.items())
-                    await delivery.update(
-                        handle, OutgoingMessage.text(f"Reindexing… {counts}"), priority=False
-                    )
-
-        reporter = asyncio.create_task(report_progress())
-        report, result = "Reindex stopped before it finished.", "failed: stopped"
-        try:
-            report = await self._knowledge.reindex(paths, progress=latest.update)
-            result = "ok"
-        except Exception as exc:
-            log.exception("reindex failed")
-            report, result = f"Reindex failed: {exc}", f"failed: {exc}"
-        finally:
-            await self._record(command, "kb reindex", " ".join(paths), result)
-            reporter.cancel()
-            await asyncio.gather(reporter, return_exceptions=True)
-            await delivery.update(handle, OutgoingMessage.text(report))
-
-
-def _within(path: Path, roots: Sequence[Path]) -> bool:
-    """Chat-driven reindexing may only touch the configured knowledge folders."""
-    return any(path.resolve().is_relative_to(root) for root in roots)
+        await self.kb.handle(command, invocation.args, delivery)

@@ -1,6 +1,7 @@
 """The one command grammar, for slash commands, app commands and typed text alike.
 
-    ask <question> | reset | help | kb status | kb search <query> | kb reindex [path ...]
+    ask <question> | reset | help | kb status | kb search <query> | kb reindex [source ...]
+    kb cancel | kb sources | kb add <URL or path> | kb remove <source>
     approve <id> | deny <id>
 
 `parse(text, typed=...)` reads the words of a command (the text after `/parley`, Discord's
@@ -15,11 +16,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-KB_SUBCOMMANDS = ("status", "search", "reindex")
+KB_SUBCOMMANDS = ("status", "search", "reindex", "cancel", "sources", "add", "remove")
+_KB_BARE = ("status", "reindex", "cancel", "sources")
+"""Subcommands that need no argument (reindex takes optional ones); the others need one."""
 _APPROVAL_ID = re.compile(r"[0-9a-f]{8,32}")
 USAGE = {
     "ask": "`ask <question>`",
-    "kb": "`kb status`, `kb search <query>` or `kb reindex [path ...]`",
+    "kb": "`kb status`, `kb search <query>`, `kb reindex [source ...]`, `kb cancel`, "
+    "`kb sources`, `kb add <URL or path>` or `kb remove <source>`",
     "approve": "`approve <approval id>`",
     "deny": "`deny <approval id>`",
 }
@@ -51,7 +55,8 @@ def parse(text: str, *, typed: bool) -> Invocation | None:
         return None if typed else Invocation(name="usage", args=(head,))
     if head == "kb":
         sub = rest[0].lower() if rest else ""
-        if sub in ("status", "reindex") or (sub == "search" and len(rest) > 1):
+        bare = sub in _KB_BARE and (sub == "reindex" or len(rest) == 1)
+        if bare or (sub in KB_SUBCOMMANDS and sub not in _KB_BARE and len(rest) > 1):
             return Invocation(name="kb", args=(sub, *rest[1:]))
         return None if typed else Invocation(name="usage", args=("kb",))
     if head == "ask" and not typed:

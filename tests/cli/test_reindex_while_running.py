@@ -39,7 +39,7 @@ async def test_kb_reindex_while_the_chat_runs(tmp_path) -> None:
         )
         result = await run_bot("kb", "reindex", "--quiet", str(handbook), data_dir=tmp_path)
         assert result.rc == 0, result.both
-        assert "asking it to reindex" in result.err and "1 indexed" in result.out
+        assert "asking it to reindex" in result.err and "1 added" in result.out
         bot.stdin.write(b"Where are holidays booked? Zanzibar portal\n")
         bot.stdin.close()
         out, err = await asyncio.wait_for(bot.communicate(), 20)

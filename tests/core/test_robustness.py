@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.core.access import Access
-from bot.core.commands import Commands
-from bot.core.grammar import Invocation, parse
-from bot.delivery import Delivery
-from bot.events import Command, Origin, OriginKind
+from bot.core.grammar import parse
 from bot.llm.types import Answering, Finish, TextDelta
 from bot.ports import MessageStatus, Passage
-from tests.core.conftest import ADA, Harness, channel, start_harness
-from tests.fakes.memory_adapter import MemoryAdapter
+from tests.core.conftest import Harness, channel, start_harness
 from tests.fakes.scripted_model import ScriptedModel
 
 
@@ -120,47 +113,3 @@ async def test_reply_text_is_saved_while_it_streams(tmp_path) -> None:
         assert final[-1].status is MessageStatus.FINAL and final[-1].text == "one two three four"
     finally:
         await h.app.stop()
-
-
-class _Knowledge:
-    def __init__(self) -> None:
-        self.reindexed: list[list[str]] = []
-
-    async def reindex(self, paths=(), *, progress=None) -> str:
-        self.reindexed.append(list(paths))
-        return "Indexed 1 document."
-
-    async def status(self) -> str:
-        return "ok"
-
-    async def search(self, query, *, scopes=None, limit=5):
-        return []
-
-
-async def test_chat_reindex_stays_inside_the_knowledge_folders(tmp_path: Path) -> None:
-    root = tmp_path / "kb"
-    (root / "team").mkdir(parents=True)
-    clock = FakeClock()
-    adapter = MemoryAdapter(clock=clock)
-    delivery = Delivery(adapter, clock=clock)
-    knowledge = _Knowledge()
-
-    commands = Commands(
-        store=None,  # type: ignore[arg-type]
-        access=Access(["memory:U1"]),
-        clock=clock,
-        knowledge=knowledge,
-        reindex_roots=[root],
-    )
-    for path in ("/etc", str(root / ".." / "elsewhere"), str(root / "team")):
-        command = Command(
-            event_id=path,
-            ref=channel(),
-            author=ADA,
-            text=f"kb reindex {path}",
-            origin=Origin(kind=OriginKind.COMMAND),
-        )
-        await commands.handle(command, Invocation(name="kb", args=("reindex", path)), delivery)
-    assert knowledge.reindexed == [[str(root / "team")]]
-    refusals = [c.text for c in adapter.ok_calls("send") if c.text.startswith("Not reindexed")]
-    assert len(refusals) == 2 and "KNOWLEDGE_PATHS" in refusals[0]

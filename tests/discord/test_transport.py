@@ -34,7 +34,15 @@ async def test_start_identifies_with_the_four_intents_and_registers_commands_glo
     assert identify["intents"] == INTENTS_INTEGER
     assert [c["name"] for c in rig.fake.commands["global"]] == ["ask", "reset", "help", "kb"]
     kb = rig.fake.commands["global"][3]
-    assert [o["name"] for o in kb["options"]] == ["reindex", "status", "search"]
+    assert [o["name"] for o in kb["options"]] == [
+        "reindex",
+        "status",
+        "search",
+        "cancel",
+        "sources",
+        "add",
+        "remove",
+    ]
     assert rig.adapter.bot.user_id == BOT_USER_ID
 
 

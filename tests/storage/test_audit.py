@@ -10,20 +10,24 @@ from bot.clock import FakeClock
 from bot.core.access import Access
 from bot.core.commands import Commands
 from bot.core.grammar import parse
+from bot.core.kb_runs import ReindexRunner
 from bot.delivery import Delivery
 from bot.events import Command, Origin, OriginKind
-from bot.ports import ProgressCallback
+from bot.ports import ProgressCallback, ReindexSummary
 from bot.refs import Author, ConversationRef
 from storage import SqlStore
 from storage.audit import SqlAuditLog
+from storage.kb_admin import SqlReindexLease
 from tests.fakes.memory_adapter import MemoryAdapter
 
 
 class _Knowledge:
-    async def reindex(
+    async def reindex_summary(
         self, paths: Sequence[str] = (), *, progress: ProgressCallback | None = None
-    ) -> str:
-        return "Indexed 3 documents."
+    ) -> ReindexSummary:
+        return ReindexSummary(documents=3, added=("a.md", "b.md", "c.md"))
+
+    def cancel_reindex(self) -> None: ...
 
 
 class _Directory:
@@ -49,7 +53,7 @@ def _command(ref: ConversationRef, user: str, text: str) -> Command:
 async def _run(commands: Commands, adapter: MemoryAdapter, command: Command) -> None:
     invocation = parse(command.text, typed=False)
     assert invocation is not None
-    await commands.handle(command, invocation, Delivery(adapter, clock=FakeClock()))
+    await commands.handle(command, invocation, Delivery(adapter, clock=adapter.clock))
 
 
 async def test_admin_actions_and_refusals_are_audited(store: SqlStore) -> None:
@@ -63,14 +67,22 @@ async def test_admin_actions_and_refusals_are_audited(store: SqlStore) -> None:
         clock=clock,
         knowledge=_Knowledge(),  # type: ignore[arg-type]
         audit=audit,
+        kb_runs=ReindexRunner(
+            knowledge=_Knowledge(),  # type: ignore[arg-type]
+            lease=SqlReindexLease(store.db),
+            clock=clock,
+        ),
     )
     await _run(commands, adapter, _command(memory_ref, "U_GUEST", "kb reindex"))
     await _run(commands, adapter, _command(memory_ref, "U_OWNER", "kb reindex"))
+    assert commands.kb is not None and commands.kb._runs is not None
+    await commands.kb._runs.idle()
 
     assert adapter.private_texts() == ["Only admins can reindex the knowledge base."]
-    newest, oldest = await audit.entries()
+    finished, newest, oldest = await audit.entries()
     assert (oldest.actor_id, oldest.action, oldest.result) == ("U_GUEST", "kb reindex", "refused")
-    assert (newest.actor_id, newest.action, newest.result) == ("U_OWNER", "kb reindex", "ok")
+    assert (newest.actor_id, newest.action, newest.result) == ("U_OWNER", "kb reindex", "started")
+    assert (finished.action, finished.result) == ("kb reindex finished", "ok")
     assert newest.channel_id == "C1" and newest.workspace_id == "T1"
     assert newest.at is not None and oldest.at is not None and newest.at >= oldest.at
 

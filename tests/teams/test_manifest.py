@@ -51,7 +51,18 @@ def test_a_rendered_manifest_is_valid_with_bot_scopes_and_commands(
     assert bot["botId"] == manifest["id"] == APP_ID
     assert set(bot["scopes"]) == {"personal", "team", "groupChat"}
     titles = [c["title"] for c in bot["commandLists"][0]["commands"]]
-    assert titles == ["ask", "reset", "help", "kb status", "kb search", "kb reindex"]
+    assert titles == [
+        "ask",
+        "reset",
+        "help",
+        "kb status",
+        "kb search",
+        "kb reindex",
+        "kb cancel",
+        "kb sources",
+        "kb add",
+        "kb remove",
+    ]
     assert manifest["validDomains"] == ["parley.example.org"]
 
 
