@@ -73,9 +73,7 @@ class SqlJobRuns:
     async def last_runs(self) -> dict[str, JobRun]:
         """The newest run of each job."""
         r = job_runs.c
-        newest = (
-            select(r.job_id, func.max(r.run_at).label("run_at")).group_by(r.job_id).subquery()
-        )
+        newest = select(r.job_id, func.max(r.run_at).label("run_at")).group_by(r.job_id).subquery()
         stmt = select(job_runs).join(
             newest, (r.job_id == newest.c.job_id) & (r.run_at == newest.c.run_at)
         )

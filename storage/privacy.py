@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -36,6 +35,7 @@ from sqlalchemy import Table, case, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.tools.approvals import TurnStatus
+from bot.userdata import ForgetReport
 from storage.approvals import approval_audit, paused_turns, tool_approvals
 from storage.audit import admin_audit
 from storage.db import Database
@@ -47,21 +47,13 @@ USAGE_USER_COLUMNS = ("user_id",)
 """Columns of `usage_records` that name a person, where the schema has them."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ForgetReport:
-    pseudonym: str
-    messages: int
-    summaries: int
-    conversations: int
-    anonymized: int
-    """Usage, approval and audit rows whose name was replaced."""
-
-
 def pseudonym() -> str:
     return f"forgotten-{secrets.token_hex(6)}"
 
 
 class SqlPrivacy:
+    """The `bot.userdata.UserData` on SQLite or PostgreSQL."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
 

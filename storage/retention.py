@@ -46,12 +46,14 @@ class PurgeReport:
 class SqlRetention:
     def __init__(self, db: Database, *, days: int, audit_days: int) -> None:
         self._db = db
-        self._keep = timedelta(days=days)
-        self._keep_audit = timedelta(days=audit_days)
+        """`days` / `audit_days` 0: that horizon keeps everything."""
+        self._keep = timedelta(days=days) if days else None
+        self._keep_audit = timedelta(days=audit_days) if audit_days else None
 
     async def purge(self, now: datetime) -> PurgeReport:
-        content = await self._purge_content(now - self._keep)
-        return PurgeReport(**content, **await self._purge_records(now - self._keep_audit))
+        content = await self._purge_content(now - self._keep) if self._keep else {}
+        records = await self._purge_records(now - self._keep_audit) if self._keep_audit else {}
+        return PurgeReport(**content, **records)
 
     async def _purge_content(self, before: datetime) -> dict[str, int]:
         c, m = conversations.c, messages.c

@@ -1,5 +1,6 @@
 """Slash and admin commands, by a dispatch table: `help`, `reset`, `kb reindex|status|search`,
-`approve`/`deny` (handed to the tool host) and `usage` (a known command used wrongly). The words
+`approve`/`deny` (handed to the tool host), `forget-me`/`export-me` (`bot.core.privacy`) and
+`usage` (a known command used wrongly). The words
 were parsed by the one grammar (`bot.core.grammar`); `ask` never gets here, it is a question.
 
 Replies only the caller needs (help, reset, kb status/search, refusals) are private where the
@@ -16,6 +17,7 @@ from pathlib import Path
 from bot.clock import Clock
 from bot.core.access import Access
 from bot.core.grammar import USAGE, Invocation
+from bot.core.privacy import PrivacyCommands
 from bot.core.toolhost import ToolHost
 from bot.delivery import Delivery
 from bot.events import Command
@@ -34,6 +36,8 @@ HELP = """\
 • `kb status`: documents, chunks, model and last run
 • `kb reindex [path ...]`: reindex the knowledge base (admins)
 • `approve <id>` / `deny <id>`: decide a pending tool approval
+• `export-me`: everything I store about you, sent privately as JSON
+• `forget-me`: delete your messages and my answers to them (asks first)
 • `help`: this text"""
 
 Handler = Callable[[Command, Invocation, Delivery], Awaitable[None]]
@@ -50,6 +54,7 @@ class Commands:
         tool_host: ToolHost | None = None,
         reindex_roots: Sequence[Path] = (),
         audit: AuditLog | None = None,
+        privacy: PrivacyCommands | None = None,
     ) -> None:
         self._store = store
         self._audit = audit
@@ -66,6 +71,12 @@ class Commands:
             "approve": self._decide,
             "deny": self._decide,
         }
+        if privacy is not None:
+            self._table = {
+                **self._table,
+                "forget-me": privacy.forget_me,
+                "export-me": privacy.export_me,
+            }
 
     async def handle(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
         handler = self._table.get(invocation.name, self._help)

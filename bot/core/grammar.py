@@ -1,7 +1,7 @@
 """The one command grammar, for slash commands, app commands and typed text alike.
 
     ask <question> | reset | help | kb status | kb search <query> | kb reindex [path ...]
-    approve <id> | deny <id>
+    approve <id> | deny <id> | forget-me [confirm] | export-me
 
 `parse(text, typed=...)` reads the words of a command (the text after `/parley`, Discord's
 `/kb search query:x` flattened by its adapter to "kb search x", or a message to the bot). In a
@@ -22,13 +22,16 @@ USAGE = {
     "kb": "`kb status`, `kb search <query>` or `kb reindex [path ...]`",
     "approve": "`approve <approval id>`",
     "deny": "`deny <approval id>`",
+    "forget-me": "`forget-me` (then press Forget me, or send `forget-me confirm`)",
+    "export-me": "`export-me`",
 }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Invocation:
     name: str
-    """"ask", "reset", "help", "kb", "approve", "deny", or "usage" (a known command misused)."""
+    """"ask", "reset", "help", "kb", "approve", "deny", "forget-me", "export-me", or "usage" (a
+    known command misused)."""
     args: tuple[str, ...] = ()
 
     @property
@@ -43,8 +46,12 @@ def parse(text: str, *, typed: bool) -> Invocation | None:
     if not words:
         return None if typed else Invocation(name="help")
     head, rest = words[0].lower().lstrip("/"), words[1:]
-    if head in ("reset", "help") and not rest:
+    if head in ("reset", "help", "forget-me", "export-me") and not rest:
         return Invocation(name=head)
+    if head == "forget-me" and [w.lower() for w in rest] == ["confirm"]:
+        return Invocation(name=head, args=("confirm",))
+    if head in ("forget-me", "export-me"):
+        return None if typed else _usage(head)
     if head in ("approve", "deny"):
         if len(rest) == 1 and _APPROVAL_ID.fullmatch(rest[0].lower()):
             return Invocation(name=head, args=(rest[0].lower(),))

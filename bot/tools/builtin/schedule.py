@@ -17,10 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
+
 from bot.messages import OutgoingMessage
+from bot.refs import ConversationRef, MessageHandle
 from bot.scheduling import JobScheduler
 from bot.scheduling.scheduler import JOB_TABLE, MISFIRE_GRACE_S, sync_database_url
-from bot.refs import ConversationRef, MessageHandle
 from bot.tools.registry import Risk, Tool, ToolContext
 
 log = structlog.get_logger(__name__)
@@ -109,7 +110,9 @@ class MessageScheduler:
         )
 
     def scheduled(self) -> list[tuple[str, datetime]]:
-        return [(job.id, job.next_run_time) for job in self._jobs.scheduler.get_jobs()]
+        """Every pending scheduled message: (job id, when)."""
+        jobs = self._jobs.scheduler.get_jobs()
+        return [(job.id, job.next_run_time) for job in jobs if job.func is post_scheduled]
 
     def requested_by(self, requester: str) -> list[ScheduledMessage]:
         """The pending messages `requester` (`platform:user_id`) scheduled."""
