@@ -121,6 +121,13 @@ class JobScheduler:
             misfire_grace_time=None,
         )
 
+    def run_once(self, job_id: str, *, task: str, name: str, at: datetime) -> None:
+        """A job that runs the registered `task` once, at `at` (replacing one of that id)."""
+        self.scheduler.add_job(
+            run_task, trigger="date", run_date=at, args=[task], id=job_id, name=name,
+            replace_existing=True,
+        )  # fmt: skip
+
     def remove(self, job_id: str) -> bool:
         """Remove a job; False when there is none by that id."""
         if self.scheduler.get_job(job_id) is None:
