@@ -79,7 +79,7 @@ class PrivacyCommands:
             return
         who = _who(ref.platform, author.id)
         card = OutgoingMessage(
-            text_markdown=f"{ASK}\n\nForget everything about you?",
+            text_markdown=f"{ASK}\n\nPress *Forget me* to go ahead (or send `forget-me confirm`).",
             actions=(
                 Action(id=FORGET, label="Forget me", value=who, style=ActionStyle.DANGER),
                 Action(id=CANCEL, label="Cancel", value=who),
@@ -134,7 +134,7 @@ class PrivacyCommands:
         data = json.dumps(document, indent=2, ensure_ascii=False, default=str)
         adapter = delivery.adapter
         if isinstance(adapter, PrivateFiles):
-            stamp = self._now().strftime("%Y%m%dT%H%M%SZ")
+            stamp = self._now().strftime("%Y%m%dT%H%M%S%fZ")
             name = f"parley-export-{ref.platform}-{_who(ref.platform, author.id)}-{stamp}.json"
             where = await adapter.send_private_file(
                 ref, author.id, name, data.encode(), origin=command.origin

@@ -70,6 +70,7 @@ class JobScheduler:
         """`claims` None runs every due run (one process only, or a test)."""
         self._poll_s = poll_s
         self._poller: asyncio.Task[None] | None = None
+        self._started = False
         self.scheduler = AsyncIOScheduler(
             jobstores={
                 "default": SharedJobStore(url=sync_database_url(database_url), tablename=JOB_TABLE)
@@ -86,8 +87,9 @@ class JobScheduler:
     def start(self, *, paused: bool = False) -> None:
         """Start inside the running event loop (idempotent); due jobs run unless `paused` (a
         paused scheduler only reads and edits the store, as `python -m bot jobs` does)."""
-        if self.scheduler.running:
+        if self._started:
             return
+        self._started = True
         self.scheduler.start(paused=paused)
         if not paused:
             self._poller = asyncio.get_running_loop().create_task(self._poll())
@@ -96,7 +98,8 @@ class JobScheduler:
         if self._poller is not None:
             self._poller.cancel()
             self._poller = None
-        if self.scheduler.running:
+        if self._started:  # AsyncIOScheduler stops in a later loop callback: ask once
+            self._started = False
             self.scheduler.shutdown(wait=False)
 
     async def _poll(self) -> None:
