@@ -150,12 +150,7 @@ class ConsoleAdapter:
         self, ref: ConversationRef, user_id: str, name: str, data: bytes, *, origin: Origin
     ) -> str:
         """`bot.adapter.PrivateFiles`: write the file under `files_dir`, mode 0600."""
-        self._files_dir.mkdir(parents=True, exist_ok=True)
-        path = (self._files_dir / Path(name).name).resolve()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        return str(path)
+        return await asyncio.to_thread(_write_private, self._files_dir / Path(name).name, data)
 
     # --- output -------------------------------------------------------------------------------
     def _record(self, message_id: str, message: OutgoingMessage) -> None:
@@ -275,6 +270,14 @@ class ConsoleAdapter:
 
         threading.Thread(target=pump, name="console-stdin", daemon=True).start()
         return queue.get
+
+
+def _write_private(path: Path, data: bytes) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    return str(path.resolve())
 
 
 def _line_editing(stream: TextIO) -> Any:

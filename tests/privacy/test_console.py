@@ -8,6 +8,7 @@ import getpass
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
@@ -16,6 +17,11 @@ from storage import open_store
 from storage.models import messages
 from tests.core.test_console_chat import answers, chat
 from tests.fakes.openai_api import FakeOpenAI
+
+
+def _read(path: Path) -> tuple[int, dict[str, Any]]:
+    document: dict[str, Any] = json.loads(path.read_text())
+    return stat.S_IMODE(path.stat().st_mode), document
 
 
 async def test_console_export_then_forget(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
@@ -27,8 +33,8 @@ async def test_console_export_then_forget(fake_openai: FakeOpenAI, tmp_path: Pat
     assert exported.startswith("Your data export is in ")
     first = Path(exported.removeprefix("Your data export is in ").strip())
     assert first.parent == tmp_path / "exports"
-    assert stat.S_IMODE(first.stat().st_mode) == 0o600
-    document = json.loads(first.read_text())
+    mode, document = _read(first)
+    assert mode == 0o600
     assert document["user"] == {"platform": "console", "id": getpass.getuser()}
     assert [m["text"] for m in document["tables"]["messages"]] == [
         "My name is Ada.",
@@ -39,7 +45,7 @@ async def test_console_export_then_forget(fake_openai: FakeOpenAI, tmp_path: Pat
 
     second = Path(again.removeprefix("Your data export is in ").strip())
     assert second != first
-    assert json.loads(second.read_text())["tables"]["messages"] == []
+    assert _read(second)[1]["tables"]["messages"] == []
     store = await open_store(Settings(data_dir=tmp_path).sqlalchemy_url)  # type: ignore[call-arg]
     try:
         async with store.engine.connect() as conn:
