@@ -9,11 +9,11 @@ them, cancels the messages they scheduled, and puts a pseudonym in place of thei
 usage, approval and audit rows (`storage.privacy` has the details).
 
 `export-me` sends a JSON document of everything stored about them, privately: as a file where
-the adapter can hand one over privately (`bot.adapter.PrivateFiles`: the console writes it to a
-folder and says where), else as its text in private messages, split by the delivery engine
-(inside a code fence that each part closes and reopens). Chat platforms get the text: a file
-posted to a channel is seen by everyone in it, and private messages are where the commands
-already answer.
+the adapter can hand one to one person (`bot.adapter.PrivateFiles`: the console writes it to a
+folder, Slack uploads it into their direct messages with the bot), else, or when that fails, as
+its text in private messages, split by the delivery engine (inside a code fence that each part
+closes and reopens). Discord and Teams get the text: a file posted where the command was typed
+would be seen by everyone in the channel.
 """
 
 from __future__ import annotations
@@ -136,11 +136,15 @@ class PrivacyCommands:
         if isinstance(adapter, PrivateFiles):
             stamp = self._now().strftime("%Y%m%dT%H%M%S%fZ")
             name = f"parley-export-{ref.platform}-{_who(ref.platform, author.id)}-{stamp}.json"
-            where = await adapter.send_private_file(
-                ref, author.id, name, data.encode(), origin=command.origin
-            )
-            await _private(command, delivery, f"Your data export is in {where}")
-            return
+            try:
+                where = await adapter.send_private_file(
+                    ref, author.id, name, data.encode(), origin=command.origin
+                )
+            except Exception as exc:  # e.g. an install without the upload scopes: use text
+                log.warning("could not send the export as a file", error=str(exc))
+            else:
+                await _private(command, delivery, f"Your data export is in {where}.")
+                return
         await _private(
             command,
             delivery,

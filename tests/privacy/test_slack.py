@@ -48,7 +48,20 @@ async def _stored_texts(bot: Bot) -> list[str]:
         return [row.text for row in await conn.execute(select(messages.c.text))]
 
 
-async def test_slack_export_me_is_private_json(bot: Bot) -> None:
+async def test_slack_export_me_is_a_file_in_the_users_dm(bot: Bot) -> None:
+    await bot.dm("My name is Ada.")
+    await bot.idle()
+    response = await _command(bot, "export-me")
+    assert response["text"] == "Your data export is in your direct messages with me."
+    [shared] = bot.fake.files
+    assert shared["channel"] == "D0USER1" and shared["title"].endswith(".json")
+    document = json.loads(shared["data"])
+    assert document["user"] == {"platform": "slack", "id": "U0USER1"}
+    assert "My name is Ada." in [m["text"] for m in document["tables"]["messages"]]
+
+
+async def test_slack_export_me_without_upload_scopes_is_private_json(bot: Bot) -> None:
+    bot.fake.scopes = set()  # an install from before the upload scopes
     await bot.dm("My name is Ada.")
     await bot.idle()
     response = await _command(bot, "export-me")
