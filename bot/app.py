@@ -156,7 +156,6 @@ class Parley:
             builtin=settings.redact_builtin,
         )
         self.tools = self._build_tool_host()
-        scheduled = self.tools.scheduler
         self.runner = TurnRunner(
             settings=settings,
             store=store,
@@ -180,6 +179,7 @@ class Parley:
                 first_post_wait_s=settings.first_post_wait_s,
                 redactor=self.redactor,
             )
+        privacy = PrivacyCommands(SqlPrivacy(self.store.db), scheduler=self.tools.scheduler)
         commands = Commands(
             store=store,
             access=Access(
@@ -191,7 +191,7 @@ class Parley:
             tool_host=self.tools,
             reindex_roots=self._knowledge_roots,
             audit=SqlAuditLog(self.store.db),  # shares the write lock
-            privacy=(privacy := PrivacyCommands(SqlPrivacy(self.store.db), scheduler=scheduled)),
+            privacy=privacy,
         )
         actions = ActionRouter()
         actions.register("approve", self.tools.on_click)
