@@ -119,7 +119,7 @@ class SqlPrivacy:
                 .where(~select(messages.c.id).where(messages.c.memory_key == c.memory_key).exists())
             )
             removed = (await conn.execute(emptied)).rowcount if keys else 0
-            anonymized = await _anonymize(conn, platform, user_id, names, alias)
+            anonymized = await _anonymize(conn, platform, names, alias)
         return ForgetReport(
             pseudonym=alias,
             messages=len(ids),
@@ -213,7 +213,7 @@ def _plain(value: Any) -> Any:
 
 
 async def _anonymize(
-    conn: AsyncConnection, platform: str, user_id: str, names: tuple[str, str], alias: str
+    conn: AsyncConnection, platform: str, names: tuple[str, str], alias: str
 ) -> int:
     """Replace their name in rows that only name them; the number of rows changed."""
     qualified = f"{platform}:{alias}"
@@ -225,7 +225,6 @@ async def _anonymize(
     t, a, l, d = paused_turns.c, tool_approvals.c, approval_audit.c, admin_audit.c  # noqa: E741
     changed = 0
     statements = [
-        # The audit trail first: it finds approvals of this platform by their id.
         update(approval_audit)
         .where(_approval_audit_where(platform, names), l.requested_by.in_(names))
         .values(requested_by=as_named(l.requested_by)),
