@@ -32,7 +32,7 @@ from bot.delivery import Delivery
 from bot.events import ActionClick, ActionResult, Command
 from bot.logs import get_logger
 from bot.messages import Action, ActionStyle, OutgoingMessage
-from bot.refs import Author, ConversationRef
+from bot.refs import Author
 from bot.tools.builtin.schedule import MessageScheduler
 from bot.userdata import UserData
 
@@ -71,13 +71,14 @@ class PrivacyCommands:
 
     # --- forget-me -------------------------------------------------------------------------
     async def forget_me(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
-        ref, author = command.ref, command.author
-        if await self._refuse_while_pending(ref, author, command, delivery):
-            return
+        platform, author = command.ref.platform, command.author
         if invocation.args == ("confirm",):
-            await _private(command, delivery, await self._forget(ref.platform, author))
+            await _private(command, delivery, await self._forget_now(platform, author))
             return
-        who = _who(ref.platform, author.id)
+        if note := await self._pending_note(platform, author):
+            await _private(command, delivery, note)
+            return
+        who = _who(platform, author.id)
         card = OutgoingMessage(
             text_markdown=f"{ASK}\n\nPress *Forget me* to go ahead (or send `forget-me confirm`).",
             actions=(
@@ -94,25 +95,30 @@ class PrivacyCommands:
             return _tell("This button is for the person who asked; send `forget-me` yourself.")
         if click.action_id == CANCEL:
             return _tell("Cancelled: nothing was deleted.")
-        pending = await self._data.pending_approvals(platform, author.id)
-        if pending:
-            return _tell(PENDING.format(ids=", ".join(pending)))
-        return _tell(await self._forget(platform, author))
+        return _tell(await self._forget_now(platform, author))
 
-    async def _refuse_while_pending(
-        self, ref: ConversationRef, author: Author, command: Command, delivery: Delivery
-    ) -> bool:
-        pending = await self._data.pending_approvals(ref.platform, author.id)
-        if pending:
-            await _private(command, delivery, PENDING.format(ids=", ".join(pending)))
-        return bool(pending)
+    async def _pending_note(self, platform: str, author: Author) -> str | None:
+        pending = await self._data.pending_approvals(platform, author.id)
+        return PENDING.format(ids=", ".join(pending)) if pending else None
+
+    async def _forget_now(self, platform: str, author: Author) -> str:
+        """Forget them unless an approval of theirs is pending; what to tell them either way."""
+        try:
+            return await self._pending_note(platform, author) or await self._forget(
+                platform, author
+            )
+        except Exception as exc:
+            log.exception("forget-me failed")
+            return (
+                f"Sorry, forgetting did not finish ({exc}). Send `forget-me confirm` to finish it."
+            )
 
     async def _forget(self, platform: str, author: Author) -> str:
+        report = await self._data.forget(platform, author.id)  # one transaction
         cancelled = 0
         if self._scheduler is not None:
             for job in self._scheduler.requested_by(author.qualified_id(platform)):
                 cancelled += self._scheduler.cancel(job.job_id)
-        report = await self._data.forget(platform, author.id)
         log.info(
             "forgot a user on request",
             pseudonym=report.pseudonym,
@@ -130,7 +136,12 @@ class PrivacyCommands:
     # --- export-me -------------------------------------------------------------------------
     async def export_me(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
         ref, author = command.ref, command.author
-        document = await self.document(ref.platform, author)
+        try:
+            document = await self.document(ref.platform, author)
+        except Exception as exc:
+            log.exception("export-me failed")
+            await _private(command, delivery, f"Sorry, the export failed ({exc}). Try again later.")
+            return
         data = json.dumps(document, indent=2, ensure_ascii=False, default=str)
         adapter = delivery.adapter
         if isinstance(adapter, PrivateFiles):
@@ -143,7 +154,7 @@ class PrivacyCommands:
             except Exception as exc:  # e.g. an install without the upload scopes: use text
                 log.warning("could not send the export as a file", error=str(exc))
             else:
-                await _private(command, delivery, f"Your data export is in {where}.")
+                await _private(command, delivery, f"Your data export is in {where}")
                 return
         await _private(
             command,

@@ -52,7 +52,7 @@ async def test_slack_export_me_is_a_file_in_the_users_dm(bot: Bot) -> None:
     await bot.dm("My name is Ada.")
     await bot.idle()
     response = await _command(bot, "export-me")
-    assert response["text"] == "Your data export is in your direct messages with me."
+    assert response["text"] == "Your data export is in your direct messages with me"
     [shared] = bot.fake.files
     assert shared["channel"] == "D0USER1" and shared["title"].endswith(".json")
     document = json.loads(shared["data"])
