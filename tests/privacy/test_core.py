@@ -5,6 +5,7 @@ private messages, a pending approval holds forgetting, and a click decides once.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from sqlalchemy import update
 
@@ -16,6 +17,8 @@ from bot.core.privacy import PrivacyCommands
 from bot.delivery import Delivery
 from bot.events import ActionClick, Command, Origin, OriginKind
 from bot.refs import Author
+from bot.scheduling import JobScheduler
+from bot.tools.builtin.schedule import MessageScheduler
 from storage import SqlStore
 from storage.approvals import paused_turns, tool_approvals
 from storage.privacy import SqlPrivacy
@@ -110,3 +113,34 @@ async def test_a_click_forgets_once_and_only_its_owner(store: SqlStore) -> None:
     texts = [m.text for m in await store.history(CHANNEL.memory_key)]
     assert texts == ["bob-1 and the printer?", "bob-answer-1 second floor", "bob-2 thanks",
                      "bob-answer-2 you're welcome"]  # fmt: skip
+
+
+async def test_scheduled_messages_are_exported_and_cancelled_only_for_their_requester(
+    store: SqlStore, db_url: str
+) -> None:
+    jobs = JobScheduler(db_url)
+    jobs.start(paused=True)  # nothing runs; the store is read and edited
+    try:
+        messages = MessageScheduler(jobs)
+        at = datetime(2031, 1, 1, 9, tzinfo=UTC)
+        for job_id, who, text in (("msg-a", ADA, "ada-standup"), ("msg-b", BOB, "bob-standup")):
+            messages.schedule(
+                job_id=job_id,
+                ref=CHANNEL,
+                text=text,
+                when=at,
+                requested_by=who.display_name,
+                requester=who.qualified_id("slack"),
+            )
+        privacy = PrivacyCommands(SqlPrivacy(store.db), scheduler=messages)
+        document = await privacy.document("slack", ADA)
+        assert [(m["job_id"], m["text"]) for m in document["scheduled_messages"]] == [
+            ("msg-a", "ada-standup")
+        ]
+        commands = Commands(store=store, access=Access([]), clock=FakeClock(), privacy=privacy)
+        adapter = MemoryAdapter()
+        await _run(commands, adapter, _command(ADA, "forget-me confirm"))
+        assert "and 1 scheduled messages" in adapter.private_texts()[-1]
+        assert [job_id for job_id, _ in messages.scheduled()] == ["msg-b"]
+    finally:
+        jobs.shutdown()
