@@ -181,7 +181,8 @@ class RoleDirectory(Protocol):
 @runtime_checkable
 class PrivateFiles(Protocol):
     """An adapter that can hand one user a file privately (`export-me`): the console writes it
-    to a folder. Adapters without it get the file's text, split into private messages."""
+    to a folder, Slack shares it in the user's DM with the bot. Without it (or when it raises)
+    the core sends the file's text, split into private messages."""
 
     async def send_private_file(
         self, ref: ConversationRef, user_id: str, name: str, data: bytes, *, origin: Origin

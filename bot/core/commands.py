@@ -1,7 +1,7 @@
 """Slash and admin commands, by a dispatch table: `help`, `reset`, `kb reindex|status|search`,
 `approve`/`deny` (handed to the tool host), `forget-me`/`export-me` (`bot.core.privacy`) and
-`usage` (a known command used wrongly). The words
-were parsed by the one grammar (`bot.core.grammar`); `ask` never gets here, it is a question.
+`usage` (a known command used wrongly). The words were parsed by the one grammar
+(`bot.core.grammar`); `ask` never gets here, it is a question.
 
 Replies only the caller needs (help, reset, kb status/search, refusals) are private where the
 platform allows it; a reindex posts a progress message in the conversation and edits it as the
