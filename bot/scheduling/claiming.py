@@ -9,7 +9,8 @@ recorded on the claim.
 `SharedJobStore` is APScheduler's `SQLAlchemyJobStore` that accepts that another process got
 there first: after a one-off job runs, each process that saw it due removes it or moves its next
 run time, and the second one finds nothing to update or remove. Stock, that raises
-`JobLookupError` out of the scheduler's wake-up, which then never re-arms its timer.
+`JobLookupError` out of the scheduler's wake-up, which then never re-arms its timer. It also
+survives two processes creating its table at the same moment (the loser retries, finds it).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from apscheduler.executors.base import run_coroutine_job
 from apscheduler.job import Job
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from sqlalchemy.exc import DBAPIError
 
 from bot.logs import get_logger
 
@@ -82,6 +84,12 @@ def _outcome(event: JobExecutionEvent) -> str:
 
 
 class SharedJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
+    def start(self, scheduler: Any, alias: str) -> None:
+        try:
+            super().start(scheduler, alias)
+        except DBAPIError:  # CREATE TABLE raced another process's: the table is there now
+            super().start(scheduler, alias)
+
     def update_job(self, job: Job) -> None:
         try:
             super().update_job(job)
