@@ -28,7 +28,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/activate
 	touch $(VENV)/.installed $@
 
 $(VENV)/.installed-mutation: pyproject.toml | $(VENV)/bin/activate
-	$(PY) -m pip install --quiet -e ".[dev,mutation]"
+	$(PY) -m pip install --quiet -e ".[dev,mutation,$(PLATFORMS)]"
 	touch $(VENV)/.installed $(VENV)/.installed-dev $@
 
 run: $(VENV)/.installed

@@ -2,8 +2,8 @@
 
 Runs on a FakeClock (virtual seconds, so the numbers are exact and the run takes about a
 second) against the strict in-memory adapter, configured like each platform:
-- Slack-like: chat.update 50 per 60 s per workspace, posts 3 per 3 s per channel, 1 s between
-  edits of a message, 3,900 chars; streams in 20 threads of one workspace.
+- Slack-like: chat.update 50 per 60 s per workspace, posts a bucket of 3 then 1/s per channel,
+  1 s between edits of a message, 3,900 chars; streams in 20 threads of one workspace.
 - Discord-like: 5 posts+edits per 5 s per channel, 50 calls/s globally, 2,000 chars; 1 and 10
   streams in one channel.
 - Teams-like: 7 / 1 s, 60 / 30 s and 1,800 / h per conversation, 28 KB; 20 streams in one

@@ -42,7 +42,8 @@ never held while a narrow one makes the call wait."""
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RateLimit:
-    """At most `calls` calls of `ops` per `window_s` seconds in each `scope`."""
+    """At most `calls` calls of `ops` per `window_s` seconds in each `scope`: a sliding window,
+    or with `burst` a token bucket (`burst` at once, then `calls` per `window_s`)."""
 
     ops: frozenset[Op]
     scope: RateScope
@@ -50,10 +51,14 @@ class RateLimit:
     window_s: float
     name: str = ""
     """What the platform calls it (e.g. "chat.update"), for logs and metrics."""
+    burst: int | None = None
+    """Calls allowed at once by a platform that counts with a token bucket."""
 
     def __post_init__(self) -> None:
         if self.calls < 1 or self.window_s <= 0 or not self.ops:
             raise ValueError(f"rate limit {self.name!r}: needs ops, calls >= 1 and window_s > 0")
+        if self.burst is not None and self.burst < 1:
+            raise ValueError(f"rate limit {self.name!r}: burst must be >= 1")
 
     @property
     def interval_s(self) -> float:

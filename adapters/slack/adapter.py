@@ -66,14 +66,22 @@ DEFAULT_API_URL = "https://slack.com/api/"
 
 
 def slack_capabilities(*, native_stream: bool = False, time_scale: float = 1.0) -> Capabilities:
-    """Slack's limits, each its own budget: chat.postMessage about 1/s per channel (short bursts
-    tolerated: 3 per 3 s), chat.update Tier 3 (50/min per workspace), chat.appendStream Tier 4
+    """Slack's limits, each its own budget: chat.postMessage about 1/s per channel with short
+    bursts tolerated (a bucket of 3), chat.update Tier 3 (50/min per workspace), chat.appendStream Tier 4
     (100/min per workspace), chat.postEphemeral Tier 4; 4,000-char edits (kept 100 under).
     `time_scale` < 1 compresses every window (benchmarks)."""
 
-    def limit(ops: set[Op], scope: RateScope, calls: int, window_s: float, name: str) -> RateLimit:
+    def limit(
+        ops: set[Op],
+        scope: RateScope,
+        calls: int,
+        window_s: float,
+        name: str,
+        burst: int | None = None,
+    ) -> RateLimit:
+        window = window_s * time_scale
         return RateLimit(
-            ops=frozenset(ops), scope=scope, calls=calls, window_s=window_s * time_scale, name=name
+            ops=frozenset(ops), scope=scope, calls=calls, window_s=window, name=name, burst=burst
         )
 
     return Capabilities(
@@ -81,7 +89,7 @@ def slack_capabilities(*, native_stream: bool = False, time_scale: float = 1.0) 
         max_edit_chars=3900,
         min_edit_interval_s=1.0 * time_scale,
         rate_limits=(
-            limit({Op.POST}, RateScope.CHANNEL, 3, 3.0, "chat.postMessage"),
+            limit({Op.POST}, RateScope.CHANNEL, 1, 1.0, "chat.postMessage", burst=3),
             limit({Op.EDIT}, RateScope.WORKSPACE, 50, 60.0, "chat.update"),
             limit({Op.STREAM}, RateScope.WORKSPACE, 100, 60.0, "chat.appendStream"),
             limit({Op.PRIVATE}, RateScope.WORKSPACE, 100, 60.0, "chat.postEphemeral"),

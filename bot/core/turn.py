@@ -142,7 +142,10 @@ class TurnRunner:
             ):
                 await self._seed_from_thread(ref, thread_reader, question)
             recall = await self._memory.recall(ref.memory_key)
-            await self._store.add_message(ref, role="user", text=text, author=question.author)
+            # Stored redacted (a key pasted into a question never rests in the database); this
+            # turn's prompt still has the text as asked.
+            stored = self.redactor.redact(text)
+            await self._store.add_message(ref, role="user", text=stored, author=question.author)
         except Exception as exc:
             if is_data_error(exc):  # the text, not the database: say so, don't claim an outage
                 log.warning("question refused by storage", error=type(exc).__name__)
@@ -276,7 +279,7 @@ class TurnRunner:
         row = await self._store.add_message(
             ref,
             role="user",
-            text=question.text,
+            text=self.redactor.redact(question.text),
             author=question.author,
             status=MessageStatus.FAILED,
         )
@@ -302,4 +305,5 @@ class TurnRunner:
                 continue
             # Quoted thread context with its author, never one of the asker's turns.
             author = Author(id="", display_name="Parley") if message.from_bot else message.author
-            await self._store.add_message(ref, role=THREAD_ROLE, text=text, author=author)
+            stored = self.redactor.redact(text)
+            await self._store.add_message(ref, role=THREAD_ROLE, text=stored, author=author)

@@ -10,7 +10,11 @@ hot conversation cannot hide behind a per-reply clock, and two scopes never wait
 
 `RateBudget` is a sliding-window limiter: at most `limit` calls in any `window_s` seconds,
 counted from when each call *finished* (in-flight calls always count), which is conservative
-whatever the platform's own clock and the call latency. A 429 pauses the whole scope until
+whatever the platform's own clock and the call latency. A limit declared with a `burst` is a
+token bucket instead (Slack's posts per channel: a short burst, then about one a second): up to
+`burst` calls at once, one token back every `window_s / limit` seconds. A call takes its token
+when it finishes (the same conservatism as the window's) and holds one back while in flight. Streaming edits leave the last
+tenth of the burst to finals and are paced by the bucket itself. A 429 pauses the whole scope until
 `retry_after` has passed (`release(..., retry_after=...)`): the platform has said the scope is
 spent. A slot released unused (`used=False`: the caller found nothing left to send) is given
 back. What a platform announces about its own window (`announce(remaining, reset_after_s)`,
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from dataclasses import dataclass
 from enum import IntEnum
 
 from bot.capabilities import RateScope
@@ -86,15 +91,51 @@ class Ticket:
         return (int(self.priority), self.seq)
 
 
-class RateBudget:
-    """At most `limit` calls per `window_s` in one scope, handed out by priority."""
+@dataclass(slots=True)
+class _Bucket:
+    """A token bucket: `capacity` calls at once, refilled at `rate` calls a second."""
 
-    def __init__(self, *, limit: int, window_s: float, clock: Clock) -> None:
-        if limit < 1 or window_s <= 0:
-            raise ValueError("a rate budget needs limit >= 1 and window_s > 0")
+    capacity: float
+    rate: float
+    tokens: float
+    at: float
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+
+    @property
+    def full(self) -> bool:
+        return self.tokens >= self.capacity - _EPSILON_S
+
+    def ready_at(self, now: float, keep: int, in_flight: int) -> float | None:
+        """When a token is there beyond the `keep` left for others and those the calls in
+        flight will take when they finish; None until one of them finishes."""
+        need = 1.0 + keep + in_flight
+        if self.tokens >= need:
+            return now
+        if need > self.capacity:
+            return None
+        return now + (need - self.tokens) / self.rate + _EPSILON_S
+
+
+class RateBudget:
+    """At most `limit` calls per `window_s` in one scope (with `burst`: a token bucket of that
+    size refilled at that rate), handed out by priority."""
+
+    def __init__(
+        self, *, limit: int, window_s: float, clock: Clock, burst: int | None = None
+    ) -> None:
+        if limit < 1 or window_s <= 0 or (burst is not None and burst < 1):
+            raise ValueError("a rate budget needs limit >= 1, window_s > 0 and burst >= 1")
         self.limit = limit
         self.window_s = window_s
-        self.reserve = limit // 10
+        self._bucket = (
+            None
+            if burst is None
+            else _Bucket(capacity=burst, rate=limit / window_s, tokens=burst, at=clock.now())
+        )
+        self.reserve = (limit if burst is None else burst) // 10
         """Window slots streaming edits leave for finals and cards."""
         self._stream_rate = (limit - self.reserve) / window_s
         self._stream_burst = max(1.0, (limit - self.reserve) // 5)
@@ -112,8 +153,11 @@ class RateBudget:
     @property
     def idle(self) -> bool:
         """No one waits and no call counts any more: the budget can be forgotten."""
-        self._prune(self._clock.now())
-        return not self._waiting and not self._slots and self._paused_until <= self._clock.now()
+        now = self._clock.now()
+        self._prune(now)
+        self._refill(now)
+        full = self._bucket is None or self._bucket.full
+        return not self._waiting and not self._slots and self._paused_until <= now and full
 
     @property
     def free(self) -> bool:
@@ -157,13 +201,16 @@ class RateBudget:
         if not used and not ticket.released and retry_after is None:
             if ticket in self._slots:
                 self._slots.remove(ticket)
-                if ticket.priority is Priority.STREAM:
+                if self._bucket is None and ticket.priority is Priority.STREAM:
                     self._stream_tokens = min(self._stream_burst, self._stream_tokens + 1.0)
             ticket.released = True
             self._changed.set()
             return
         if not ticket.released:
             ticket.released = True
+            if self._bucket is not None:  # the call takes its token when it finishes
+                self._refill(now)
+                self._bucket.tokens -= 1.0
             ticket.at = now
         if retry_after is not None:
             self._paused_until = max(self._paused_until, now + retry_after)
@@ -178,11 +225,14 @@ class RateBudget:
         self._changed.set()
 
     def _prune(self, now: float) -> None:
-        self._slots = [
-            s for s in self._slots if not s.released or s.at + self.window_s + _EPSILON_S > now
-        ]
+        """Forget finished calls out of the window (a bucket keeps only calls in flight)."""
+        window = -1.0 if self._bucket is not None else self.window_s
+        self._slots = [s for s in self._slots if not s.released or s.at + window + _EPSILON_S > now]
 
     def _refill(self, now: float) -> None:
+        if self._bucket is not None:
+            self._bucket.refill(now)
+            return
         earned = (now - self._refilled) * self._stream_rate
         self._stream_tokens = min(self._stream_burst, self._stream_tokens + earned)
         self._refilled = now
@@ -194,6 +244,11 @@ class RateBudget:
         at = max(now, self._paused_until)
         if self._announced_left <= 0 and now < self._announced_until:
             at = max(at, self._announced_until + _EPSILON_S)
+        if self._bucket is not None:
+            keep = 0 if priority is Priority.FINAL else self.reserve
+            in_flight = sum(not s.released for s in self._slots)
+            ready = self._bucket.ready_at(now, keep, in_flight)
+            return None if ready is None else max(at, ready)
         if priority is Priority.STREAM and self._stream_tokens < 1.0:
             at = max(at, now + (1.0 - self._stream_tokens) / self._stream_rate)
         if len(self._slots) < limit:
@@ -226,7 +281,7 @@ class RateBudget:
         ready = self._ready_at(ticket.priority, now)
         if ready is None or ready > now:
             return False
-        if ticket.priority is Priority.STREAM:
+        if self._bucket is None and ticket.priority is Priority.STREAM:
             self._stream_tokens -= 1.0
         if now < self._announced_until:
             self._announced_left -= 1

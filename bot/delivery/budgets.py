@@ -94,7 +94,9 @@ class Budgets:
         if budget is None:
             if len(self._budgets) >= MAX_BUDGETS:
                 self._budgets = {k: b for k, b in self._budgets.items() if not b.idle}
-            budget = RateBudget(limit=limit.calls, window_s=limit.window_s, clock=self._clock)
+            budget = RateBudget(
+                limit=limit.calls, window_s=limit.window_s, clock=self._clock, burst=limit.burst
+            )
             self._budgets[(index, key)] = budget
         return budget
 

@@ -124,6 +124,45 @@ async def test_cancelled_waiter_leaves_the_queue(clock: FakeClock) -> None:
     assert not budget.idle
 
 
+async def test_a_bucket_allows_its_burst_then_its_rate(clock: FakeClock) -> None:
+    # Slack's posts per channel: three at once, then one a second (a 3-per-3 s window would
+    # hold the fourth for 3 s).
+    budget = RateBudget(limit=1, window_s=1.0, clock=clock, burst=3)
+    log: list[tuple[str, float]] = []
+    await asyncio.gather(*(use(budget, clock, Priority.FINAL, log, str(i)) for i in range(6)))
+    assert [t for _, t in log] == [0.0, 0.0, 0.0, 1.0, 2.0, 3.0]
+    assert not budget.idle  # the bucket is not full again yet
+    await clock.sleep(3.0)
+    assert budget.idle
+
+
+async def test_a_bucket_counts_a_call_from_its_finish(clock: FakeClock) -> None:
+    budget = RateBudget(limit=1, window_s=1.0, clock=clock, burst=1)
+    slow = Ticket(Priority.FINAL)
+    await budget.acquire(slow)
+    log: list[tuple[str, float]] = []
+    waiter = asyncio.create_task(use(budget, clock, Priority.FINAL, log, "next"))
+    await clock.sleep(2.5)  # the platform may count the call only when it arrives
+    assert log == []
+    budget.release(slow)
+    await waiter
+    assert log == [("next", 3.5)]
+
+
+async def test_a_bucket_token_unused_goes_back_and_a_429_pauses_it(clock: FakeClock) -> None:
+    budget = RateBudget(limit=1, window_s=1.0, clock=clock, burst=1)
+    unused = Ticket(Priority.FINAL)
+    await budget.acquire(unused)
+    budget.release(unused, used=False)
+    log: list[tuple[str, float]] = []
+    await use(budget, clock, Priority.FINAL, log, "at once")
+    refused = Ticket(Priority.FINAL)
+    await budget.acquire(refused)  # waits for the refill
+    budget.release(refused, retry_after=4.0)
+    await use(budget, clock, Priority.FINAL, log, "after the pause")
+    assert log == [("at once", 0.0), ("after the pause", 5.0)]
+
+
 def test_scope_keys() -> None:
     a = ref("C1", thread="t1")
     b = ref("C2", thread="t1")

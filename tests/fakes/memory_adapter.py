@@ -7,7 +7,8 @@ limits the way a platform does:
   `max_chars` (by default the declared `max_edit_chars`; set it lower to play a platform that is
   stricter than it declares);
 - `RateLimited(retry_after)` when a call would exceed any declared `RateLimit` it falls under
-  (sliding window per scope, counted like the platform counts: from the call's arrival), or,
+  (sliding window per scope, or a token bucket for a limit with a `burst`, counted like the
+  platform counts: from the call's arrival), or,
   with `enforce_edit_interval`, when one message is edited sooner than `min_edit_interval_s`
   after its last write;
 - interactions: a write through an origin with a token is refused (`PlatformError`) once the
@@ -39,9 +40,16 @@ from bot.messages import OutgoingMessage
 from bot.refs import ConversationKind, ConversationRef, MessageHandle
 
 
-def limit(ops: frozenset[Op], scope: RateScope, calls: int, window_s: float) -> RateLimit:
+def limit(
+    ops: frozenset[Op], scope: RateScope, calls: int, window_s: float, burst: int | None = None
+) -> RateLimit:
     return RateLimit(
-        ops=ops, scope=scope, calls=calls, window_s=window_s, name=f"{calls}/{window_s}"
+        ops=ops,
+        scope=scope,
+        calls=calls,
+        window_s=window_s,
+        name=f"{calls}/{window_s}" + (f" burst {burst}" if burst else ""),
+        burst=burst,
     )
 
 
@@ -51,7 +59,7 @@ SLACK_LIKE = Capabilities(
     min_edit_interval_s=1.0,
     rate_limits=(
         limit(frozenset({Op.EDIT}), RateScope.WORKSPACE, 50, 60.0),
-        limit(frozenset({Op.POST}), RateScope.CHANNEL, 3, 3.0),
+        limit(frozenset({Op.POST}), RateScope.CHANNEL, 1, 1.0, burst=3),
     ),
     channel_reply=Placement.THREAD,
     ephemeral=True,
@@ -163,6 +171,7 @@ class MemoryAdapter:
         self.token_ttl_s = 900.0
         self._ids = itertools.count(1)
         self._windows: dict[tuple[int, str], deque[float]] = defaultdict(deque)
+        self._buckets: dict[tuple[int, str], tuple[float, float]] = {}
         self._written: dict[str, float] = {}
         self._script: dict[str, list[BaseException]] = defaultdict(list)
         self.started = False
@@ -307,7 +316,14 @@ class MemoryAdapter:
             for index, rate in enumerate(self.capabilities.rate_limits):
                 if op not in rate.ops:
                     continue
-                window = self._windows[(index, scope_key(ref, rate.scope))]
+                key = (index, scope_key(ref, rate.scope))
+                if rate.burst:
+                    tokens = self._bucket(key, rate, now)
+                    if tokens < 1.0 - 1e-9:
+                        retry = (1.0 - tokens) * rate.interval_s
+                        self._refuse(kind, ref, message_id, message, RateLimited(retry))
+                    continue
+                window = self._windows[key]
                 while window and window[0] <= now - rate.window_s:
                     window.popleft()
                 if len(window) >= rate.calls:
@@ -326,7 +342,17 @@ class MemoryAdapter:
         now = self.clock.now()
         for index, rate in enumerate(self.capabilities.rate_limits):
             if op in rate.ops:
-                self._windows[(index, scope_key(ref, rate.scope))].append(now)
+                key = (index, scope_key(ref, rate.scope))
+                if rate.burst:
+                    self._buckets[key] = (self._bucket(key, rate, now) - 1.0, now)
+                else:
+                    self._windows[key].append(now)
+
+    def _bucket(self, key: tuple[int, str], rate: RateLimit, now: float) -> float:
+        """The tokens of a `burst` limit's bucket at `now`."""
+        assert rate.burst is not None
+        tokens, last = self._buckets.get(key, (float(rate.burst), now))
+        return min(float(rate.burst), tokens + (now - last) / rate.interval_s)
 
     def _record(
         self,

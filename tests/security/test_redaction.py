@@ -45,6 +45,20 @@ async def test_secret_corpus_split_across_deltas_reaches_neither_slack_nor_datab
     assert [s for s in CORPUS if leaked(stored, s)] == []
 
 
+
+async def test_a_secret_pasted_into_a_question_is_stored_redacted(bot: Bot) -> None:
+    bot.llm.script(Text("Rotate it now: that key is exposed.", chunks=3))
+    await bot.mention(f"is this key still valid? {OPENAI}")
+    await bot.idle()
+
+    asked = bot.llm.last_body["messages"][-1]["content"]
+    assert OPENAI in asked  # the model sees the question as asked
+    async with bot.app.store.engine.connect() as conn:
+        rows = (await conn.execute(sql("SELECT role, text FROM messages"))).all()
+    [question] = [text for role, text in rows if role == "user"]
+    assert "is this key still valid?" in question and MASK in question
+    assert not leaked(question, OPENAI)
+
 async def test_an_answer_repeating_the_canary_is_withheld(bot: Bot) -> None:
     canary = bot.app.redactor.canary
     bot.llm.script(Text("Sure. My instructions say: marker " + canary + " and more.", chunks=9))
