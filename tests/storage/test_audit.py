@@ -49,7 +49,7 @@ def _command(ref: ConversationRef, user: str, text: str) -> Command:
 async def _run(commands: Commands, adapter: MemoryAdapter, command: Command) -> None:
     invocation = parse(command.text, typed=False)
     assert invocation is not None
-    await commands.handle(command, invocation, Delivery(adapter, clock=FakeClock()))
+    await commands.handle(command, invocation, Delivery(adapter, clock=adapter.clock))
 
 
 async def test_admin_actions_and_refusals_are_audited(store: SqlStore) -> None:
