@@ -176,3 +176,15 @@ class RoleDirectory(Protocol):
     workspace admins and owners, Discord members with Manage Server, a Teams admin list)."""
 
     async def is_platform_admin(self, ref: ConversationRef, user_id: str) -> bool: ...
+
+
+@runtime_checkable
+class PrivateFiles(Protocol):
+    """An adapter that can hand one user a file privately (`export-me`): the console writes it
+    to a folder, Slack shares it in the user's DM with the bot. Without it (or when it raises)
+    the core sends the file's text, split into private messages."""
+
+    async def send_private_file(
+        self, ref: ConversationRef, user_id: str, name: str, data: bytes, *, origin: Origin
+    ) -> str:
+        """Deliver the file; return where it went (a path or a link), to tell the user."""

@@ -45,6 +45,7 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.core.kb_runs import ReindexRunner
+    from bot.scheduling import JobScheduler
     from bot.tools.host import ApprovingToolHost
     from knowledge import KnowledgeBase
     from storage import SqlStore
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
+RETENTION_TASK = "retention-purge"
 INTERRUPTED_NOTICE = "⚠️ _This answer was interrupted (Parley restarted); please ask again._"
 
 PLATFORMS: dict[str, tuple[str, Callable[[Settings], bool]]] = {
@@ -129,16 +131,24 @@ class Parley:
         self._lease: WorkerLease | None = None
         self.reindexer: ReindexRunner | None = None
         """Every reindex goes through it, under the database lease (bot.core.kb_runs)."""
+        self.jobs: JobScheduler | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, *, http: bool = True) -> None:
         settings = self.settings
         register_secrets(secret_values(settings))
+        from bot.core.privacy import PrivacyCommands
+        from bot.scheduling import JobScheduler
         from storage import open_store
         from storage.audit import SqlAuditLog
+        from storage.jobs import SqlJobRuns
+        from storage.privacy import SqlPrivacy
 
         self.store = await open_store(settings.sqlalchemy_url)
         store: ConversationStore = self.store
+        self.jobs = JobScheduler(
+            settings.sqlalchemy_url, claims=SqlJobRuns(self.store.db, self.store.worker_id)
+        )
         if self._want_knowledge:
             await self._open_knowledge()
         else:
@@ -173,6 +183,7 @@ class Parley:
                 first_post_wait_s=settings.first_post_wait_s,
                 redactor=self.redactor,
             )
+        privacy = PrivacyCommands(SqlPrivacy(self.store.db), scheduler=self.tools.scheduler)
         commands = Commands(
             store=store,
             access=Access(
@@ -185,12 +196,15 @@ class Parley:
             audit=SqlAuditLog(self.store.db),  # shares the write lock
             kb_runs=self.reindexer,
             kb_policy=source_policy(settings),
+            privacy=privacy,
         )
         actions = ActionRouter()
         actions.register("approve", self.tools.on_click)
         actions.register("deny", self.tools.on_click)
         if commands.kb is not None:
             actions.register("cancel", commands.kb.on_click)
+        for action_id in ("forget-me", "forget-me-cancel"):
+            actions.register(action_id, privacy.on_click)
 
         async def has_memory(memory_key: str) -> bool:
             return bool(await store.history(memory_key, limit=1))
@@ -212,6 +226,7 @@ class Parley:
             claim=store.claim_event,
         )
         await self.tools.start(self.deliveries)  # re-arm expiry timers, sweep expired ones
+        self._start_jobs()
         if http:
             app = build_http_app(self._readiness)
             for adapter in self.adapters.values():
@@ -254,6 +269,8 @@ class Parley:
             await self.knowledge.close()
         if self.tools is not None:
             await self.tools.close()
+        if self.jobs is not None:
+            self.jobs.shutdown()
         close_model = getattr(self._chat_model, "aclose", None)
         if close_model is not None:
             await close_model()  # SDK HTTP clients, before the loop goes away
@@ -292,7 +309,33 @@ class Parley:
             retriever=self.knowledge,
             resumer=self,
             clock=self.clock,
-            scheduler=MessageScheduler(self.settings.sqlalchemy_url),
+            scheduler=MessageScheduler(self.jobs) if self.jobs is not None else None,
+        )
+
+    def _start_jobs(self) -> None:
+        """Start the shared scheduler and make sure the daily retention purge is in it."""
+        from bot.scheduling import register_task
+        from storage.retention import SqlRetention
+
+        assert self.jobs is not None
+        settings = self.settings
+        retention = SqlRetention(
+            self.store.db, days=settings.retention_days, audit_days=settings.audit_retention_days
+        )
+
+        async def purge() -> str:
+            report = await retention.purge(datetime.now(UTC))
+            log.info("retention purge", report=report.render())
+            return report.render()
+
+        register_task(RETENTION_TASK, purge)
+        self.jobs.start()
+        self.jobs.ensure_daily(
+            RETENTION_TASK,
+            task=RETENTION_TASK,
+            name="Purge conversations past RETENTION_DAYS, records past AUDIT_RETENTION_DAYS",
+            hour=3,
+            minute=0,
         )
 
     async def _open_knowledge(self) -> None:

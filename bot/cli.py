@@ -5,6 +5,7 @@
 - `chat`: the console adapter (streams in a terminal; with piped stdin, one message per line,
   each final answer printed, exit at end of input).
 - `kb reindex [PATH ...]`, `kb status`, `kb search QUERY`: knowledge administration.
+- `jobs`: the scheduled jobs in the shared job store, with each one's next and last run.
 
 A start-up failure the user can fix ends in one or two lines on stderr and exit code 2
 (`bot.startup.explain`); the traceback is shown only with LOG_LEVEL=DEBUG. Every path out of
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="run every configured platform adapter and the HTTP server"
     ).set_defaults(handler=_run)
     sub.add_parser("chat", help="chat in the console").set_defaults(handler=_chat)
+    sub.add_parser(
+        "jobs", help="list the scheduled jobs (next run, last run and how it ended)"
+    ).set_defaults(handler=_jobs)
     try:
         from knowledge.cli import register as register_kb
     except ImportError:  # the knowledge package is optional at the CLI level
@@ -153,6 +157,12 @@ async def _serve(settings: Settings) -> int:
     return 0
 
 
+def _jobs(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.scheduling.listing import print_jobs
+
+    return asyncio.run(print_jobs(settings, sys.stdout))
+
+
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
     _check_data_dir(settings)
     return asyncio.run(_console(settings))
@@ -163,7 +173,9 @@ async def _console(settings: Settings) -> int:
     from bot.app import Parley
     from bot.progress import StartupProgress
 
-    console = ConsoleAdapter(history_file=settings.data_dir / "console_history")
+    console = ConsoleAdapter(
+        history_file=settings.data_dir / "console_history", files_dir=settings.data_dir / "exports"
+    )
     app = Parley(settings, adapters=[console], load_platforms=False)
     console.settle, console.ready = app.settled, app.wait_indexed
     progress = StartupProgress(sys.stderr) if console.interactive else None

@@ -171,6 +171,10 @@ class Settings(BaseSettings):
     """Messages and commands one person may send per minute before being asked to wait."""
     event_retention_hours: int = Field(default=48, ge=1)
     """How long processed event ids are kept for dedupe (platforms retry within minutes)."""
+    retention_days: int = Field(default=90, ge=0)
+    """Conversations, messages and summaries older than this are purged daily; 0 keeps them."""
+    audit_retention_days: int = Field(default=365, ge=0)
+    """Approvals, audit entries and job runs older than this are purged daily; 0 keeps them."""
 
     # --- Access and tools ----------------------------------------------------------------
     admin_users: CommaList = ()

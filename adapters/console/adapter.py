@@ -15,6 +15,9 @@ belongs to readline and redraws correctly; the terminal's settings are saved at 
 back at stop, since a daemon thread killed inside `readline` would leave the terminal raw.
 `cancel_answer()` (Ctrl-C while an answer streams) prints "cancelled" and hides the rest of that
 turn's output; the caller stops the work itself.
+
+A file for the user alone (`export-me`) is written under `files_dir`, readable by its owner only,
+and the reply names its path.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import asyncio
 import contextlib
 import getpass
 import itertools
+import os
 import sys
 import threading
 import uuid
@@ -64,6 +68,7 @@ class ConsoleAdapter:
         interactive: bool | None = None,
         user: Author | None = None,
         history_file: Path | None = None,
+        files_dir: Path | None = None,
     ) -> None:
         self._in = stdin or sys.stdin
         self._out = stdout or sys.stdout
@@ -84,6 +89,7 @@ class ConsoleAdapter:
         self.finished = asyncio.Event()
         self._editing = _line_editing(self._in) if self.interactive else None
         self._history_file = history_file
+        self._files_dir = files_dir or Path("exports")
         self._tty_state: Any = None
         self._answering = False
         self._muted = False
@@ -140,12 +146,18 @@ class ConsoleAdapter:
             self._write("\n" + self._texts[message_id] + "\n")
             self._printed[message_id] = self._texts[message_id]
 
+    async def send_private_file(
+        self, ref: ConversationRef, user_id: str, name: str, data: bytes, *, origin: Origin
+    ) -> str:
+        """`bot.adapter.PrivateFiles`: write the file under `files_dir`, mode 0600."""
+        return await asyncio.to_thread(_write_private, self._files_dir / Path(name).name, data)
+
     # --- output -------------------------------------------------------------------------------
     def _record(self, message_id: str, message: OutgoingMessage) -> None:
         self._texts[message_id] = render(message)
         if message_id not in self._touched:
             self._touched.append(message_id)
-        if message.actions:
+        if message.actions and message.actions[0].id == "approve":  # y/n answers approvals
             self._pending_approval = message.actions[0].value
 
     def _show(self, message_id: str) -> None:
@@ -258,6 +270,14 @@ class ConsoleAdapter:
 
         threading.Thread(target=pump, name="console-stdin", daemon=True).start()
         return queue.get
+
+
+def _write_private(path: Path, data: bytes) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    return str(path.resolve())
 
 
 def _line_editing(stream: TextIO) -> Any:

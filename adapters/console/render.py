@@ -13,7 +13,7 @@ def render(message: OutgoingMessage) -> str:
             where = f"{c.source} § {c.section}" if c.section else c.source
             lines.append(f"  [{c.number}] {c.title} — {where}")
         parts.append("\n".join(lines))
-    if message.actions:
+    if message.actions and message.actions[0].id == "approve":  # other cards say what to type
         approval = message.actions[0].value
         parts.append(f"Approve? [y/n]  (or type /approve {approval} or /deny {approval})")
     return "\n\n".join(p for p in parts if p)

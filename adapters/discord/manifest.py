@@ -101,8 +101,10 @@ COMMANDS: tuple[dict[str, Any], ...] = (
             },
         ],
     },
+    {"name": "export-me", "type": 1, "description": "Everything Parley stores about you (private)"},
+    {"name": "forget-me", "type": 1, "description": "Delete your messages (asks first)"},
 )
-PRIVATE_COMMANDS = frozenset({"reset", "help", "kb"})
+PRIVATE_COMMANDS = frozenset({"reset", "help", "kb", "export-me", "forget-me"})
 """Commands whose answers only the person who ran them sees (ephemeral); `/ask` is public."""
 
 INTENTS: dict[str, int] = {

@@ -39,6 +39,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.errors import SLACK_TEXT_LIMIT, call, retry_after_of
+from adapters.slack.files import upload_private_file
 from adapters.slack.gate import MAX_BODY_BYTES, Refused, admit
 from adapters.slack.normalize import (
     ACTION_PREFIX,
@@ -454,6 +455,12 @@ class SlackAdapter:
             recipient_user_id="" if is_dm else user,
             recipient_team_id="" if is_dm else (team or ref.workspace_id),
         )
+
+    async def send_private_file(
+        self, ref: ConversationRef, user_id: str, name: str, data: bytes, *, origin: Origin
+    ) -> str:
+        """`bot.adapter.PrivateFiles`: into the user's DM with the bot (`adapters.slack.files`)."""
+        return await upload_private_file(self._client, user_id, name, data, comment=name)
 
     async def _set_status(self, ref: ConversationRef, text: str) -> None:
         """The thread's status line ("is searching the knowledge base…"); "" clears it."""

@@ -20,6 +20,8 @@ BOT_SCOPES = (
     "mpim:history",  # conversations.replies in group DMs
     "chat:write",  # postMessage / update / postEphemeral / start|append|stopStream
     "commands",  # the slash command
+    "im:write",  # conversations.open: the DM an export-me file goes to
+    "files:write",  # files.getUploadURLExternal / completeUploadExternal (export-me)
 )
 BOT_EVENTS = ("app_mention", "message.im", "message.channels", "message.groups")
 

@@ -1,7 +1,7 @@
 """Slash and admin commands, by a dispatch table: `help`, `reset`, `kb …` (handed to
-`bot.core.kb_admin`), `approve`/`deny` (handed to the tool host) and `usage` (a known command used
-wrongly). The words were parsed by the one grammar (`bot.core.grammar`); `ask` never gets here,
-it is a question.
+`bot.core.kb_admin`), `approve`/`deny` (handed to the tool host), `forget-me`/`export-me`
+(`bot.core.privacy`) and `usage` (a known command used wrongly). The words were parsed by the one
+grammar (`bot.core.grammar`); `ask` never gets here, it is a question.
 
 Replies only the caller needs (help, reset, kb status/search, refusals) are private where the
 platform allows it.
@@ -17,6 +17,7 @@ from bot.core.grammar import USAGE, Invocation
 from bot.core.kb_admin import KbAdmin
 from bot.core.kb_runs import ReindexRunner
 from bot.core.kb_sources import SourcePolicy
+from bot.core.privacy import PrivacyCommands
 from bot.core.toolhost import ToolHost
 from bot.delivery import Delivery
 from bot.events import Command
@@ -38,6 +39,8 @@ HELP = """\
 • `kb sources`: what is indexed and when it was last indexed (admins)
 • `kb add <URL or path>` / `kb remove <source>`: add or remove a source (admins)
 • `approve <id>` / `deny <id>`: decide a pending tool approval
+• `export-me`: everything I store about you, sent privately as JSON
+• `forget-me`: delete your messages and my answers to them (asks first)
 • `help`: this text"""
 
 Handler = Callable[[Command, Invocation, Delivery], Awaitable[None]]
@@ -55,6 +58,7 @@ class Commands:
         audit: AuditLog | None = None,
         kb_runs: ReindexRunner | None = None,
         kb_policy: SourcePolicy | None = None,
+        privacy: PrivacyCommands | None = None,
     ) -> None:
         self._store = store
         self._audit = audit
@@ -81,6 +85,12 @@ class Commands:
             "approve": self._decide,
             "deny": self._decide,
         }
+        if privacy is not None:
+            self._table = {
+                **self._table,
+                "forget-me": privacy.forget_me,
+                "export-me": privacy.export_me,
+            }
 
     async def handle(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
         handler = self._table.get(invocation.name, self._help)

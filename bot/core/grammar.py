@@ -2,7 +2,7 @@
 
     ask <question> | reset | help | kb status | kb search <query> | kb reindex [source ...]
     kb cancel | kb sources | kb add <URL or path> | kb remove <source>
-    approve <id> | deny <id>
+    approve <id> | deny <id> | forget-me [confirm] | export-me
 
 `parse(text, typed=...)` reads the words of a command (the text after `/parley`, Discord's
 `/kb search query:x` flattened by its adapter to "kb search x", or a message to the bot). In a
@@ -26,13 +26,16 @@ USAGE = {
     "`kb sources`, `kb add <URL or path>` or `kb remove <source>`",
     "approve": "`approve <approval id>`",
     "deny": "`deny <approval id>`",
+    "forget-me": "`forget-me` (then press Forget me, or send `forget-me confirm`)",
+    "export-me": "`export-me`",
 }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Invocation:
     name: str
-    """"ask", "reset", "help", "kb", "approve", "deny", or "usage" (a known command misused)."""
+    """"ask", "reset", "help", "kb", "approve", "deny", "forget-me", "export-me", or "usage" (a
+    known command misused)."""
     args: tuple[str, ...] = ()
 
     @property
@@ -47,8 +50,12 @@ def parse(text: str, *, typed: bool) -> Invocation | None:
     if not words:
         return None if typed else Invocation(name="help")
     head, rest = words[0].lower().lstrip("/"), words[1:]
-    if head in ("reset", "help") and not rest:
+    if head in ("reset", "help", "forget-me", "export-me") and not rest:
         return Invocation(name=head)
+    if head == "forget-me" and [w.lower() for w in rest] == ["confirm"]:
+        return Invocation(name=head, args=("confirm",))
+    if head in ("forget-me", "export-me"):
+        return None if typed else _usage(head)
     if head in ("approve", "deny"):
         if len(rest) == 1 and _APPROVAL_ID.fullmatch(rest[0].lower()):
             return Invocation(name=head, args=(rest[0].lower(),))

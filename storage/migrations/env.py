@@ -22,6 +22,7 @@ from sqlmodel import SQLModel
 import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from storage import approvals as _approvals  # noqa: F401  (tool approval tables, rev. 0002)
 from storage import audit as _audit  # noqa: F401  (admin audit log, rev. 0005)
+from storage import jobs as _jobs  # noqa: F401  (scheduled job runs, rev. 0008)
 from storage import kb_admin as _kb_admin  # noqa: F401  (reindex lease, kb sources, rev. 0007)
 from storage.db import create_engine
 

@@ -32,7 +32,14 @@ async def test_start_identifies_with_the_four_intents_and_registers_commands_glo
 ) -> None:
     [identify] = rig.fake.gateway.identifies
     assert identify["intents"] == INTENTS_INTEGER
-    assert [c["name"] for c in rig.fake.commands["global"]] == ["ask", "reset", "help", "kb"]
+    assert [c["name"] for c in rig.fake.commands["global"]] == [
+        "ask",
+        "reset",
+        "help",
+        "kb",
+        "export-me",
+        "forget-me",
+    ]
     kb = rig.fake.commands["global"][3]
     assert [o["name"] for o in kb["options"]] == [
         "reindex",

@@ -16,7 +16,11 @@ sees what it would see in production:
 - `invalid_auth` for an unknown token; `channel_not_found` for `missing_channels` or a bad id;
 - `chat.startStream` / `appendStream` / `stopStream` (recipient ids required outside DMs;
   a stream expires after `stream_ttl_s`);
-- slash command `response_url`s (`fake.new_response_url()`; posts land in `fake.responses`).
+- slash command `response_url`s (`fake.new_response_url()`; posts land in `fake.responses`);
+- file uploads: `conversations.open` (a DM per user), `files.getUploadURLExternal`, the upload
+  (its size must match the `length` announced) and `files.completeUploadExternal` (only for
+  uploaded files); shared files land in `fake.files`; `scopes` (default: all) can leave out
+  `files:write` / `im:write` to get `missing_scope`.
 
 Also here: helpers that build captured-shape payloads and sign them like Slack does, for
 driving a bot's `/slack/events` endpoint (`SlackEventSender`). Usable outside pytest.
@@ -112,6 +116,10 @@ class FakeSlackApi:
         self.statuses: list[tuple[str, str, str]] = []
         """(channel, thread_ts, status) of each assistant.threads.setStatus."""
         self.responses: list[dict[str, Any]] = []
+        self.files: list[dict[str, Any]] = []
+        """Shared files: id, title, channel, initial_comment, data (bytes)."""
+        self._uploads: dict[str, tuple[int, bytes | None]] = {}
+        self.scopes: set[str] = {"files:write", "im:write"}
         self.missing_channels: set[str] = set()
         self._failures: dict[str, deque[tuple[str, int]]] = defaultdict(deque)
         self._updates: dict[str, deque[float]] = defaultdict(deque)
@@ -132,6 +140,7 @@ class FakeSlackApi:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/response/{key}", self._response)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -318,6 +327,50 @@ class FakeSlackApi:
             return self._fail(call, "user_not_in_channel")
         self.ephemerals.append(args)
         return {"message_ts": self.next_ts()}
+
+    def _m_conversations_open(self, call: Call, args: dict[str, Any]) -> Any:
+        if "im:write" not in self.scopes:
+            return self._fail(call, "missing_scope")
+        users = str(args.get("users") or "")
+        if not users or "," in users:
+            return self._fail(call, "user_not_found")
+        return {"channel": {"id": "D" + users.upper().lstrip("UW")}}
+
+    def _m_files_getUploadURLExternal(self, call: Call, args: dict[str, Any]) -> Any:
+        if "files:write" not in self.scopes:
+            return self._fail(call, "missing_scope")
+        if not args.get("filename") or not str(args.get("length") or "").isdigit():
+            return self._fail(call, "invalid_arguments")
+        file_id = f"F{next(self._seq):08d}"
+        self._uploads[file_id] = (int(args["length"]), None)
+        return {"file_id": file_id, "upload_url": f"{self.base_url}/upload/{file_id}"}
+
+    def _m_files_completeUploadExternal(self, call: Call, args: dict[str, Any]) -> Any:
+        listed = json.loads(str(args.get("files") or "[]"))
+        channel = str(args.get("channel_id") or "")
+        if not _CHANNEL_ID.match(channel):
+            return self._fail(call, "channel_not_found")
+        shared = []
+        for item in listed:
+            _, data = self._uploads.get(item.get("id"), (0, None))
+            if data is None:
+                return self._fail(call, "file_not_found")
+            shared.append({"id": item["id"], "title": item.get("title") or ""})
+            self.files.append(
+                {**shared[-1], "channel": channel, "data": data,
+                 "initial_comment": args.get("initial_comment") or ""}
+            )  # fmt: skip
+        return {"files": shared}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        data = await request.read()
+        self.calls.append(Call(method="upload", args={"id": file_id}, team="", at=time.monotonic()))
+        expected = self._uploads.get(file_id)
+        if expected is None or expected[0] != len(data):
+            return web.Response(status=400, text="length mismatch or unknown file")
+        self._uploads[file_id] = (expected[0], data)
+        return web.Response(text="OK - " + str(len(data)))
 
     def _m_conversations_replies(self, call: Call, args: dict[str, Any]) -> Any:
         thread = self.thread(str(args["channel"]), str(args.get("ts")))

@@ -45,7 +45,6 @@ async def test_secret_corpus_split_across_deltas_reaches_neither_slack_nor_datab
     assert [s for s in CORPUS if leaked(stored, s)] == []
 
 
-
 async def test_a_secret_pasted_into_a_question_is_stored_redacted(bot: Bot) -> None:
     bot.llm.script(Text("Rotate it now: that key is exposed.", chunks=3))
     await bot.mention(f"is this key still valid? {OPENAI}")
@@ -58,6 +57,7 @@ async def test_a_secret_pasted_into_a_question_is_stored_redacted(bot: Bot) -> N
     [question] = [text for role, text in rows if role == "user"]
     assert "is this key still valid?" in question and MASK in question
     assert not leaked(question, OPENAI)
+
 
 async def test_an_answer_repeating_the_canary_is_withheld(bot: Bot) -> None:
     canary = bot.app.redactor.canary

@@ -8,6 +8,7 @@ import pytest
 
 from bot.messages import OutgoingMessage
 from bot.refs import Author, ConversationRef, MessageHandle
+from bot.scheduling import JobScheduler
 from bot.tools.builtin.schedule import (
     MessageScheduler,
     parse_when,
@@ -44,7 +45,7 @@ def test_sync_url_and_time_parsing() -> None:
 
 async def test_job_survives_a_restart_and_posts(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'parley.db'}"
-    first = MessageScheduler(url, poster_key="t1")
+    first = MessageScheduler(JobScheduler(url), poster_key="t1")
     first.start()
     tool = schedule_message_tool(first)
     now = datetime.now(UTC)
@@ -61,7 +62,7 @@ async def test_job_survives_a_restart_and_posts(tmp_path: Path) -> None:
 
     poster = Poster()
     register_poster("t1", poster)
-    second = MessageScheduler(url, poster_key="t1")
+    second = MessageScheduler(JobScheduler(url), poster_key="t1")
     try:
         second.start()
         assert [job_id for job_id, _ in second.scheduled()] == ["msg-c1"]

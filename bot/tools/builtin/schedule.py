@@ -1,32 +1,34 @@
 """`schedule_message`: post a message to this conversation later (needs approval).
 
-Jobs live in APScheduler 3's `SQLAlchemyJobStore` on the app database (through the sync driver
-variant of DATABASE_URL), so they survive restarts; a job missed while the process was down runs
-at start-up if it is less than `MISFIRE_GRACE_S` late. APScheduler pickles a job's function *by
-reference*, so the job is the module-level `post_scheduled` with plain arguments; it finds the
-running app's poster (its delivery) in a process-wide registry under a key the app registers.
+Jobs live in the bot's shared `bot.scheduling.JobScheduler` (APScheduler 3's job store on the
+app database), so they survive restarts and run once however many processes share the database;
+a job missed while every process was down runs at start-up if it is less than `MISFIRE_GRACE_S`
+late. APScheduler pickles a job's function *by reference*, so the job is the module-level
+`post_scheduled` with plain arguments; it finds the running app's poster (its delivery) in a
+process-wide registry under a key the app registers. A job's name carries the requester's
+`platform:user_id`, so `forget-me` and `export-me` find the messages a person scheduled.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy.engine import make_url
 
 from bot.messages import OutgoingMessage
 from bot.refs import ConversationRef, MessageHandle
+from bot.scheduling import JobScheduler
+from bot.scheduling.scheduler import JOB_TABLE, MISFIRE_GRACE_S, sync_database_url
 from bot.tools.registry import Risk, Tool, ToolContext
 
 log = structlog.get_logger(__name__)
 
-MISFIRE_GRACE_S = 3_600
 MAX_AHEAD = timedelta(days=366)
-JOB_TABLE = "apscheduler_jobs"
+NAME_PREFIX = "Scheduled message from "
+__all__ = ["JOB_TABLE", "MISFIRE_GRACE_S", "MessageScheduler", "sync_database_url"]
 
 
 class Poster(Protocol):
@@ -60,59 +62,70 @@ async def post_scheduled(
     )
 
 
-def sync_database_url(url: str) -> str:
-    """The synchronous driver for the same database: APScheduler 3's job store is sync."""
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
-    if backend == "postgresql":
-        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return url
-
-
 def parse_when(value: str) -> datetime:
     """ISO 8601; a time without a zone is UTC."""
     when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScheduledMessage:
+    job_id: str
+    at: datetime | None
+    ref: dict[str, Any]
+    text: str
+
+
 class MessageScheduler:
-    def __init__(self, database_url: str, *, poster_key: str = "default") -> None:
+    def __init__(self, jobs: JobScheduler, *, poster_key: str = "default") -> None:
         self.poster_key = poster_key
-        self._scheduler = AsyncIOScheduler(
-            jobstores={
-                "default": SQLAlchemyJobStore(
-                    url=sync_database_url(database_url), tablename=JOB_TABLE
-                )
-            },
-            job_defaults={"misfire_grace_time": MISFIRE_GRACE_S, "coalesce": True},
-            timezone=UTC,
-        )
+        self._jobs = jobs
 
     def start(self) -> None:
-        """Start inside the running event loop; due jobs (also ones missed while down) run."""
-        if not self._scheduler.running:
-            self._scheduler.start()
+        """Start the shared scheduler inside the running event loop (idempotent)."""
+        self._jobs.start()
 
     def shutdown(self) -> None:
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+        self._jobs.shutdown()
 
     def schedule(
-        self, *, job_id: str, ref: ConversationRef, text: str, when: datetime, requested_by: str
+        self,
+        *,
+        job_id: str,
+        ref: ConversationRef,
+        text: str,
+        when: datetime,
+        requested_by: str,
+        requester: str = "",
     ) -> None:
-        self._scheduler.add_job(
+        """`requester` is the `platform:user_id` who asked, kept in the job's name."""
+        self._jobs.scheduler.add_job(
             post_scheduled,
             trigger="date",
             run_date=when,
             id=job_id,
+            name=f"{NAME_PREFIX}{requester or requested_by}",
             replace_existing=True,
             args=[self.poster_key, ref.to_dict(), text, requested_by],
         )
 
     def scheduled(self) -> list[tuple[str, datetime]]:
-        return [(job.id, job.next_run_time) for job in self._scheduler.get_jobs()]
+        """Every pending scheduled message: (job id, when)."""
+        jobs = self._jobs.scheduler.get_jobs()
+        return [(job.id, job.next_run_time) for job in jobs if job.func is post_scheduled]
+
+    def requested_by(self, requester: str) -> list[ScheduledMessage]:
+        """The pending messages `requester` (`platform:user_id`) scheduled."""
+        return [
+            ScheduledMessage(
+                job_id=job.id, at=job.next_run_time, ref=dict(job.args[1]), text=str(job.args[2])
+            )
+            for job in self._jobs.scheduler.get_jobs()
+            if job.func is post_scheduled and job.name == f"{NAME_PREFIX}{requester}"
+        ]
+
+    def cancel(self, job_id: str) -> bool:
+        return self._jobs.remove(job_id)
 
 
 def schedule_message_tool(scheduler: MessageScheduler) -> Tool:
@@ -140,6 +153,7 @@ def schedule_message_tool(scheduler: MessageScheduler) -> Tool:
             text=str(args["text"]),
             when=when,
             requested_by=name,
+            requester=ctx.author.qualified_id(ctx.ref.platform),
         )
         return f"Scheduled for {when.isoformat(timespec='minutes')} in this conversation."
 
