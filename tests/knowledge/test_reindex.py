@@ -132,10 +132,17 @@ class SlowEmbedder(HashingEmbedder):
         super().__init__(256)
         self.started = threading.Event()
         self.release = threading.Event()
+        self.later = threading.Event()
+        """Holds every call after the first while clear (set: they run freely)."""
+        self.later.set()
+        self.calls = 0
 
     def embed(self, texts):  # type: ignore[no-untyped-def]
+        self.calls += 1
         self.started.set()
         self.release.wait(5)
+        if self.calls > 1:
+            self.later.wait(5)
         return super().embed(texts)
 
 
@@ -146,7 +153,7 @@ async def test_cancel_keeps_progress_and_second_reindex_refused(
     slow = SlowEmbedder()
     embed_with(kb, slow, batch_chunks=1)
     task = asyncio.create_task(kb.reindex_report([str(root)]))
-    await asyncio.to_thread(slow.started.wait, 5)
+    assert await asyncio.to_thread(slow.started.wait, 30)
     assert kb.reindexing
     assert "already running" in await kb.reindex([str(root)])
     kb.cancel_reindex()
@@ -161,9 +168,10 @@ async def test_cancel_keeps_progress_and_second_reindex_refused(
 async def test_task_cancellation_stops_the_worker(kb: KnowledgeBase, tmp_path: Path) -> None:
     root = many_docs(tmp_path, 5, lambda i: f"Topic {i}.")
     slow = SlowEmbedder()
+    slow.later.clear()  # however slow the machine, the run cannot finish before the cancel lands
     embed_with(kb, slow, batch_chunks=1)
     task = asyncio.create_task(kb.reindex_report([str(root)]))
-    await asyncio.to_thread(slow.started.wait, 5)
+    assert await asyncio.to_thread(slow.started.wait, 30)
     task.cancel()
     slow.release.set()
     with pytest.raises(asyncio.CancelledError):
