@@ -1,9 +1,13 @@
 """`JobScheduler`: the bot's one APScheduler 3 scheduler, shared by every process on a database.
 
 How it works:
-- Jobs live in APScheduler's SQLAlchemy job store, table `apscheduler_jobs` in the bot's own
-  database (through the sync driver of DATABASE_URL), so they survive restarts and every process
-  sees the same jobs. A job missed while every process was down runs at start-up if it is less
+- Jobs live in APScheduler's SQLAlchemy job store, table `apscheduler_jobs`, so they survive
+  restarts and every process sees the same jobs: in the bot's own PostgreSQL database, or on
+  SQLite in a file of its own beside the bot's (`parley.db` → `parley.jobs.db`). APScheduler 3's
+  store is synchronous and runs on the event loop; SQLite has one writer per file, and an async
+  transaction of the bot that holds it needs that same loop to commit, so a job-store write
+  waiting for it would wait for itself (until SQLite's timeout: "database is locked"). On its own
+  file, the store only ever waits for other processes. A job missed while every process was down runs at start-up if it is less
   than its misfire grace late.
 - Each process runs its own scheduler over that store. A process wakes when its next known job
   is due, and also every `poll_s` seconds, so it sees jobs another process added (APScheduler 3
@@ -53,10 +57,16 @@ class ScheduledJob:
 
 
 def sync_database_url(url: str) -> str:
-    """The synchronous driver for the same database: APScheduler 3's job store is sync."""
+    """Where the job store lives, with a synchronous driver (APScheduler 3's store is sync): the
+    same PostgreSQL database, or the SQLite file's `.jobs` sibling (see the module docstring)."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
+        path = parsed.database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            stem, dot, suffix = path.rpartition(".")
+            path = f"{stem}.jobs.{suffix}" if dot and "/" not in suffix else f"{path}.jobs"
+            parsed = parsed.set(database=path)
         return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
     if backend == "postgresql":
         return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)

@@ -36,7 +36,8 @@ class Poster:
 
 
 def test_sync_url_and_time_parsing() -> None:
-    assert sync_database_url("sqlite+aiosqlite:////tmp/p.db") == "sqlite:////tmp/p.db"
+    assert sync_database_url("sqlite+aiosqlite:////tmp/p.db") == "sqlite:////tmp/p.jobs.db"
+    assert sync_database_url("sqlite+aiosqlite:////tmp/parley") == "sqlite:////tmp/parley.jobs"
     assert sync_database_url("postgresql+psycopg://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
     assert parse_when("2030-01-01T09:00:00Z") == datetime(2030, 1, 1, 9, tzinfo=UTC)
     assert parse_when("2030-01-01T09:00") == datetime(2030, 1, 1, 9, tzinfo=UTC)
