@@ -1,5 +1,6 @@
 """Slash and admin commands, by a dispatch table: `help`, `reset`, `kb reindex|status|search`,
-`approve`/`deny` (handed to the tool host) and `usage` (a known command used wrongly). The words
+`approve`/`deny` (handed to the tool host), the `usage` report (`bot.core.usage_report`) and
+the usage text of a known command used wrongly. The words
 were parsed by the one grammar (`bot.core.grammar`); `ask` never gets here, it is a question.
 
 Replies only the caller needs (help, reset, kb status/search, refusals) are private where the
@@ -15,8 +16,9 @@ from pathlib import Path
 
 from bot.clock import Clock
 from bot.core.access import Access
-from bot.core.grammar import USAGE, Invocation
+from bot.core.grammar import USAGE, USAGE_REPORT, Invocation
 from bot.core.toolhost import ToolHost
+from bot.core.usage_report import UsageReports
 from bot.delivery import Delivery
 from bot.events import Command
 from bot.logs import get_logger
@@ -34,6 +36,7 @@ HELP = """\
 • `kb status`: documents, chunks, model and last run
 • `kb reindex [path ...]`: reindex the knowledge base (admins)
 • `approve <id>` / `deny <id>`: decide a pending tool approval
+• `usage [today|week|month]`: your tokens and estimated cost; admins: everyone's, or `@user` / `#channel`
 • `help`: this text"""
 
 Handler = Callable[[Command, Invocation, Delivery], Awaitable[None]]
@@ -50,8 +53,10 @@ class Commands:
         tool_host: ToolHost | None = None,
         reindex_roots: Sequence[Path] = (),
         audit: AuditLog | None = None,
+        usage_reports: UsageReports | None = None,
     ) -> None:
         self._store = store
+        self._usage_reports = usage_reports
         self._audit = audit
         self._access = access
         self._clock = clock
@@ -65,6 +70,7 @@ class Commands:
             "kb": self._kb,
             "approve": self._decide,
             "deny": self._decide,
+            USAGE_REPORT: self._usage_report,
         }
 
     async def handle(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
@@ -121,6 +127,22 @@ class Commands:
     async def _usage(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
         name = invocation.args[0] if invocation.args else ""
         await self._private(command, delivery, f"Usage: {USAGE.get(name, '`help`')}")
+
+    async def _usage_report(
+        self, command: Command, invocation: Invocation, delivery: Delivery
+    ) -> None:
+        if self._usage_reports is None:
+            await self._private(command, delivery, "Usage reports are not available here.")
+            return
+        answer = await self._usage_reports.answer(
+            command.ref,
+            command.author,
+            invocation.args,
+            is_admin=lambda: self._access.is_admin(command.ref, command.author),
+        )
+        if answer.audit is not None:
+            await self._record(command, "usage", answer.target, answer.audit)
+        await self._private(command, delivery, answer.text)
 
     async def _decide(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
         host = self._tool_host

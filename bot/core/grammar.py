@@ -1,7 +1,7 @@
 """The one command grammar, for slash commands, app commands and typed text alike.
 
     ask <question> | reset | help | kb status | kb search <query> | kb reindex [path ...]
-    approve <id> | deny <id>
+    approve <id> | deny <id> | usage [today|week|month] [@user|#channel]
 
 `parse(text, typed=...)` reads the words of a command (the text after `/parley`, Discord's
 `/kb search query:x` flattened by its adapter to "kb search x", or a message to the bot). In a
@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.usage.report import USAGE_WORDS, parse_request
+
 KB_SUBCOMMANDS = ("status", "search", "reindex")
 _APPROVAL_ID = re.compile(r"[0-9a-f]{8,32}")
 USAGE = {
@@ -22,13 +24,17 @@ USAGE = {
     "kb": "`kb status`, `kb search <query>` or `kb reindex [path ...]`",
     "approve": "`approve <approval id>`",
     "deny": "`deny <approval id>`",
+    "usage": USAGE_WORDS,
 }
+USAGE_REPORT = "usage-report"
+"""The `usage` command's invocation name ("usage" names a known command used wrongly)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Invocation:
     name: str
-    """"ask", "reset", "help", "kb", "approve", "deny", or "usage" (a known command misused)."""
+    """"ask", "reset", "help", "kb", "approve", "deny", "usage-report" (the `usage` command), or
+    "usage" (a known command misused)."""
     args: tuple[str, ...] = ()
 
     @property
@@ -54,6 +60,12 @@ def parse(text: str, *, typed: bool) -> Invocation | None:
         if sub in ("status", "reindex") or (sub == "search" and len(rest) > 1):
             return Invocation(name="kb", args=(sub, *rest[1:]))
         return None if typed else Invocation(name="usage", args=("kb",))
+    if head == "usage":
+        # Typed, only a well-formed report request counts ("usage of the VPN?" is a question);
+        # as a command, its handler explains what it could not read.
+        if typed and not _is_usage_request(rest):
+            return None
+        return Invocation(name=USAGE_REPORT, args=tuple(rest))
     if head == "ask" and not typed:
         return Invocation(name="ask", args=tuple(rest)) if rest else _usage("ask")
     if typed:
@@ -63,3 +75,11 @@ def parse(text: str, *, typed: bool) -> Invocation | None:
 
 def _usage(name: str) -> Invocation:
     return Invocation(name="usage", args=(name,))
+
+
+def _is_usage_request(words: list[str]) -> bool:
+    try:
+        parse_request(words)
+    except ValueError:
+        return False
+    return True

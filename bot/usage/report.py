@@ -1,0 +1,207 @@
+"""The usage report: tokens and estimated cost by user, channel, model and provider.
+
+    usage [today|week|month] [@user|#channel]
+
+`parse_request` reads those words (the chat command and `python -m bot usage` share them);
+`build_report` folds the ledger's groups into the four dimensions and a total; `render_text`
+and `render_csv` show it. Records without a stored cost (older than revision 0006) are priced
+with the current table; tokens of a model with no price at all are counted and shown as
+unpriced, so a total is never a silent under-estimate.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.usage.ledger import UsageGroup
+from bot.usage.periods import PERIODS
+from bot.usage.prices import PriceTable
+
+USAGE_WORDS = "`usage [today|week|month] [@user|#channel]`"
+DIMENSIONS = ("user", "channel", "model", "provider")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageRequest:
+    period: str = "today"
+    user: str | None = None
+    """A user id or display name (`@…`)."""
+    channel: str | None = None
+    """A channel id (`#…`); `#here` is resolved by the caller."""
+
+    @property
+    def target(self) -> str:
+        return f"@{self.user}" if self.user else f"#{self.channel}" if self.channel else ""
+
+
+def parse_request(words: Sequence[str]) -> UsageRequest:
+    """`[today|week|month] [@user|#channel]` in any order; ValueError says what is wrong."""
+    period, user, channel = "today", None, None
+    for word in words:
+        lowered = word.lower()
+        if lowered in PERIODS:
+            period = lowered
+        elif (name := _mention(word, "@")) is not None and user is None and channel is None:
+            user = name
+        elif (name := _mention(word, "#")) is not None and user is None and channel is None:
+            channel = name
+        else:
+            raise ValueError(f"I can't read “{word}”. Usage: {USAGE_WORDS}")
+    return UsageRequest(period=period, user=user, channel=channel)
+
+
+def _mention(word: str, sigil: str) -> str | None:
+    """`@U123`, `<@U123>`, `<@!123>`, `<@U123|ada>` (and the same with `#`) → the id or name."""
+    inner = word[1:-1] if word.startswith("<") and word.endswith(">") else word
+    if not inner.startswith(sigil) or len(inner) < 2:
+        return None
+    name = inner[1:].lstrip("!").split("|", 1)[0]
+    return name or None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Line:
+    key: str
+    label: str
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    unpriced_tokens: int = 0
+    """Tokens of models that have no price (not in `cost_usd`)."""
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def plus(self, group: UsageGroup, cost: float, unpriced: int) -> Line:
+        return Line(
+            key=self.key,
+            label=self.label,
+            calls=self.calls + group.calls,
+            input_tokens=self.input_tokens + group.input_tokens,
+            output_tokens=self.output_tokens + group.output_tokens,
+            cost_usd=self.cost_usd + cost,
+            unpriced_tokens=self.unpriced_tokens + unpriced,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UsageReport:
+    title: str
+    total: Line
+    by: dict[str, tuple[Line, ...]]
+    """"user", "channel", "model", "provider" → lines, most tokens first."""
+
+
+_KEYS: dict[str, Callable[[UsageGroup], tuple[str, str]]] = {
+    "user": lambda g: (f"{g.platform}:{g.user_id}", g.user_name or g.user_id or "(unknown)"),
+    "channel": lambda g: (f"{g.platform}:{g.channel_id}", f"#{g.channel_id}"),
+    "model": lambda g: (g.model, g.model or "(unknown)"),
+    "provider": lambda g: (g.provider, g.provider or "(unknown)"),
+}
+
+
+def build_report(groups: Iterable[UsageGroup], prices: PriceTable, *, title: str) -> UsageReport:
+    total = Line(key="total", label="total")
+    lines: dict[str, dict[str, Line]] = {d: {} for d in DIMENSIONS}
+    for group in groups:
+        cost, unpriced = _cost(group, prices)
+        total = total.plus(group, cost, unpriced)
+        for dimension, key_of in _KEYS.items():
+            key, label = key_of(group)
+            line = lines[dimension].get(key) or Line(key=key, label=label)
+            lines[dimension][key] = line.plus(group, cost, unpriced)
+    by = {
+        d: tuple(sorted(found.values(), key=lambda line: (-line.tokens, line.label)))
+        for d, found in lines.items()
+    }
+    return UsageReport(title=title, total=total, by=by)
+
+
+def _cost(group: UsageGroup, prices: PriceTable) -> tuple[float, int]:
+    """The group's cost (recorded, plus its unrecorded tokens at today's price) and the tokens
+    no price covers."""
+    late_in, late_out = group.unpriced_input_tokens, group.unpriced_output_tokens
+    if not (late_in or late_out):
+        return group.cost_usd, 0
+    late = prices.cost(group.model, late_in, late_out)
+    if late is None:
+        return group.cost_usd, late_in + late_out
+    return group.cost_usd + late, 0
+
+
+def period_title(period: str, since: datetime, scope: str) -> str:
+    words = {"today": "today", "week": "this week", "month": "this month"}[period]
+    return f"Usage {words} (since {since:%a %d %b %Y} 00:00 UTC), {scope}"
+
+
+def _money(line: Line) -> str:
+    shown = f"${line.cost_usd:,.4f}" if line.cost_usd < 1 else f"${line.cost_usd:,.2f}"
+    if line.unpriced_tokens:
+        return f"{shown} + {line.unpriced_tokens:,} unpriced tokens"
+    return shown
+
+
+def render_text(
+    report: UsageReport, *, dimensions: Sequence[str] = DIMENSIONS, limit: int = 10
+) -> str:
+    total = report.total
+    lines = [f"*{report.title}*"]
+    if not total.calls:
+        lines.append("No model calls recorded.")
+        return "\n".join(lines)
+    lines.append(
+        f"{total.tokens:,} tokens ({total.input_tokens:,} in, {total.output_tokens:,} out) in "
+        f"{total.calls:,} model calls, ≈ {_money(total)}"
+    )
+    for dimension in dimensions:
+        found = report.by[dimension]
+        lines.append(f"\n*By {dimension}*")
+        for line in found[:limit]:
+            lines.append(
+                f"• {line.label}: {line.tokens:,} tokens, {line.calls:,} calls, ≈ {_money(line)}"
+            )
+        if len(found) > limit:
+            lines.append(
+                f"• … and {len(found) - limit} more (`python -m bot usage --csv` lists all)"
+            )
+    return "\n".join(lines)
+
+
+CSV_HEADER = (
+    "dimension",
+    "key",
+    "label",
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "unpriced_tokens",
+)
+
+
+def render_csv(report: UsageReport) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for dimension, line in [("total", report.total)] + [
+        (d, line) for d in DIMENSIONS for line in report.by[d]
+    ]:
+        writer.writerow(
+            (
+                dimension,
+                line.key,
+                line.label,
+                line.calls,
+                line.input_tokens,
+                line.output_tokens,
+                f"{line.cost_usd:.6f}",
+                line.unpriced_tokens,
+            )
+        )
+    return out.getvalue()
