@@ -48,6 +48,7 @@ from adapters.slack.normalize import (
     plain_text,
 )
 from adapters.slack.render import SlackMessage, render
+from adapters.slack.roles import SlackRoles
 from adapters.slack.stream import SlackNativeStream
 from bot.adapter import EventSink, NativeStream, ThreadMessage
 from bot.capabilities import Capabilities, Op, Placement, RateLimit, RateScope
@@ -99,7 +100,7 @@ def slack_capabilities(*, native_stream: bool = False, time_scale: float = 1.0) 
 
 
 class SlackAdapter:
-    """Adapter + HttpMounted + ThreadReader + ThreadProbe (+ NativeStreaming and
+    """Adapter + HttpMounted + ThreadReader + ThreadProbe + RoleDirectory (+ NativeStreaming and
     StatusIndicator when `native_streaming`)."""
 
     name = "slack"
@@ -131,6 +132,7 @@ class SlackAdapter:
         self._client = AsyncWebClient(
             token=bot_token, base_url=_with_slash(api_url), retry_handlers=[]
         )
+        self._roles = SlackRoles(self._client)
         self._bolt = AsyncApp(
             client=self._client,
             signing_secret=signing_secret,
@@ -284,6 +286,10 @@ class SlackAdapter:
         task.add_done_callback(self._tasks.discard)
 
     # --- ThreadProbe ----------------------------------------------------------------------
+
+    async def is_platform_admin(self, ref: ConversationRef, user_id: str) -> bool:
+        """RoleDirectory: workspace admins and owners (`adapters.slack.roles`)."""
+        return await self._roles.is_platform_admin(ref, user_id)
 
     async def bot_in_thread(self, ref: ConversationRef) -> bool:
         if not ref.thread_id:

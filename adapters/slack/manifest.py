@@ -20,6 +20,7 @@ BOT_SCOPES = (
     "mpim:history",  # conversations.replies in group DMs
     "chat:write",  # postMessage / update / postEphemeral / start|append|stopStream
     "commands",  # the slash command
+    "users:read",  # users.info: workspace admins and owners count as Parley admins
 )
 BOT_EVENTS = ("app_mention", "message.im", "message.channels", "message.groups")
 

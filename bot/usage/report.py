@@ -141,7 +141,8 @@ def period_title(period: str, since: datetime, scope: str) -> str:
 
 
 def _money(line: Line) -> str:
-    shown = f"${line.cost_usd:,.4f}" if line.cost_usd < 1 else f"${line.cost_usd:,.2f}"
+    places = 2 if line.cost_usd >= 1 else 4 if line.cost_usd >= 0.01 else 6
+    shown = f"${line.cost_usd:,.{places}f}"
     if line.unpriced_tokens:
         return f"{shown} + {line.unpriced_tokens:,} unpriced tokens"
     return shown
@@ -151,7 +152,7 @@ def render_text(
     report: UsageReport, *, dimensions: Sequence[str] = DIMENSIONS, limit: int = 10
 ) -> str:
     total = report.total
-    lines = [f"*{report.title}*"]
+    lines = [f"**{report.title}**"]
     if not total.calls:
         lines.append("No model calls recorded.")
         return "\n".join(lines)
@@ -161,7 +162,7 @@ def render_text(
     )
     for dimension in dimensions:
         found = report.by[dimension]
-        lines.append(f"\n*By {dimension}*")
+        lines.append(f"\n**By {dimension}**")
         for line in found[:limit]:
             lines.append(
                 f"• {line.label}: {line.tokens:,} tokens, {line.calls:,} calls, ≈ {_money(line)}"
