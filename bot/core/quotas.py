@@ -186,14 +186,14 @@ class Quotas:
                 wait = (next_day(now) - now).total_seconds()
                 return Refusal(
                     text=f"Sorry, {words} of {budget:,} tokens. It renews at 00:00 UTC; "
-                    f"{self._retry(wait)}",
+                    f"{self._retry(wait, lead='please')}",
                     retry_in_s=wait,
                 )
         return None
 
-    def _retry(self, wait_s: float) -> str:
+    def _retry(self, wait_s: float, *, lead: str = "Please") -> str:
         at = self._wall() + timedelta(seconds=wait_s)
-        return f"Please try again in {_duration(wait_s)} (at {at:%H:%M} UTC)."
+        return f"{lead} try again in {_duration(wait_s)} (at {at:%H:%M} UTC)."
 
 
 def _duration(seconds: float) -> str:

@@ -1,0 +1,185 @@
+"""Quotas through the real core (pipeline, turn runner, storage) with the fake clock: request
+rates and daily token budgets are hit and reset, a workspace override applies, concurrent
+answers are capped per person, admins are exempt unless told otherwise. Each refusal is a
+private message saying when to try again, and no model call is made for it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+from bot.app import Parley
+from bot.clock import FakeClock
+from bot.llm.types import LLMRequest, StreamEvent
+from bot.refs import Author, ConversationKind, ConversationRef
+from bot.usage.periods import wall_clock_of
+from tests.core.conftest import FAST, Harness, make_settings
+from tests.fakes.memory_adapter import MemoryAdapter
+from tests.fakes.scripted_model import ScriptedModel
+
+ADA = Author(id="U1", display_name="Ada")
+BOB = Author(id="U2", display_name="Bob")
+START = datetime(2026, 12, 1, 22, 30, tzinfo=UTC)
+"""Wall time when the test starts: 90 minutes before a new UTC day."""
+
+
+async def start(tmp_path, model: ScriptedModel | None = None, **settings) -> Harness:
+    clock = FakeClock()
+    adapter = MemoryAdapter(FAST, clock=clock)
+    model = model or ScriptedModel()
+    app = Parley(
+        make_settings(tmp_path, **settings),
+        clock=clock,
+        wall=wall_clock_of(clock, epoch=START - timedelta(seconds=clock.now())),
+        chat_model=model,
+        adapters=[adapter],
+        load_platforms=False,
+        knowledge=False,
+    )
+    await app.start(http=False)
+    # The hourly housekeeping would let the fake clock jump an hour whenever the bot is idle;
+    # here time moves by the seconds answers take, and by what a test advances.
+    for task in app._background:
+        task.cancel()
+    return Harness(app=app, adapter=adapter, model=model)
+
+
+def seen(h: Harness, text: str) -> bool:
+    """Whether the model was asked about `text` (answers and query rewrites alike)."""
+    return any(text in m.content for r in h.model.requests for m in r.messages)
+
+
+def elsewhere(channel_id: str) -> ConversationRef:
+    return ConversationRef(
+        platform="memory", workspace_id="T1", channel_id=channel_id, kind=ConversationKind.CHANNEL
+    )
+
+
+async def test_a_request_rate_is_hit_then_resets(tmp_path) -> None:
+    h = await start(tmp_path, quota_user_requests="2/hour")
+    try:
+        await h.say("one?")
+        await h.say("two?")
+        await h.say("three?")
+        assert seen(h, "two?") and not seen(h, "three?")
+        [refusal] = h.adapter.private_texts()
+        assert refusal.startswith("Sorry, you've reached your limit of 2 questions per hour.")
+        assert refusal.endswith("Please try again in 1 h (at 23:30 UTC).")
+        await h.say("from Bob?", author=BOB)  # a limit per person
+        assert seen(h, "from Bob?")
+        assert isinstance(h.app.clock, FakeClock)
+        h.app.clock.advance(3600)
+        await h.say("four?")
+        assert seen(h, "four?") and len(h.adapter.private_texts()) == 1
+    finally:
+        await h.app.stop()
+
+
+async def test_a_channel_rate_counts_everyone_in_the_channel(tmp_path) -> None:
+    h = await start(tmp_path, quota_channel_requests="1/minute")
+    try:
+        await h.say("one?")
+        await h.say("two?", author=BOB)
+        await h.say("in another channel?", author=BOB, ref=elsewhere("C2"))
+        assert seen(h, "one?") and not seen(h, "two?") and seen(h, "in another channel?")
+        [refusal] = h.adapter.private_texts()
+        assert refusal.startswith(
+            "Sorry, this channel has reached its limit of 1 questions per minute."
+        )
+    finally:
+        await h.app.stop()
+
+
+async def test_a_daily_token_budget_is_spent_then_renews_at_midnight_utc(tmp_path) -> None:
+    h = await start(tmp_path, quota_user_tokens_per_day=10)
+    try:
+        await h.say("a question long enough to use more than ten tokens of the budget?")
+        await h.say("and another?")
+        assert not seen(h, "and another?")
+        [refusal] = h.adapter.private_texts()
+        assert "you've used today's allowance of 10 tokens" in refusal
+        assert "renews at 00:00 UTC; please try again in 1 h 30 min (at 00:00 UTC)." in refusal
+        assert isinstance(h.app.clock, FakeClock)
+        h.app.clock.advance(90 * 60)  # past midnight UTC
+        await h.say("and another?")
+        assert seen(h, "and another?")
+    finally:
+        await h.app.stop()
+
+
+async def test_a_workspace_override_replaces_the_default(tmp_path) -> None:
+    overrides = {
+        "memory:T1": {"channel_tokens_per_day": 5},
+        "memory:T9": {"user_requests": "9/day"},
+    }
+    h = await start(tmp_path, quota_user_requests="100/hour", quota_overrides=overrides)
+    try:
+        await h.say("Ada spends this channel's budget for the day, which is small?")
+        await h.say("and Bob is then refused?", author=BOB)
+        assert not seen(h, "and Bob is then refused?")
+        [refusal] = h.adapter.private_texts()
+        assert "this channel has used today's allowance of 5 tokens" in refusal
+    finally:
+        await h.app.stop()
+
+
+class GatedModel(ScriptedModel):
+    """Holds each answer until `release` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.requests_waiting = 0
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
+        self.requests_waiting += 1
+        await self.release.wait()
+        async for event in super().stream(request):
+            yield event
+
+
+async def test_concurrent_answers_per_person_are_capped(tmp_path) -> None:
+    model = GatedModel()
+    h = await start(tmp_path, model, quota_concurrent_per_user=1)
+    try:
+        assert h.app.pipeline is not None
+        first = asyncio.ensure_future(h.say("slow one?"))
+        while not model.requests_waiting:
+            await asyncio.sleep(0)
+        second = asyncio.ensure_future(h.say("meanwhile, elsewhere?", ref=elsewhere("C2")))
+        async with asyncio.timeout(10):
+            while not h.adapter.private_texts():
+                await asyncio.sleep(0)
+        [refusal] = h.adapter.private_texts()
+        assert refusal.startswith("I'm still writing your other answer")
+        model.release.set()
+        await asyncio.gather(first, second)
+        await h.say("now elsewhere?", ref=elsewhere("C2"))
+        assert not seen(h, "meanwhile") and seen(h, "now elsewhere?")
+        assert len(h.adapter.private_texts()) == 1
+    finally:
+        model.release.set()
+        await h.app.stop()
+
+
+async def test_admins_are_exempt_by_default(tmp_path) -> None:
+    h = await start(tmp_path, quota_user_requests="1/hour", admin_users="memory:U1")
+    try:
+        await h.say("one?")
+        await h.say("two?")
+        assert seen(h, "two?") and h.adapter.private_texts() == []
+    finally:
+        await h.app.stop()
+
+
+async def test_admins_can_be_held_to_the_quotas_too(tmp_path) -> None:
+    h = await start(
+        tmp_path, quota_user_requests="1/hour", admin_users="memory:U1", quota_admins_exempt=False
+    )
+    try:
+        await h.say("one?")
+        await h.say("two?")
+        assert not seen(h, "two?") and len(h.adapter.private_texts()) == 1
+    finally:
+        await h.app.stop()
