@@ -130,10 +130,10 @@ class GatedModel(ScriptedModel):
     def __init__(self) -> None:
         super().__init__()
         self.release = asyncio.Event()
-        self.requests_waiting = 0
+        self.waiting = asyncio.Event()
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
-        self.requests_waiting += 1
+        self.waiting.set()
         await self.release.wait()
         async for event in super().stream(request):
             yield event
@@ -145,11 +145,10 @@ async def test_concurrent_answers_per_person_are_capped(tmp_path) -> None:
     try:
         assert h.app.pipeline is not None
         first = asyncio.ensure_future(h.say("slow one?"))
-        while not model.requests_waiting:
-            await asyncio.sleep(0)
+        await model.waiting.wait()
         second = asyncio.ensure_future(h.say("meanwhile, elsewhere?", ref=elsewhere("C2")))
         async with asyncio.timeout(10):
-            while not h.adapter.private_texts():
+            while not h.adapter.private_texts():  # noqa: ASYNC110 (the adapter has no event)
                 await asyncio.sleep(0)
         [refusal] = h.adapter.private_texts()
         assert refusal.startswith("I'm still writing your other answer")
