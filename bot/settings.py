@@ -106,6 +106,19 @@ class Settings(BaseSettings):
     teams_admin_ids: CommaList = ()
     """Entra object ids of people who count as admins in Teams (added to ADMIN_USERS)."""
 
+    teams_admin_group_id: str | None = None
+    """Not supported yet (its members would come from Microsoft Graph): refused at start-up."""
+
+    @field_validator("teams_admin_group_id")
+    @classmethod
+    def _no_admin_group(cls, value: str | None) -> str | None:
+        if value:
+            raise ValueError(
+                "admin groups are not supported yet; list the admins' Entra object ids in "
+                "TEAMS_ADMIN_IDS instead"
+            )
+        return value
+
     @field_validator("teams_admin_ids", mode="before")
     @classmethod
     def _split_teams_admins(cls, value: object) -> object:
