@@ -46,10 +46,12 @@ def _command(ref: ConversationRef, user: str, text: str) -> Command:
     )
 
 
-async def _run(commands: Commands, adapter: MemoryAdapter, command: Command) -> None:
+async def _run(
+    commands: Commands, adapter: MemoryAdapter, command: Command, clock: FakeClock
+) -> None:
     invocation = parse(command.text, typed=False)
     assert invocation is not None
-    await commands.handle(command, invocation, Delivery(adapter, clock=FakeClock()))
+    await commands.handle(command, invocation, Delivery(adapter, clock=clock))
 
 
 async def test_admin_actions_and_refusals_are_audited(store: SqlStore) -> None:
@@ -64,8 +66,8 @@ async def test_admin_actions_and_refusals_are_audited(store: SqlStore) -> None:
         knowledge=_Knowledge(),  # type: ignore[arg-type]
         audit=audit,
     )
-    await _run(commands, adapter, _command(memory_ref, "U_GUEST", "kb reindex"))
-    await _run(commands, adapter, _command(memory_ref, "U_OWNER", "kb reindex"))
+    await _run(commands, adapter, _command(memory_ref, "U_GUEST", "kb reindex"), clock)
+    await _run(commands, adapter, _command(memory_ref, "U_OWNER", "kb reindex"), clock)
 
     assert adapter.private_texts() == ["Only admins can reindex the knowledge base."]
     newest, oldest = await audit.entries()
