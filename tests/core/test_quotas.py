@@ -182,3 +182,32 @@ async def test_admins_can_be_held_to_the_quotas_too(tmp_path) -> None:
         assert not seen(h, "two?") and len(h.adapter.private_texts()) == 1
     finally:
         await h.app.stop()
+
+
+def test_quota_and_price_settings_are_checked_at_start_up(monkeypatch, tmp_path) -> None:
+    from bot.errors import ConfigError
+    from bot.settings import load_settings
+
+    for name, value, needle in (
+        ("QUOTA_USER_REQUESTS", "30/hr", "a rate looks like 30/hour"),
+        (
+            "QUOTA_OVERRIDES",
+            '{"slack:T1": {"user_tokens": 5}}',
+            "unknown quota field(s) ['user_tokens']",
+        ),
+        ("QUOTA_OVERRIDES", '{"T1": {"user_requests": "5/day"}}', 'keys look like "slack:T0123"'),
+        ("LLM_PRICES", '{"gpt-4o": [-1, 2]}', "LLM_PRICES"),
+    ):
+        monkeypatch.setenv(name, value)
+        try:
+            load_settings(_env_file=None, data_dir=tmp_path)
+        except ConfigError as exc:
+            assert needle in str(exc) and name in str(exc)
+        else:
+            raise AssertionError(f"{name}={value} was accepted")
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("QUOTA_OVERRIDES", '{"slack:*": {"user_requests": "10/minute"}}')
+    monkeypatch.setenv("LLM_PRICES", '{"llama3": [0, 0]}')
+    settings = load_settings(_env_file=None, data_dir=tmp_path)
+    assert settings.quota_overrides == {"slack:*": {"user_requests": "10/minute"}}
+    assert settings.llm_prices == {"llama3": (0.0, 0.0)}
