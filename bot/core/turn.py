@@ -4,8 +4,8 @@ How a turn runs (inside its conversation's queue, so turns of one conversation n
 
 1. Admit the question by the quotas (`bot.core.quotas`; over a limit, the asker is told
    privately when to try again). Reject empty or over-long text (a clear reply; the too-long
-   message is still stored, marked failed, so nothing is lost). Seed memory from an existing thread the first time the bot is
-   summoned into it.
+   message is still stored, marked failed, so nothing is lost). Seed memory from an existing
+   thread the first time the bot is summoned into it.
 2. Open the reply (the delivery engine: its first post waits briefly for the first text) while
    recalling memory and storing the question: the user's message is durable before any model is
    called. Store the reply row as `streaming` (`bot.core.rows`).
@@ -189,9 +189,10 @@ class TurnRunner:
         async def compose() -> Prompt:
             return await self._composer.first_step(ref, question.author, text, recall)
 
-        await self._run(
-            ref, delivery, reply, compose, author=question.author, question=text, recall=recall
-        )
+        with attributed(ref, question.author):  # its model calls are billed to the asker
+            await self._run(
+                ref, delivery, reply, compose, author=question.author, question=text, recall=recall
+            )
 
     async def resume(
         self,
@@ -210,9 +211,10 @@ class TurnRunner:
         async def compose() -> Prompt:
             return Prompt(messages=list(messages), passages=())
 
-        await self._run(
-            ref, delivery, reply, compose, author=author, turn_id=turn_id, first_step=step + 1
-        )
+        with attributed(ref, author):
+            await self._run(
+                ref, delivery, reply, compose, author=author, turn_id=turn_id, first_step=step + 1
+            )
 
     # --- the turn ---------------------------------------------------------------------------
     async def _run(
@@ -227,32 +229,6 @@ class TurnRunner:
         recall: Recall | None = None,
         turn_id: str | None = None,
         first_step: int = 1,
-    ) -> None:
-        with attributed(ref, author):
-            await self._run_attributed(
-                ref,
-                delivery,
-                reply,
-                compose,
-                author=author,
-                question=question,
-                recall=recall,
-                turn_id=turn_id,
-                first_step=first_step,
-            )
-
-    async def _run_attributed(
-        self,
-        ref: ConversationRef,
-        delivery: Delivery,
-        reply: StreamingReply,
-        compose: Compose,
-        *,
-        author: Author,
-        question: str,
-        recall: Recall | None,
-        turn_id: str | None,
-        first_step: int,
     ) -> None:
         turn_id = turn_id or uuid.uuid4().hex[:16]
         try:

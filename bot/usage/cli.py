@@ -62,4 +62,4 @@ async def _report(settings: Settings, request: UsageRequest, *, as_csv: bool) ->
     report = build_report(
         groups, PriceTable(settings.llm_prices), title=period_title(request.period, since, scope)
     )
-    return render_csv(report) if as_csv else render_text(report, limit=50).replace("*", "") + "\n"
+    return render_csv(report) if as_csv else render_text(report, limit=50).replace("**", "") + "\n"
