@@ -45,7 +45,7 @@ from bot.redaction import Redactor
 from bot.refs import Author, ConversationRef, MessageHandle
 from bot.settings import Settings
 from bot.usage.meter import MeteredModel
-from bot.usage.periods import WallClock, utc_now
+from bot.usage.periods import Now, utc_now
 from bot.usage.prices import PriceTable
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class Parley:
         settings: Settings,
         *,
         clock: Clock | None = None,
-        wall: WallClock | None = None,
+        wall: Now | None = None,
         chat_model: ChatModel | None = None,
         adapters: Sequence[Adapter] = (),
         load_platforms: bool = True,

@@ -33,7 +33,7 @@ from bot.core.quota_limits import QuotaLimits, Rate, apply
 from bot.logs import get_logger
 from bot.refs import Author, ConversationRef
 from bot.usage.ledger import UsageLedger
-from bot.usage.periods import WallClock, next_day, period_start, utc_now
+from bot.usage.periods import Now, next_day, period_start, utc_now
 
 log = get_logger(__name__)
 MAX_KEYS = 20_000
@@ -68,7 +68,7 @@ class Quotas:
         ledger: UsageLedger | None,
         is_admin: Callable[[ConversationRef, Author], Awaitable[bool]],
         clock: Clock,
-        wall: WallClock = utc_now,
+        wall: Now = utc_now,
         admins_exempt: bool = True,
     ) -> None:
         self._defaults = defaults

@@ -189,7 +189,7 @@ class TurnRunner:
         async def compose() -> Prompt:
             return await self._composer.first_step(ref, question.author, text, recall)
 
-        with attributed(ref, question.author):  # its model calls are billed to the asker
+        async with attributed(ref, question.author):  # its model calls are billed to the asker
             await self._run(
                 ref, delivery, reply, compose, author=question.author, question=text, recall=recall
             )
@@ -211,7 +211,7 @@ class TurnRunner:
         async def compose() -> Prompt:
             return Prompt(messages=list(messages), passages=())
 
-        with attributed(ref, author):
+        async with attributed(ref, author):
             await self._run(
                 ref, delivery, reply, compose, author=author, turn_id=turn_id, first_step=step + 1
             )

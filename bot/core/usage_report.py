@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from bot.refs import Author, ConversationRef
 from bot.usage.ledger import UsageLedger, UsageQuery
-from bot.usage.periods import WallClock, period_start, utc_now
+from bot.usage.periods import Now, period_start, utc_now
 from bot.usage.prices import PriceTable
 from bot.usage.report import (
     DIMENSIONS,
@@ -36,9 +36,7 @@ class UsageAnswer:
 
 
 class UsageReports:
-    def __init__(
-        self, ledger: UsageLedger, prices: PriceTable, *, now: WallClock = utc_now
-    ) -> None:
+    def __init__(self, ledger: UsageLedger, prices: PriceTable, *, now: Now = utc_now) -> None:
         self._ledger = ledger
         self._prices = prices
         self._now = now

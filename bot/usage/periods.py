@@ -1,8 +1,8 @@
 """Calendar periods in UTC, for usage reports and daily token budgets.
 
 `today` starts at 00:00 UTC, `week` on Monday 00:00 UTC, `month` on the 1st 00:00 UTC; each runs
-to now. Wall time is injected (`WallClock`) wherever a period is computed, so tests can move a
-day forward without waiting for one (`wall_clock_of` turns the monotonic `FakeClock` into one).
+to now. The current time is injected (`Now`) wherever a period is computed, so tests can move a
+day forward without waiting for one (`bot.tools.wallclock.WallClock(fake_clock).now` is one).
 """
 
 from __future__ import annotations
@@ -10,19 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from bot.clock import Clock
-
-WallClock = Callable[[], datetime]
+Now = Callable[[], datetime]
+"""The current UTC time."""
 PERIODS = ("today", "week", "month")
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def wall_clock_of(clock: Clock, *, epoch: datetime) -> WallClock:
-    """Wall time that moves with `clock` (`epoch` at clock time 0): a fake clock's day."""
-    return lambda: epoch + timedelta(seconds=clock.now())
 
 
 def period_start(period: str, now: datetime) -> datetime:

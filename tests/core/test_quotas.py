@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from bot.app import Parley
 from bot.clock import FakeClock
 from bot.llm.types import LLMRequest, StreamEvent
 from bot.refs import Author, ConversationKind, ConversationRef
-from bot.usage.periods import wall_clock_of
+from bot.tools.wallclock import WallClock
 from tests.core.conftest import FAST, Harness, make_settings
 from tests.fakes.memory_adapter import MemoryAdapter
 from tests.fakes.scripted_model import ScriptedModel
@@ -26,22 +26,25 @@ START = datetime(2026, 12, 1, 22, 30, tzinfo=UTC)
 
 async def start(tmp_path, model: ScriptedModel | None = None, **settings) -> Harness:
     clock = FakeClock()
+    wall = WallClock(clock, origin=START)
     adapter = MemoryAdapter(FAST, clock=clock)
     model = model or ScriptedModel()
     app = Parley(
         make_settings(tmp_path, **settings),
         clock=clock,
-        wall=wall_clock_of(clock, epoch=START - timedelta(seconds=clock.now())),
+        wall=lambda: wall.now(),
         chat_model=model,
         adapters=[adapter],
         load_platforms=False,
         knowledge=False,
     )
     await app.start(http=False)
-    # The hourly housekeeping would let the fake clock jump an hour whenever the bot is idle;
-    # here time moves by the seconds answers take, and by what a test advances.
+    # The hourly housekeeping lets the fake clock jump an hour whenever every task waits (on
+    # the database too, during start-up): without it, and with the wall clock set at START
+    # from here, time moves by the seconds answers take and by what a test advances.
     for task in app._background:
         task.cancel()
+    wall = WallClock(clock, origin=START)
     return Harness(app=app, adapter=adapter, model=model)
 
 
