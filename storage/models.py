@@ -147,6 +147,10 @@ class UsageRecord(SQLModel, table=True):
     """One row per LLM call that reported usage; kept when a conversation is reset."""
 
     __tablename__ = "usage_records"
+    __table_args__ = (
+        Index("ix_usage_records_user_id_created_at", "user_id", "created_at"),
+        Index("ix_usage_records_channel_id_created_at", "channel_id", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=RowId)
     memory_key: str = Field(index=True)
@@ -159,7 +163,7 @@ class UsageRecord(SQLModel, table=True):
     platform: str = Field(default="", sa_column_kwargs={"server_default": ""})
     workspace_id: str = Field(default="", sa_column_kwargs={"server_default": ""})
     channel_id: str = Field(default="", sa_column_kwargs={"server_default": ""})
-    user_id: str = Field(default="", index=True, sa_column_kwargs={"server_default": ""})
+    user_id: str = Field(default="", sa_column_kwargs={"server_default": ""})
     user_name: str = Field(default="", sa_column_kwargs={"server_default": ""})
     """The display name when the call was made (matches `usage @name`)."""
     cost_usd: float | None = Field(default=None, sa_type=Float)

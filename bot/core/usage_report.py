@@ -14,17 +14,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from bot.refs import Author, ConversationRef
-from bot.usage.ledger import UsageLedger, UsageQuery
+from bot.usage.ledger import DIMENSIONS, UsageLedger, UsageQuery
 from bot.usage.periods import Now, period_start, utc_now
 from bot.usage.prices import PriceTable
-from bot.usage.report import (
-    DIMENSIONS,
-    UsageRequest,
-    build_report,
-    parse_request,
-    period_title,
-    render_text,
-)
+from bot.usage.report import UsageRequest, load_report, parse_request, period_title, render_text
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,10 +71,12 @@ class UsageReports:
             scope = _scope(request, everywhere)
         else:
             scope, dimensions = "yours", tuple(d for d in DIMENSIONS if d != "user")
-        report = build_report(
-            await self._ledger.groups(query),
+        report = await load_report(
+            self._ledger,
+            query,
             self._prices,
             title=period_title(request.period, since, scope),
+            dimensions=dimensions,
         )
         text = render_text(report, dimensions=dimensions)
         return UsageAnswer(text=text, audit="ok" if admin else None, target=request.target)

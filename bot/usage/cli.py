@@ -14,7 +14,7 @@ from bot.usage.periods import period_start, utc_now
 from bot.usage.prices import PriceTable
 from bot.usage.report import (
     UsageRequest,
-    build_report,
+    load_report,
     parse_request,
     period_title,
     render_csv,
@@ -51,15 +51,13 @@ async def _report(settings: Settings, request: UsageRequest, *, as_csv: bool) ->
     from storage import open_store
     from storage.usage import SqlUsageLedger
 
+    since = period_start(request.period, utc_now())
+    query = UsageQuery(since=since, user=request.user, channel_id=request.channel)
+    title = period_title(request.period, since, request.target or "every workspace")
     store = await open_store(settings.sqlalchemy_url)
     try:
-        since = period_start(request.period, utc_now())
-        query = UsageQuery(since=since, user=request.user, channel_id=request.channel)
-        groups = await SqlUsageLedger(store.db).groups(query)
+        ledger = SqlUsageLedger(store.db)
+        report = await load_report(ledger, query, PriceTable(settings.llm_prices), title=title)
     finally:
         await store.close()
-    scope = request.target or "every workspace"
-    report = build_report(
-        groups, PriceTable(settings.llm_prices), title=period_title(request.period, since, scope)
-    )
     return render_csv(report) if as_csv else render_text(report, limit=50).replace("**", "") + "\n"

@@ -20,16 +20,20 @@ class UsageQuery:
     channel_id: str | None = None
 
 
+DIMENSIONS = ("user", "channel", "model", "provider")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UsageGroup:
-    """Totals of the records sharing one platform, workspace, channel, user, provider and model."""
+    """Totals of the matching records that share one key of a dimension, and one model (a
+    report prices records without a stored cost by their model)."""
 
-    platform: str
-    workspace_id: str
-    channel_id: str
-    user_id: str
-    user_name: str
-    provider: str
+    dimension: str
+    """"user", "channel", "model" or "provider"."""
+    key: str
+    """`platform:user_id`, `platform:channel_id`, the model or the provider."""
+    label: str
+    """What a person reads: the user's display name (else id), `#channel`, model, provider."""
     model: str
     calls: int
     input_tokens: int
@@ -42,9 +46,8 @@ class UsageGroup:
 
 
 class UsageLedger(Protocol):
-    async def groups(self, query: UsageQuery) -> list[UsageGroup]:
-        """The matching records, totalled per platform, workspace, channel, user, provider,
-        model."""
+    async def groups(self, query: UsageQuery, *, by: str) -> list[UsageGroup]:
+        """The matching records' totals per key of dimension `by` and model."""
 
     async def tokens_since(
         self,

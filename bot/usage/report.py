@@ -3,7 +3,7 @@
     usage [today|week|month] [@user|#channel]
 
 `parse_request` reads those words (the chat command and `python -m bot usage` share them);
-`build_report` folds the ledger's groups into the four dimensions and a total; `render_text`
+`load_report` asks the ledger for each dimension's totals and `build_report` prices them; `render_text`
 and `render_csv` show it. Records without a stored cost (older than revision 0006) are priced
 with the current table; tokens of a model with no price at all are counted and shown as
 unpriced, so a total is never a silent under-estimate.
@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.usage.ledger import UsageGroup
+from bot.usage.ledger import DIMENSIONS, UsageGroup, UsageLedger, UsageQuery
 from bot.usage.periods import PERIODS
 from bot.usage.prices import PriceTable
 
 USAGE_WORDS = "`usage [today|week|month] [@user|#channel]`"
-DIMENSIONS = ("user", "channel", "model", "provider")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,6 +77,17 @@ class Line:
     def tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
+    def add(self, other: Line) -> Line:
+        return Line(
+            key=self.key,
+            label=self.label,
+            calls=self.calls + other.calls,
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cost_usd=self.cost_usd + other.cost_usd,
+            unpriced_tokens=self.unpriced_tokens + other.unpriced_tokens,
+        )
+
     def plus(self, group: UsageGroup, cost: float, unpriced: int) -> Line:
         return Line(
             key=self.key,
@@ -98,29 +108,35 @@ class UsageReport:
     """"user", "channel", "model", "provider" → lines, most tokens first."""
 
 
-_KEYS: dict[str, Callable[[UsageGroup], tuple[str, str]]] = {
-    "user": lambda g: (f"{g.platform}:{g.user_id}", g.user_name or g.user_id or "(unknown)"),
-    "channel": lambda g: (f"{g.platform}:{g.channel_id}", f"#{g.channel_id}"),
-    "model": lambda g: (g.model, g.model or "(unknown)"),
-    "provider": lambda g: (g.provider, g.provider or "(unknown)"),
-}
-
-
-def build_report(groups: Iterable[UsageGroup], prices: PriceTable, *, title: str) -> UsageReport:
+def build_report(
+    groups: Mapping[str, Iterable[UsageGroup]], prices: PriceTable, *, title: str
+) -> UsageReport:
+    """`groups`: the ledger's groups per dimension ("model" is required: the total is its sum)."""
+    by: dict[str, tuple[Line, ...]] = {}
+    for dimension, found in groups.items():
+        lines: dict[str, Line] = {}
+        for group in found:
+            line = lines.get(group.key) or Line(key=group.key, label=group.label)
+            lines[group.key] = line.plus(group, *_cost(group, prices))
+        by[dimension] = tuple(sorted(lines.values(), key=lambda line: (-line.tokens, line.label)))
     total = Line(key="total", label="total")
-    lines: dict[str, dict[str, Line]] = {d: {} for d in DIMENSIONS}
-    for group in groups:
-        cost, unpriced = _cost(group, prices)
-        total = total.plus(group, cost, unpriced)
-        for dimension, key_of in _KEYS.items():
-            key, label = key_of(group)
-            line = lines[dimension].get(key) or Line(key=key, label=label)
-            lines[dimension][key] = line.plus(group, cost, unpriced)
-    by = {
-        d: tuple(sorted(found.values(), key=lambda line: (-line.tokens, line.label)))
-        for d, found in lines.items()
-    }
+    for line in by["model"]:
+        total = total.add(line)
     return UsageReport(title=title, total=total, by=by)
+
+
+async def load_report(
+    ledger: UsageLedger,
+    query: UsageQuery,
+    prices: PriceTable,
+    *,
+    title: str,
+    dimensions: Sequence[str] = DIMENSIONS,
+) -> UsageReport:
+    """The report of `query` over `dimensions` (and "model", for the total)."""
+    wanted = dict.fromkeys([*dimensions, "model"])
+    groups = {d: await ledger.groups(query, by=d) for d in wanted}
+    return build_report(groups, prices, title=title)
 
 
 def _cost(group: UsageGroup, prices: PriceTable) -> tuple[float, int]:
@@ -161,7 +177,7 @@ def render_text(
         f"{total.calls:,} model calls, ≈ {_money(total)}"
     )
     for dimension in dimensions:
-        found = report.by[dimension]
+        found = report.by.get(dimension, ())
         lines.append(f"\n**By {dimension}**")
         for line in found[:limit]:
             lines.append(
@@ -191,7 +207,7 @@ def render_csv(report: UsageReport) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for dimension, line in [("total", report.total)] + [
-        (d, line) for d in DIMENSIONS for line in report.by[d]
+        (d, line) for d in DIMENSIONS for line in report.by.get(d, ())
     ]:
         writer.writerow(
             (

@@ -62,14 +62,13 @@ def test_periods_in_utc() -> None:
     assert next_day(now) == datetime(2026, 12, 3, tzinfo=UTC)
 
 
-def _group(user: str, model: str, tokens: int, cost: float, unpriced: int = 0) -> UsageGroup:
+def _group(
+    dimension: str, key: str, model: str, tokens: int, cost: float, unpriced: int = 0
+) -> UsageGroup:
     return UsageGroup(
-        platform="slack",
-        workspace_id="T1",
-        channel_id="C1",
-        user_id=user,
-        user_name="",
-        provider="openai",
+        dimension=dimension,
+        key=key,
+        label=key,
         model=model,
         calls=1,
         input_tokens=tokens,
@@ -81,18 +80,22 @@ def _group(user: str, model: str, tokens: int, cost: float, unpriced: int = 0) -
 
 
 def test_report_adds_up_and_never_hides_unpriced_tokens() -> None:
-    groups = [
-        _group("U1", "gpt-4o", 1000, 0.0025),
-        _group("U1", "gpt-4o", 2000, 0.0, unpriced=2000),  # an old record: priced today
-        _group("U2", "mystery-model", 500, 0.0, unpriced=500),  # no price at all
+    calls = [  # (user, model, tokens, recorded cost, tokens without a recorded cost)
+        ("slack:U1", "gpt-4o", 1000, 0.0025, 0),
+        ("slack:U1", "gpt-4o", 2000, 0.0, 2000),  # an old record: priced with today's table
+        ("slack:U2", "mystery-model", 500, 0.0, 500),  # no price at all
     ]
+    groups = {
+        "user": [_group("user", u, m, t, c, x) for u, m, t, c, x in calls],
+        "model": [_group("model", m, m, t, c, x) for _, m, t, c, x in calls],
+    }
     report = build_report(groups, PriceTable(), title="t")
     assert report.total.tokens == 3500
     assert report.total.cost_usd == pytest.approx(0.0075)
     assert report.total.unpriced_tokens == 500
-    assert [(line.key, line.tokens) for line in report.by["user"]] == [
-        ("slack:U1", 3000),
-        ("slack:U2", 500),
+    assert [(line.key, line.tokens, line.calls) for line in report.by["user"]] == [
+        ("slack:U1", 3000, 2),
+        ("slack:U2", 500, 1),
     ]
     lines = render_csv(report).splitlines()
     assert lines[0].startswith("dimension,key,label,calls")

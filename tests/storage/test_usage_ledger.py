@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from bot.refs import Author, ConversationRef
 from bot.usage.ledger import UsageQuery
 from bot.usage.prices import PriceTable
-from bot.usage.report import build_report
+from bot.usage.report import load_report
 from storage import SqlStore, open_store
 from storage.db import create_engine
 from storage.migrate import upgrade
@@ -82,8 +82,8 @@ async def test_0006_backfills_place_and_asker_of_older_records(db_url: str) -> N
             ("slack", "T1", "C1", "U_ADA", "Ada", None),
             ("slack", "T1", "C1", "U_BOB", "Bob", None),
         ]
-        groups = await SqlUsageLedger(store.db).groups(UsageQuery(since=T0 - timedelta(days=1)))
-        report = build_report(groups, PriceTable(), title="t")
+        query = UsageQuery(since=T0 - timedelta(days=1))
+        report = await load_report(SqlUsageLedger(store.db), query, PriceTable(), title="t")
         assert report.total.cost_usd == 4000 * 2.50 / 1e6  # gpt-4o input, at today's price
         assert [(line.label, line.tokens) for line in report.by["user"]] == [
             ("Bob", 3000),
@@ -127,11 +127,13 @@ async def test_ledger_filters_and_budget_sums(store: SqlStore) -> None:
         ),
     }
     assert sums == {"ada in T1": 20 + 1 + 40 + 1, "C1 in T1": 20 + 1 + 80 + 1}
-    by_name = await ledger.groups(
-        UsageQuery(since=since, platform="slack", workspace_id="T1", user="ada")
-    )
-    assert sorted((g.channel_id, g.input_tokens) for g in by_name) == [("C1", 20), ("C2", 40)]
-    everything = build_report(
-        await ledger.groups(UsageQuery(since=yesterday)), PriceTable(), title="t"
-    )
+    by_name = UsageQuery(since=since, platform="slack", workspace_id="T1", user="ada")
+    channels = await ledger.groups(by_name, by="channel")
+    assert sorted((g.key, g.label, g.input_tokens) for g in channels) == [
+        ("slack:C1", "#C1", 20),
+        ("slack:C2", "#C2", 40),
+    ]
+    everything = await load_report(ledger, UsageQuery(since=yesterday), PriceTable(), title="t")
     assert everything.total.calls == 5 and everything.total.cost_usd == 2.5
+    assert [(line.label, line.calls) for line in everything.by["user"]] == [("Ada", 4), ("Bob", 1)]
+    assert [(line.key, line.calls) for line in everything.by["provider"]] == [("openai", 5)]

@@ -52,13 +52,19 @@ def upgrade() -> None:
         for name in _TEXT_COLUMNS:
             batch.add_column(sa.Column(name, sa.String(), nullable=False, server_default=""))
         batch.add_column(sa.Column("cost_usd", sa.Float(), nullable=True))
-    op.create_index("ix_usage_records_user_id", "usage_records", ["user_id"])
+    op.create_index(
+        "ix_usage_records_user_id_created_at", "usage_records", ["user_id", "created_at"]
+    )
+    op.create_index(
+        "ix_usage_records_channel_id_created_at", "usage_records", ["channel_id", "created_at"]
+    )
     op.execute(_BACKFILL_PLACE)
     op.execute(_BACKFILL_USER)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_usage_records_user_id", table_name="usage_records")
+    op.drop_index("ix_usage_records_channel_id_created_at", table_name="usage_records")
+    op.drop_index("ix_usage_records_user_id_created_at", table_name="usage_records")
     with op.batch_alter_table("usage_records") as batch:
         batch.drop_column("cost_usd")
         for name in reversed(_TEXT_COLUMNS):
