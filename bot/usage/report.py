@@ -88,17 +88,6 @@ class Line:
             unpriced_tokens=self.unpriced_tokens + other.unpriced_tokens,
         )
 
-    def plus(self, group: UsageGroup, cost: float, unpriced: int) -> Line:
-        return Line(
-            key=self.key,
-            label=self.label,
-            calls=self.calls + group.calls,
-            input_tokens=self.input_tokens + group.input_tokens,
-            output_tokens=self.output_tokens + group.output_tokens,
-            cost_usd=self.cost_usd + cost,
-            unpriced_tokens=self.unpriced_tokens + unpriced,
-        )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UsageReport:
@@ -116,8 +105,8 @@ def build_report(
     for dimension, found in groups.items():
         lines: dict[str, Line] = {}
         for group in found:
-            line = lines.get(group.key) or Line(key=group.key, label=group.label)
-            lines[group.key] = line.plus(group, *_cost(group, prices))
+            line = _line(group, prices)
+            lines[group.key] = lines[group.key].add(line) if group.key in lines else line
         by[dimension] = tuple(sorted(lines.values(), key=lambda line: (-line.tokens, line.label)))
     total = Line(key="total", label="total")
     for line in by["model"]:
@@ -139,16 +128,26 @@ async def load_report(
     return build_report(groups, prices, title=title)
 
 
-def _cost(group: UsageGroup, prices: PriceTable) -> tuple[float, int]:
-    """The group's cost (recorded, plus its unrecorded tokens at today's price) and the tokens
-    no price covers."""
+def _line(group: UsageGroup, prices: PriceTable) -> Line:
+    """The group as a line: its recorded cost, plus its records without one at today's price;
+    tokens no price covers are counted apart."""
+    cost, unpriced = group.cost_usd, 0
     late_in, late_out = group.unpriced_input_tokens, group.unpriced_output_tokens
-    if not (late_in or late_out):
-        return group.cost_usd, 0
-    late = prices.cost(group.model, late_in, late_out)
-    if late is None:
-        return group.cost_usd, late_in + late_out
-    return group.cost_usd + late, 0
+    if late_in or late_out:
+        late = prices.cost(group.model, late_in, late_out)
+        if late is None:
+            unpriced = late_in + late_out
+        else:
+            cost += late
+    return Line(
+        key=group.key,
+        label=group.label,
+        calls=group.calls,
+        input_tokens=group.input_tokens,
+        output_tokens=group.output_tokens,
+        cost_usd=cost,
+        unpriced_tokens=unpriced,
+    )
 
 
 def period_title(period: str, since: datetime, scope: str) -> str:
