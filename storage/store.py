@@ -289,7 +289,7 @@ class SqlStore:
         cost_usd: float | None = None,
         at: datetime | None = None,
     ) -> None:
-        now = at or utcnow()
+        now = utcnow()
         totals = _conversation_row(ref, now)
         totals["input_tokens"], totals["output_tokens"] = input_tokens, output_tokens
         usage = {
@@ -298,7 +298,7 @@ class SqlStore:
             "model": model,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
-            "created_at": now,
+            "created_at": at or now,
             "platform": ref.platform,
             "workspace_id": ref.workspace_id,
             "channel_id": ref.channel_id,

@@ -285,11 +285,13 @@ class SlackAdapter:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    # --- ThreadProbe ----------------------------------------------------------------------
+    # --- RoleDirectory --------------------------------------------------------------------
 
     async def is_platform_admin(self, ref: ConversationRef, user_id: str) -> bool:
-        """RoleDirectory: workspace admins and owners (`adapters.slack.roles`)."""
+        """Workspace admins and owners (`adapters.slack.roles`)."""
         return await self._roles.is_platform_admin(ref, user_id)
+
+    # --- ThreadProbe ----------------------------------------------------------------------
 
     async def bot_in_thread(self, ref: ConversationRef) -> bool:
         if not ref.thread_id:
