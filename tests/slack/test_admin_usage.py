@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import Parley
+from bot.errors import RateLimited
 from bot.refs import ConversationRef
 from bot.settings import Settings
 from storage.audit import SqlAuditLog
@@ -148,3 +149,14 @@ async def test_a_rate_limited_lookup_refuses_and_the_next_command_asks_again(bot
     text = await slash(bot, f"usage @{ADA}", OWNER)
     assert "Usage today" in text and f"@{ADA}" in text
     assert [c.status for c in bot.fake.calls_to("users.info")] == [429, 200]
+
+
+async def test_users_info_past_its_tier_is_a_429_that_is_raised_not_cached(bot: Bot) -> None:
+    bot.fake.configure(users_info_limit=1)  # Tier 4 squeezed to one call a minute
+    ref = ConversationRef(platform="slack", workspace_id=bot.fake.team_id, channel_id="C0GENERAL")
+    assert not await bot.adapter.is_platform_admin(ref, ADA)
+    with pytest.raises(RateLimited) as raised:
+        await bot.adapter.is_platform_admin(ref, OWNER)
+    assert raised.value.retry_after > 0
+    bot.fake.configure(users_info_limit=100)
+    assert await bot.adapter.is_platform_admin(ref, OWNER)  # asked again, not a cached "no"
