@@ -29,7 +29,10 @@ from bot.core.followups import FollowupPolicy
 from bot.core.memory import Budget, Memory
 from bot.core.pipeline import Pipeline
 from bot.core.queues import ConversationQueues
+from bot.core.quota_limits import QuotaLimits, parse_rate
+from bot.core.quotas import Quotas
 from bot.core.turn import TurnRunner
+from bot.core.usage_report import UsageReports
 from bot.delivery import Delivery
 from bot.delivery.splitting import close_open_fence
 from bot.errors import ConfigError, ParleyError
@@ -42,6 +45,9 @@ from bot.ports import ConversationStore, ProgressCallback, ReindexSummary
 from bot.redaction import Redactor
 from bot.refs import Author, ConversationRef, MessageHandle
 from bot.settings import Settings
+from bot.usage.meter import MeteredModel
+from bot.usage.periods import Now, utc_now
+from bot.usage.prices import PriceTable
 
 if TYPE_CHECKING:
     from bot.core.kb_runs import ReindexRunner
@@ -101,6 +107,7 @@ class Parley:
         settings: Settings,
         *,
         clock: Clock | None = None,
+        wall: Now | None = None,
         chat_model: ChatModel | None = None,
         adapters: Sequence[Adapter] = (),
         load_platforms: bool = True,
@@ -108,6 +115,8 @@ class Parley:
     ) -> None:
         self.settings = settings
         self.clock = clock or MonotonicClock()
+        self.wall = wall or utc_now
+        """Wall time (UTC) for usage records, reports and daily budgets."""
         self._chat_model = chat_model
         self._extra_adapters = list(adapters)
         self._load_platforms = load_platforms
@@ -143,6 +152,7 @@ class Parley:
         from storage.audit import SqlAuditLog
         from storage.jobs import SqlJobRuns
         from storage.privacy import SqlPrivacy
+        from storage.usage import SqlUsageLedger
 
         self.store = await open_store(settings.sqlalchemy_url)
         store: ConversationStore = self.store
@@ -160,16 +170,6 @@ class Parley:
             builtin=settings.redact_builtin,
         )
         self.tools = self._build_tool_host()
-        self.runner = TurnRunner(
-            settings=settings,
-            store=store,
-            memory=Memory(store, Budget.from_settings(settings), chat_model),
-            chat_model=chat_model,
-            clock=self.clock,
-            retriever=self.knowledge,
-            tool_host=self.tools,
-            redactor=self.redactor,
-        )
         for adapter in self._extra_adapters:
             self.adapters[adapter.name] = adapter
         if self._load_platforms:
@@ -184,12 +184,34 @@ class Parley:
                 redactor=self.redactor,
             )
         privacy = PrivacyCommands(SqlPrivacy(self.store.db), scheduler=self.tools.scheduler)
+        access = Access(
+            settings.admin_users,
+            {n: a for n, a in self.adapters.items() if isinstance(a, RoleDirectory)},
+        )
+        prices, ledger = PriceTable(settings.llm_prices), SqlUsageLedger(self.store.db)
+        metered = MeteredModel(chat_model, store, prices, now=self.wall)  # a record per call
+        self.runner = TurnRunner(
+            settings=settings,
+            store=store,
+            memory=Memory(store, Budget.from_settings(settings), metered),
+            chat_model=metered,
+            clock=self.clock,
+            retriever=self.knowledge,
+            tool_host=self.tools,
+            redactor=self.redactor,
+            quotas=Quotas(
+                defaults=quota_limits(settings),
+                overrides=settings.quota_overrides,
+                ledger=ledger,
+                is_admin=access.is_admin,
+                clock=self.clock,
+                wall=self.wall,
+                admins_exempt=settings.quota_admins_exempt,
+            ),
+        )
         commands = Commands(
             store=store,
-            access=Access(
-                settings.admin_users,
-                {n: a for n, a in self.adapters.items() if isinstance(a, RoleDirectory)},
-            ),
+            access=access,
             clock=self.clock,
             knowledge=self.knowledge,
             tool_host=self.tools,
@@ -197,6 +219,7 @@ class Parley:
             kb_runs=self.reindexer,
             kb_policy=source_policy(settings),
             privacy=privacy,
+            usage_reports=UsageReports(ledger, prices, now=self.wall),
         )
         actions = ActionRouter()
         actions.register("approve", self.tools.on_click)
@@ -462,6 +485,17 @@ class Parley:
             ref.memory_key,
             lambda: runner.resume(ref, author, messages, delivery, turn_id=turn_id, step=step),
         )
+
+
+def quota_limits(settings: Settings) -> QuotaLimits:
+    """The QUOTA_* defaults (QUOTA_OVERRIDES replaces them per workspace)."""
+    return QuotaLimits(
+        user_requests=parse_rate(settings.quota_user_requests),
+        channel_requests=parse_rate(settings.quota_channel_requests),
+        user_tokens_per_day=settings.quota_user_tokens_per_day,
+        channel_tokens_per_day=settings.quota_channel_tokens_per_day,
+        concurrent_per_user=settings.quota_concurrent_per_user,
+    )
 
 
 def register_platform_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

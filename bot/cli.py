@@ -6,6 +6,7 @@
   each final answer printed, exit at end of input).
 - `kb reindex [PATH ...]`, `kb status`, `kb search QUERY`: knowledge administration.
 - `jobs`: the scheduled jobs in the shared job store, with each one's next and last run.
+- `usage [today|week|month] [@user|#channel] [--csv]`: tokens and estimated cost (bot.usage.cli).
 
 A start-up failure the user can fix ends in one or two lines on stderr and exit code 2
 (`bot.startup.explain`); the traceback is shown only with LOG_LEVEL=DEBUG. Every path out of
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register_kb(sub)
+    from bot.usage.cli import register as register_usage
+
+    register_usage(sub)
     from bot.app import register_platform_commands
 
     register_platform_commands(sub)

@@ -95,8 +95,12 @@ class ConversationStore(Protocol):
         model: str,
         input_tokens: int,
         output_tokens: int,
+        user: Author | None = None,
+        cost_usd: float | None = None,
+        at: datetime | None = None,
     ) -> None:
-        """Add a usage record and the conversation's running token totals."""
+        """Add a usage record (one LLM call: who asked, where, tokens, estimated cost; `at`
+        defaults to now) and the conversation's running token totals."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -106,6 +106,19 @@ class Settings(BaseSettings):
     teams_admin_ids: CommaList = ()
     """Entra object ids of people who count as admins in Teams (added to ADMIN_USERS)."""
 
+    teams_admin_group_id: str | None = None
+    """Not supported yet (its members would come from Microsoft Graph): refused at start-up."""
+
+    @field_validator("teams_admin_group_id")
+    @classmethod
+    def _no_admin_group(cls, value: str | None) -> str | None:
+        if value:
+            raise ValueError(
+                "admin groups are not supported yet; list the admins' Entra object ids in "
+                "TEAMS_ADMIN_IDS instead"
+            )
+        return value
+
     @field_validator("teams_admin_ids", mode="before")
     @classmethod
     def _split_teams_admins(cls, value: object) -> object:
@@ -183,6 +196,39 @@ class Settings(BaseSettings):
     tool_max_steps: int = Field(default=10, ge=1, le=50)
     tool_turn_timeout_s: float = Field(default=120.0, gt=0)
     http_tool_allowed_hosts: CommaList = ()
+
+    # --- Quotas and cost (docs/operations.md) --------------------------------------------
+    quota_user_requests: str = ""
+    """Questions one person may ask: `30/hour`, `10/minute` or `500/day`; empty: no limit."""
+    quota_channel_requests: str = ""
+    """Questions one channel may ask, in the same form."""
+    quota_user_tokens_per_day: int = Field(default=0, ge=0)
+    """Tokens (in + out) one person's questions may use per UTC day; 0: no limit."""
+    quota_channel_tokens_per_day: int = Field(default=0, ge=0)
+    quota_concurrent_per_user: int = Field(default=0, ge=0)
+    """Answers one person may have in progress at once; 0: no limit."""
+    quota_admins_exempt: bool = True
+    quota_overrides: dict[str, dict[str, str | int]] = Field(default_factory=dict)
+    """JSON: `{"slack:T0123": {"user_tokens_per_day": 200000}, "discord:*": {...}}`."""
+    llm_prices: dict[str, tuple[Annotated[float, Field(ge=0)], Annotated[float, Field(ge=0)]]] = (
+        Field(default_factory=dict)
+    )
+    """JSON: model (or model prefix) → [dollars per million input, per million output tokens]."""
+
+    @field_validator("quota_user_requests", "quota_channel_requests")
+    @classmethod
+    def _rates(cls, value: str) -> str:
+        from bot.core.quota_limits import parse_rate
+
+        parse_rate(value)
+        return value
+
+    @field_validator("quota_overrides")
+    @classmethod
+    def _quota_overrides(cls, value: dict[str, dict[str, str | int]]) -> object:
+        from bot.core.quota_limits import parse_overrides
+
+        return parse_overrides(value)
 
     # --- Server and logs -----------------------------------------------------------------
     port: int = Field(default=8080, ge=0, le=65535)

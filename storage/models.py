@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -146,6 +147,10 @@ class UsageRecord(SQLModel, table=True):
     """One row per LLM call that reported usage; kept when a conversation is reset."""
 
     __tablename__ = "usage_records"
+    __table_args__ = (
+        Index("ix_usage_records_user_id_created_at", "user_id", "created_at"),
+        Index("ix_usage_records_channel_id_created_at", "channel_id", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=RowId)
     memory_key: str = Field(index=True)
@@ -154,6 +159,16 @@ class UsageRecord(SQLModel, table=True):
     input_tokens: int = 0
     output_tokens: int = 0
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    # Revision 0006: who and where, and the estimated cost (bot.usage).
+    platform: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    workspace_id: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    channel_id: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    user_id: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    user_name: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    """The display name when the call was made (matches `usage @name`)."""
+    cost_usd: float | None = Field(default=None, sa_type=Float)
+    """Estimated from the price table when recorded; None when the model had no price (and for
+    rows older than revision 0006, which the report prices with the current table)."""
 
 
 # Core tables, for the store's INSERT … ON CONFLICT and bulk UPDATE statements.

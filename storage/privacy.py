@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, case, delete, func, or_, select, update
+from sqlalchemy import Table, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.tools.approvals import TurnStatus
@@ -43,8 +43,6 @@ from storage.models import conversations, messages, usage_records
 
 CHUNK = 500
 """Ids per `IN (…)`: well under SQLite's and PostgreSQL's parameter limits."""
-USAGE_USER_COLUMNS = ("user_id",)
-"""Columns of `usage_records` that name a person, where the schema has them."""
 
 
 def pseudonym() -> str:
@@ -68,7 +66,7 @@ class SqlPrivacy:
                 "conversations": await _rows(
                     conn, conversations, conversations.c.memory_key.in_(keys)
                 ),
-                "usage_records": await _rows(conn, usage_records, _usage_where(names)),
+                "usage_records": await _rows(conn, usage_records, _usage_where(platform, names)),
                 "paused_turns": await _rows(conn, paused_turns, _turns_where(platform, names)),
                 "tool_approvals": await _rows(
                     conn, tool_approvals, _approvals_where(platform, names)
@@ -173,9 +171,9 @@ async def _first_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[str, int
     return first
 
 
-def _usage_where(names: tuple[str, str]) -> Any:
-    columns = [usage_records.c[n] for n in USAGE_USER_COLUMNS if n in usage_records.c]
-    return or_(*(col.in_(names) for col in columns)) if columns else None
+def _usage_where(platform: str, names: tuple[str, str]) -> Any:
+    u = usage_records.c
+    return (u.platform == platform) & u.user_id.in_(names)
 
 
 def _turns_where(platform: str, names: tuple[str, str]) -> Any:
@@ -248,11 +246,12 @@ async def _anonymize(
         .where(d.platform == platform, d.target.in_(names))
         .values(target=as_named(d.target)),
     ]
-    for column in (n for n in USAGE_USER_COLUMNS if n in usage_records.c):
-        col = usage_records.c[column]
-        statements.append(
-            update(usage_records).where(col.in_(names)).values({column: as_named(col)})
-        )
+    u = usage_records.c
+    statements.append(
+        update(usage_records)
+        .where(_usage_where(platform, names))
+        .values(user_id=as_named(u.user_id), user_name="")
+    )
     for stmt in statements:
         changed += (await conn.execute(stmt)).rowcount
     return changed

@@ -285,6 +285,9 @@ class SqlStore:
         model: str,
         input_tokens: int,
         output_tokens: int,
+        user: Author | None = None,
+        cost_usd: float | None = None,
+        at: datetime | None = None,
     ) -> None:
         now = utcnow()
         totals = _conversation_row(ref, now)
@@ -295,7 +298,13 @@ class SqlStore:
             "model": model,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
-            "created_at": now,
+            "created_at": at or now,
+            "platform": ref.platform,
+            "workspace_id": ref.workspace_id,
+            "channel_id": ref.channel_id,
+            "user_id": user.id if user else "",
+            "user_name": user.display_name if user else "",
+            "cost_usd": cost_usd,
         }
         async with self._write() as conn:
             await conn.execute(self._count_usage, totals)

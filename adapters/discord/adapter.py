@@ -43,6 +43,7 @@ from adapters.discord.manifest import COMMANDS, PRIVATE_COMMANDS
 from adapters.discord.normalize import BotIdentity, Place, normalize, place_of
 from adapters.discord.render import MAX_CONTENT, DiscordMessage, render
 from adapters.discord.rest import DiscordRest
+from adapters.discord.roles import DiscordRoles
 from bot.adapter import EventSink, RateListener, ThreadMessage
 from bot.capabilities import ALL_OPS, Capabilities, Op, Placement, RateLimit, RateScope
 from bot.errors import ConfigError, MessageTooLong, PlatformError
@@ -98,7 +99,8 @@ def intents() -> discord.Intents:
 
 
 class DiscordAdapter:
-    """Adapter + Typing + ThreadOpener + ThreadProbe + ThreadReader + RateAnnouncer."""
+    """Adapter + Typing + ThreadOpener + ThreadProbe + ThreadReader + RateAnnouncer +
+    RoleDirectory."""
 
     name = "discord"
 
@@ -131,6 +133,7 @@ class DiscordAdapter:
         self._guild_ready_timeout_s = guild_ready_timeout_s
         self.rest = DiscordRest(api_url=self._api_url, token=token)
         self.client: discord.Client | None = None
+        self._roles = DiscordRoles(lambda: self.client)
         self.bot = BotIdentity(user_id="")
         self._sink: EventSink | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -497,6 +500,10 @@ class DiscordAdapter:
 
     async def bot_in_thread(self, ref: ConversationRef) -> bool:
         return await threads.bot_in_thread(self.rest, self.bot, ref)
+
+    async def is_platform_admin(self, ref: ConversationRef, user_id: str) -> bool:
+        """RoleDirectory: the owner, Manage Server, Administrator (`adapters.discord.roles`)."""
+        return await self._roles.is_platform_admin(ref, user_id)
 
     async def read_thread(
         self, ref: ConversationRef, *, before: str, limit: int

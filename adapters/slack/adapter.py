@@ -49,6 +49,7 @@ from adapters.slack.normalize import (
     plain_text,
 )
 from adapters.slack.render import SlackMessage, render
+from adapters.slack.roles import SlackRoles
 from adapters.slack.stream import SlackNativeStream
 from bot.adapter import EventSink, NativeStream, ThreadMessage
 from bot.capabilities import Capabilities, Op, Placement, RateLimit, RateScope
@@ -108,7 +109,7 @@ def slack_capabilities(*, native_stream: bool = False, time_scale: float = 1.0) 
 
 
 class SlackAdapter:
-    """Adapter + HttpMounted + ThreadReader + ThreadProbe (+ NativeStreaming and
+    """Adapter + HttpMounted + ThreadReader + ThreadProbe + RoleDirectory (+ NativeStreaming and
     StatusIndicator when `native_streaming`)."""
 
     name = "slack"
@@ -140,6 +141,7 @@ class SlackAdapter:
         self._client = AsyncWebClient(
             token=bot_token, base_url=_with_slash(api_url), retry_handlers=[]
         )
+        self._roles = SlackRoles(self._client)
         self._bolt = AsyncApp(
             client=self._client,
             signing_secret=signing_secret,
@@ -291,6 +293,12 @@ class SlackAdapter:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    # --- RoleDirectory --------------------------------------------------------------------
+
+    async def is_platform_admin(self, ref: ConversationRef, user_id: str) -> bool:
+        """Workspace admins and owners (`adapters.slack.roles`)."""
+        return await self._roles.is_platform_admin(ref, user_id)
 
     # --- ThreadProbe ----------------------------------------------------------------------
 

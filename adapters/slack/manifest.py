@@ -22,6 +22,7 @@ BOT_SCOPES = (
     "commands",  # the slash command
     "im:write",  # conversations.open: the DM an export-me file goes to
     "files:write",  # files.getUploadURLExternal / completeUploadExternal (export-me)
+    "users:read",  # users.info: workspace admins and owners count as Parley admins
 )
 BOT_EVENTS = ("app_mention", "message.im", "message.channels", "message.groups")
 

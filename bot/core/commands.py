@@ -1,7 +1,8 @@
 """Slash and admin commands, by a dispatch table: `help`, `reset`, `kb …` (handed to
 `bot.core.kb_admin`), `approve`/`deny` (handed to the tool host), `forget-me`/`export-me`
-(`bot.core.privacy`) and `usage` (a known command used wrongly). The words were parsed by the one
-grammar (`bot.core.grammar`); `ask` never gets here, it is a question.
+(`bot.core.privacy`), the `usage` report (`bot.core.usage_report`) and the usage text of a known
+command used wrongly. The words were parsed by the one grammar (`bot.core.grammar`); `ask` never
+gets here, it is a question.
 
 Replies only the caller needs (help, reset, kb status/search, refusals) are private where the
 platform allows it.
@@ -13,12 +14,13 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from bot.clock import Clock
 from bot.core.access import Access
-from bot.core.grammar import USAGE, Invocation
+from bot.core.grammar import USAGE, USAGE_REPORT, Invocation
 from bot.core.kb_admin import KbAdmin
 from bot.core.kb_runs import ReindexRunner
 from bot.core.kb_sources import SourcePolicy
 from bot.core.privacy import PrivacyCommands
 from bot.core.toolhost import ToolHost
+from bot.core.usage_report import UsageReports
 from bot.delivery import Delivery
 from bot.events import Command
 from bot.logs import get_logger
@@ -41,6 +43,7 @@ HELP = """\
 • `approve <id>` / `deny <id>`: decide a pending tool approval
 • `export-me`: everything I store about you, sent privately as JSON
 • `forget-me`: delete your messages and my answers to them (asks first)
+• `usage [today|week|month]`: your tokens and estimated cost; admins: everyone's, or `@user` / `#channel`
 • `help`: this text"""
 
 Handler = Callable[[Command, Invocation, Delivery], Awaitable[None]]
@@ -59,8 +62,10 @@ class Commands:
         kb_runs: ReindexRunner | None = None,
         kb_policy: SourcePolicy | None = None,
         privacy: PrivacyCommands | None = None,
+        usage_reports: UsageReports | None = None,
     ) -> None:
         self._store = store
+        self._usage_reports = usage_reports
         self._audit = audit
         self._access = access
         self._clock = clock
@@ -84,6 +89,7 @@ class Commands:
             "kb": self._kb,
             "approve": self._decide,
             "deny": self._decide,
+            USAGE_REPORT: self._usage_report,
         }
         if privacy is not None:
             self._table = {
@@ -146,6 +152,22 @@ class Commands:
     async def _usage(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
         name = invocation.args[0] if invocation.args else ""
         await self._private(command, delivery, f"Usage: {USAGE.get(name, '`help`')}")
+
+    async def _usage_report(
+        self, command: Command, invocation: Invocation, delivery: Delivery
+    ) -> None:
+        if self._usage_reports is None:
+            await self._private(command, delivery, "Usage reports are not available here.")
+            return
+        answer = await self._usage_reports.answer(
+            command.ref,
+            command.author,
+            invocation.args,
+            is_admin=lambda: self._access.is_admin(command.ref, command.author),
+        )
+        if answer.audit is not None:
+            await self._record(command, "usage", answer.target, answer.audit)
+        await self._private(command, delivery, answer.text)
 
     async def _decide(self, command: Command, invocation: Invocation, delivery: Delivery) -> None:
         host = self._tool_host

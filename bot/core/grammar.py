@@ -3,6 +3,7 @@
     ask <question> | reset | help | kb status | kb search <query> | kb reindex [source ...]
     kb cancel | kb sources | kb add <URL or path> | kb remove <source>
     approve <id> | deny <id> | forget-me [confirm] | export-me
+    usage [today|week|month] [@user|#channel]
 
 `parse(text, typed=...)` reads the words of a command (the text after `/parley`, Discord's
 `/kb search query:x` flattened by its adapter to "kb search x", or a message to the bot). In a
@@ -16,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.usage.report import USAGE_WORDS, parse_request
+
 KB_SUBCOMMANDS = ("status", "search", "reindex", "cancel", "sources", "add", "remove")
 _KB_BARE = ("status", "reindex", "cancel", "sources")
 """Subcommands that need no argument (reindex takes optional ones); the others need one."""
@@ -28,14 +31,17 @@ USAGE = {
     "deny": "`deny <approval id>`",
     "forget-me": "`forget-me` (then press Forget me, or send `forget-me confirm`)",
     "export-me": "`export-me`",
+    "usage": USAGE_WORDS,
 }
+USAGE_REPORT = "usage-report"
+"""The `usage` command's invocation name ("usage" names a known command used wrongly)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Invocation:
     name: str
-    """"ask", "reset", "help", "kb", "approve", "deny", "forget-me", "export-me", or "usage" (a
-    known command misused)."""
+    """"ask", "reset", "help", "kb", "approve", "deny", "forget-me", "export-me", "usage-report"
+    (the `usage` command), or "usage" (a known command misused)."""
     args: tuple[str, ...] = ()
 
     @property
@@ -66,6 +72,12 @@ def parse(text: str, *, typed: bool) -> Invocation | None:
         if bare or (sub in KB_SUBCOMMANDS and sub not in _KB_BARE and len(rest) > 1):
             return Invocation(name="kb", args=(sub, *rest[1:]))
         return None if typed else Invocation(name="usage", args=("kb",))
+    if head == "usage":
+        # Typed, only a well-formed report request counts ("usage of the VPN?" is a question);
+        # as a command, its handler explains what it could not read.
+        if typed and not _is_usage_request(rest):
+            return None
+        return Invocation(name=USAGE_REPORT, args=tuple(rest))
     if head == "ask" and not typed:
         return Invocation(name="ask", args=tuple(rest)) if rest else _usage("ask")
     if typed:
@@ -75,3 +87,11 @@ def parse(text: str, *, typed: bool) -> Invocation | None:
 
 def _usage(name: str) -> Invocation:
     return Invocation(name="usage", args=(name,))
+
+
+def _is_usage_request(words: list[str]) -> bool:
+    try:
+        parse_request(words)
+    except ValueError:
+        return False
+    return True

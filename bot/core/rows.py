@@ -4,6 +4,7 @@ The row is stored as `streaming` when the turn starts (no platform message yet: 
 waits for text), saved every `SAVE_EVERY_S` while the answer streams (text, and the platform id
 of its first message once posted, so a crash keeps most of it and a restart can finalize the
 message), and ends `final` with provider, model, tokens and latency, or `failed` with the error.
+(The usage records, one per LLM call, are written by `bot.usage.meter`, not here.)
 Each save that fails is logged; the answer on the platform never waits for storage. Every text
 is redacted before it is stored (`bot.redaction`; the stable part only while it streams).
 """
@@ -100,14 +101,6 @@ class ReplyRows:
         self._observe(ref, progress, reply, elapsed, provider or progress.provider, model)
         provider = provider or progress.provider or None
         model = model or progress.model or None
-        if progress.provider and (progress.input_tokens or progress.output_tokens):
-            await self._store.record_usage(
-                ref,
-                provider=progress.provider,
-                model=progress.model,
-                input_tokens=progress.input_tokens,
-                output_tokens=progress.output_tokens,
-            )
         await self._store.update_message(
             progress.row,
             text=self._redactor.redact(text),

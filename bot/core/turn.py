@@ -2,9 +2,10 @@
 
 How a turn runs (inside its conversation's queue, so turns of one conversation never overlap):
 
-1. Reject empty or over-long text (a clear reply; the too-long message is still stored, marked
-   failed, so nothing is lost). Seed memory from an existing thread the first time the bot is
-   summoned into it.
+1. Admit the question by the quotas (`bot.core.quotas`; over a limit, the asker is told
+   privately when to try again). Reject empty or over-long text (a clear reply; the too-long
+   message is still stored, marked failed, so nothing is lost). Seed memory from an existing
+   thread the first time the bot is summoned into it.
 2. Open the reply (the delivery engine: its first post waits briefly for the first text) while
    recalling memory and storing the question: the user's message is durable before any model is
    called. Store the reply row as `streaming` (`bot.core.rows`).
@@ -14,6 +15,9 @@ How a turn runs (inside its conversation's queue, so turns of one conversation n
    a notice; the host resumes the turn later via `resume`).
 5. Finalize: citation markers that point nowhere are removed, citations attached, the reply row
    marked final; then memory may fold into the summary.
+
+Every model call of the turn (answer steps, query rewrite, summary) is billed to its asker and
+conversation (`bot.usage.meter.attributed`).
 
 Every path ends in a final message: the answer, or a clear error saying what to do.
 """
@@ -31,6 +35,7 @@ from bot.clock import Clock
 from bot.core.compose import Composer, Prompt
 from bot.core.memory import Memory, Recall
 from bot.core.prompt import THREAD_ROLE
+from bot.core.quotas import Quotas, Refusal
 from bot.core.rows import Progress, ReplyRows
 from bot.core.steps import ModelSteps
 from bot.core.toolhost import ToolHost
@@ -46,6 +51,7 @@ from bot.redaction import Redactor
 from bot.refs import Author, ConversationRef
 from bot.security.text import clean_question, is_data_error
 from bot.settings import Settings
+from bot.usage.meter import attributed
 
 log = get_logger(__name__)
 
@@ -93,8 +99,10 @@ class TurnRunner:
         retriever: Retriever | None = None,
         tool_host: ToolHost | None = None,
         redactor: Redactor | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self._settings = settings
+        self._quotas = quotas
         self.redactor = redactor or Redactor.create(canary="")
         self._store = store
         self._memory = memory
@@ -124,6 +132,32 @@ class TurnRunner:
     # --- entry points -----------------------------------------------------------------------
     async def answer(
         self, question: Question, delivery: Delivery, thread_reader: ThreadReader | None = None
+    ) -> None:
+        if self._quotas is None:
+            await self._answer(question, delivery, thread_reader)
+            return
+        admission = await self._quotas.admit(question.ref, question.author)
+        if isinstance(admission, Refusal):
+            await self._refuse(question, delivery, admission)
+            return
+        try:
+            await self._answer(question, delivery, thread_reader)
+        finally:
+            admission.release()
+
+    async def _refuse(self, question: Question, delivery: Delivery, refusal: Refusal) -> None:
+        try:
+            await delivery.private(
+                question.ref,
+                question.author.id,
+                OutgoingMessage.text(refusal.text),
+                origin=question.origin,
+            )
+        except Exception:
+            log.exception("could not tell the asker about their quota")
+
+    async def _answer(
+        self, question: Question, delivery: Delivery, thread_reader: ThreadReader | None
     ) -> None:
         ref, text = question.ref, question.text.strip()
         reply = delivery.reply(ref, origin=question.origin, reply_to=question.reply_to)
@@ -158,9 +192,10 @@ class TurnRunner:
         async def compose() -> Prompt:
             return await self._composer.first_step(ref, question.author, text, recall)
 
-        await self._run(
-            ref, delivery, reply, compose, author=question.author, question=text, recall=recall
-        )
+        async with attributed(ref, question.author):  # its model calls are billed to the asker
+            await self._run(
+                ref, delivery, reply, compose, author=question.author, question=text, recall=recall
+            )
 
     async def resume(
         self,
@@ -179,9 +214,10 @@ class TurnRunner:
         async def compose() -> Prompt:
             return Prompt(messages=list(messages), passages=())
 
-        await self._run(
-            ref, delivery, reply, compose, author=author, turn_id=turn_id, first_step=step + 1
-        )
+        async with attributed(ref, author):
+            await self._run(
+                ref, delivery, reply, compose, author=author, turn_id=turn_id, first_step=step + 1
+            )
 
     # --- the turn ---------------------------------------------------------------------------
     async def _run(

@@ -183,11 +183,12 @@ class FakeAnthropic(LoopbackLLMServer):
             "content": content,
             "stop_reason": stop,
             "stop_sequence": None,
-            "usage": {
-                "input_tokens": self.input_tokens(body),
-                "output_tokens": max(1, count_tokens(content)),
-            },
+            "usage": self._reported(self.input_tokens(body), max(1, count_tokens(content))),
         }
+
+    def _reported(self, input_tokens: int, output_tokens: int) -> dict[str, int]:
+        self.reported_usage.append((input_tokens, output_tokens))
+        return {"input_tokens": input_tokens, "output_tokens": output_tokens}
 
     def input_tokens(self, body: dict[str, Any]) -> int:
         return count_tokens([body.get("system", ""), body["messages"]])
@@ -262,11 +263,13 @@ class FakeAnthropic(LoopbackLLMServer):
                         },
                     )
             await send("content_block_stop", {"index": index})
+        output_tokens = max(1, count_tokens(content))
+        self.reported_usage.append((self.input_tokens(body), output_tokens))
         await send(
             "message_delta",
             {
                 "delta": {"stop_reason": stop, "stop_sequence": None},
-                "usage": {"output_tokens": max(1, count_tokens(content))},
+                "usage": {"output_tokens": output_tokens},
             },
         )
         await send("message_stop", {})

@@ -24,7 +24,10 @@ what it would see in production:
 - application commands: PUT global or per-guild lists, validated (names, descriptions, option
   types), recorded in `fake.commands`;
 - threads: POST /channels/{c}/messages/{m}/threads creates a thread whose id is the message's,
-  and the gateway sends THREAD_CREATE.
+  and the gateway sends THREAD_CREATE;
+- guilds and members: GET /guilds/{g} (with its roles) and GET /guilds/{g}/members/{u} for the
+  members added with `add_member` (roles from `add_role`; the guild's `owner_id`), 404 10004
+  Unknown Guild / 10007 Unknown Member otherwise.
 
 Every authenticated route needs `Authorization: Bot <token>` (else 401). The pieces live in
 `discord_wire` (ids, validation, rate limits), `discord_interactions` (callbacks, follow-ups),
@@ -97,7 +100,13 @@ class FakeDiscord:
             BOT_USER_ID: self.bot_user,
         }
         self.guild_id, self.channel_id = GUILD_ID, CHANNEL_ID
-        self.guilds: dict[str, dict[str, Any]] = {GUILD_ID: {"id": GUILD_ID, "name": "Fake guild"}}
+        self.guilds: dict[str, dict[str, Any]] = {
+            GUILD_ID: {"id": GUILD_ID, "name": "Fake guild", "owner_id": "1"}
+        }
+        self.roles: dict[str, list[dict[str, Any]]] = {GUILD_ID: []}
+        """Each guild's roles besides @everyone (`add_role`)."""
+        self.members: dict[tuple[str, str], list[str]] = {}
+        """(guild id, user id) → role ids (`add_member`)."""
         self.channels: dict[str, dict[str, Any]] = {
             CHANNEL_ID: p.text_channel(CHANNEL_ID, GUILD_ID, "general")
         }
@@ -134,6 +143,8 @@ class FakeDiscord:
             ("POST", "/channels/{channel_id}/typing", self._typing),
             ("POST", "/channels/{channel_id}/messages/{message_id}/threads", self._create_thread),
             ("POST", "/users/@me/channels", self._open_dm),
+            ("GET", "/guilds/{guild_id}", self._get_guild),
+            ("GET", "/guilds/{guild_id}/members/{user_id}", self._get_member),
             (
                 "POST",
                 "/interactions/{interaction_id}/{token}/callback",
@@ -183,6 +194,17 @@ class FakeDiscord:
         """The bot lacks Send Messages in `channel_id`: writes there get 403 50013."""
         self.denied.add(channel_id)
 
+    def add_role(self, name: str, permissions: int, *, guild_id: str = GUILD_ID) -> str:
+        role_id = p.snowflake()
+        self.roles[guild_id].append(p.role(role_id, name, permissions))
+        return role_id
+
+    def add_member(
+        self, user_id: str, name: str = "", *, roles: tuple[str, ...] = (), guild_id: str = GUILD_ID
+    ) -> None:
+        self.users.setdefault(user_id, p.user(user_id, name or f"user{user_id[-4:]}"))
+        self.members[(guild_id, user_id)] = list(roles)
+
     def add_thread(self, parent_id: str, name: str, *, owner_id: str = USER_ID) -> str:
         thread_id = p.snowflake()
         self.channels[thread_id] = p.thread_channel(
@@ -195,6 +217,8 @@ class FakeDiscord:
         return p.guild(
             guild_id,
             self.guilds[guild_id]["name"],
+            owner_id=self.guilds[guild_id]["owner_id"],
+            roles=self.roles.get(guild_id, []),
             channels=[c for c in channels if c["type"] == p.TEXT_CHANNEL],
             threads=[c for c in channels if c["type"] in (p.PUBLIC_THREAD, p.PRIVATE_THREAD)],
         )
@@ -483,6 +507,22 @@ class FakeDiscord:
         ]
         self.commands[scope] = registered
         return json_response(registered)
+
+    async def _get_guild(self, request: web.Request) -> web.Response:
+        guild_id = request.match_info["guild_id"]
+        if guild_id not in self.guilds:
+            raise DiscordError(404, 10004, "Unknown Guild")
+        payload = self.guild_payload(guild_id)
+        return json_response({k: v for k, v in payload.items() if k not in ("channels", "threads")})
+
+    async def _get_member(self, request: web.Request) -> web.Response:
+        guild_id, user_id = request.match_info["guild_id"], request.match_info["user_id"]
+        if guild_id not in self.guilds:
+            raise DiscordError(404, 10004, "Unknown Guild")
+        roles = self.members.get((guild_id, user_id))
+        if roles is None:
+            raise DiscordError(404, 10007, "Unknown Member")
+        return json_response({**p.member(self.users[user_id]), "roles": roles})
 
     async def _get_channel(self, request: web.Request) -> web.Response:
         return json_response(self._channel(request.match_info["channel_id"]))

@@ -65,6 +65,20 @@ def member(user_data: dict[str, Any] | None = None) -> dict[str, Any]:
     return data
 
 
+def role(role_id: str, name: str, permissions: int, position: int = 1) -> dict[str, Any]:
+    return {
+        "id": role_id,
+        "name": name,
+        "color": 0,
+        "hoist": False,
+        "position": position,
+        "permissions": str(permissions),
+        "managed": False,
+        "mentionable": False,
+        "flags": 0,
+    }
+
+
 def text_channel(channel_id: str, guild_id: str, name: str) -> dict[str, Any]:
     return {
         "id": channel_id,
@@ -122,6 +136,7 @@ def guild(
     channels: list[dict[str, Any]],
     threads: list[dict[str, Any]] | None = None,
     owner_id: str = "1",
+    roles: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A GUILD_CREATE payload (an available guild, as the gateway sends it after READY)."""
     return {
@@ -144,7 +159,8 @@ def guild(
                 "managed": False,
                 "mentionable": False,
                 "flags": 0,
-            }
+            },
+            *(roles or []),
         ],
         "emojis": [],
         "stickers": [],

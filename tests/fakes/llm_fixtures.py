@@ -161,6 +161,8 @@ class LoopbackLLMServer:
         self.accepted_keys = frozenset(accepted_keys) if accepted_keys is not None else None
         """None: any non-empty key is accepted; otherwise only these (others get 401)."""
         self.requests: list[RecordedRequest] = []
+        self.reported_usage: list[tuple[int, int]] = []
+        """(input, output) tokens of each completed answer, as the API reported them."""
         self._queue: deque[Scripted] = deque()
         self._runner: web.AppRunner | None = None
         self._closing = asyncio.Event()

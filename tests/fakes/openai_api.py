@@ -134,6 +134,7 @@ class FakeOpenAI(LoopbackLLMServer):
 
     def usage(self, body: dict[str, Any], output: Any) -> dict[str, int]:
         prompt, completion = count_tokens(body["messages"]), max(1, count_tokens(output))
+        self.reported_usage.append((prompt, completion))
         return {
             "prompt_tokens": prompt,
             "completion_tokens": completion,

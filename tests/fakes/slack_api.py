@@ -21,6 +21,8 @@ sees what it would see in production:
   (its size must match the `length` announced) and `files.completeUploadExternal` (only for
   uploaded files); shared files land in `fake.files`; `scopes` (default: all) can leave out
   `files:write` / `im:write` to get `missing_scope`.
+- `users.info` for the people in `fake.users` (`add_user`), `user_not_found` for anyone else,
+  Tier 4: `users_info_limit` per minute per workspace → 429.
 
 Also here: helpers that build captured-shape payloads and sign them like Slack does, for
 driving a bot's `/slack/events` endpoint (`SlackEventSender`). Usable outside pytest.
@@ -95,8 +97,13 @@ class FakeSlackApi:
         stream_limit: int = 100,
         stream_window_s: float = 60.0,
         latency_s: float = 0.0,
+        users_info_limit: int = 100,
     ) -> None:
         self.tokens: dict[str, str] = {token: team_id}
+        self.users: dict[str, dict[str, Any]] = {}
+        """users.info's `user` objects by id (`add_user`)."""
+        self.users_info_limit = users_info_limit
+        self._users_info: dict[str, deque[float]] = defaultdict(deque)
         self.token = token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
@@ -179,6 +186,30 @@ class FakeSlackApi:
 
     def add_workspace(self, token: str, team_id: str) -> None:
         self.tokens[token] = team_id
+
+    def add_user(
+        self,
+        user_id: str,
+        name: str = "",
+        *,
+        is_admin: bool = False,
+        is_owner: bool = False,
+        is_primary_owner: bool = False,
+        deleted: bool = False,
+    ) -> None:
+        """A member of the workspace, as users.info describes them."""
+        self.users[user_id] = {
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name or user_id.lower(),
+            "deleted": deleted,
+            "is_bot": False,
+            "is_admin": is_admin,
+            "is_owner": is_owner,
+            "is_primary_owner": is_primary_owner,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+        }
 
     def fail_next(self, method: str, error: str, *, status: int = 200, times: int = 1) -> None:
         """Make the next `times` calls of `method` fail with `error`."""
@@ -285,6 +316,15 @@ class FakeSlackApi:
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
         }
+
+    def _m_users_info(self, call: Call, args: dict[str, Any]) -> Any:
+        wait = _bucket(self._users_info[call.team], call.at, self.users_info_limit, 60.0)
+        if wait > 0:
+            return self._fail(call, "ratelimited", status=429, retry_after=wait)
+        user = self.users.get(str(args.get("user") or ""))
+        if user is None:
+            return self._fail(call, "user_not_found")
+        return {"user": user}
 
     def _m_apps_connections_open(self, call: Call, args: dict[str, Any]) -> dict[str, Any]:
         return {"url": f"{self.base_url.replace('http://', 'ws://')}/socket?ticket={call.at}"}

@@ -64,4 +64,5 @@ def test_scopes_cover_what_the_adapter_calls() -> None:
         "im:history",
         "chat:write",
         "commands",
+        "users:read",
     } <= scopes
