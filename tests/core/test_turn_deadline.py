@@ -1,0 +1,171 @@
+"""LLM_TURN_DEADLINE_S bounds a whole turn's model time, every model call of a tool-using turn
+included: the real router over an in-process provider, on the fake clock.
+
+The clock is advanced by hand, a quarter second at a time with a 2 ms pause for the database's
+thread in between (`ask`): an auto-jumping clock would leap to the next sleeper whenever every
+task waits on that thread, and turn a database write into minutes of virtual time. So virtual
+times below are exact to within a second."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from bot.app import Parley
+from bot.clock import FakeClock
+from bot.llm.router import LLMRouter
+from bot.llm.types import Finish, LLMRequest, StreamEvent, TextDelta, ToolCall, ToolCallEvent
+from tests.core.conftest import FAST, Harness, make_settings
+from tests.fakes.memory_adapter import MemoryAdapter
+from tests.fakes.scripted_model import ScriptedModel
+
+DEADLINE_S = 45.0
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One model call: wait `delay_s`, then send `text` in words and/or ask for `calc`;
+    `hang` stalls for good afterwards (a provider that stops answering)."""
+
+    delay_s: float = 1.0
+    text: str = ""
+    calc: str = ""
+    hang: bool = False
+    word_s: float = 0.0
+
+
+@dataclass
+class Provider:
+    """An LLMProvider on the fake clock, one `Step` per call."""
+
+    clock: FakeClock
+    steps: deque[Step]
+    name: str = "stub"
+    model: str = "stub-1"
+    requests: list[LLMRequest] = field(default_factory=list)
+    started: list[float] = field(default_factory=list)
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
+        self.requests.append(request)
+        self.started.append(self.clock.now())
+        step = self.steps.popleft()
+        await self.clock.sleep(step.delay_s)
+        for word in step.text.split():
+            yield TextDelta(text=word + " ")
+            await self.clock.sleep(step.word_s)
+        if step.calc:
+            call = ToolCall(
+                id=f"call{len(self.requests)}",
+                name="calculator",
+                arguments={"expression": step.calc},
+            )
+            yield ToolCallEvent(call=call)
+        if step.hang:
+            await asyncio.Event().wait()
+        yield Finish(reason="tool_calls" if step.calc else "stop")
+
+
+async def ask(h: Harness, clock: FakeClock, text: str) -> float:
+    """Say `text` and advance the clock until it is answered; the virtual seconds it took."""
+    began = clock.now()
+    answered = asyncio.ensure_future(h.say(text))
+    while not answered.done():
+        await asyncio.sleep(0.002)  # not timing: lets the database's thread finish its work
+        clock.advance(0.25)
+    await answered
+    return clock.now() - began
+
+
+async def start(tmp_path, *steps: Step) -> tuple[Harness, Provider, FakeClock]:
+    clock = FakeClock(autojump=False)
+    provider = Provider(clock, deque(steps))
+    router = LLMRouter([provider], clock=clock, turn_deadline_s=DEADLINE_S)
+    adapter = MemoryAdapter(FAST, clock=clock)
+    app = Parley(
+        make_settings(tmp_path, llm_turn_deadline_s=DEADLINE_S),
+        clock=clock,
+        chat_model=router,
+        adapters=[adapter],
+        load_platforms=False,
+        knowledge=False,
+    )
+    await app.start(http=False)
+    return Harness(app=app, adapter=adapter, model=ScriptedModel()), provider, clock
+
+
+async def test_a_provider_hanging_after_a_tool_is_answered_within_the_turn_deadline(
+    tmp_path,
+) -> None:
+    h, provider, clock = await start(
+        tmp_path,
+        Step(delay_s=30.0, text="Let me compute.", calc="6*7"),
+        Step(hang=True),
+    )
+    try:
+        took = await ask(h, clock, "what is 6*7?")
+        final = h.last_text()
+        assert final.startswith("Let me compute.")  # what was shown stays
+        assert re.search(r"stub: no answer within 1[45]s", final)  # which provider, how long
+        assert "LLM_TURN_DEADLINE_S" in final  # what an operator can do
+        assert took <= DEADLINE_S + 3.0, took  # + the tool, the database and the final edit
+        # The second call was given what the first left, not a fresh 45 s.
+        first, second = provider.requests
+        assert first.deadline_s == DEADLINE_S
+        assert second.deadline_s is not None and 14.0 <= second.deadline_s <= 15.0
+    finally:
+        await h.app.stop()
+
+
+async def test_a_stream_that_stalls_mid_answer_is_cut_at_the_deadline_with_a_note(
+    tmp_path,
+) -> None:
+    h, provider, clock = await start(
+        tmp_path, Step(delay_s=2.0, text="The first half of an answer", hang=True)
+    )
+    try:
+        took = await ask(h, clock, "tell me everything")
+        assert DEADLINE_S <= took <= DEADLINE_S + 3.0, took
+        final = h.last_text()
+        assert final.startswith("The first half of an answer")
+        assert "cut short" in final and "45 s" in final and "LLM_TURN_DEADLINE_S" in final
+        # It did answer: the provider is not paused for the next question.
+        provider.steps.append(Step(delay_s=1.0, text="Second answer."))
+        await ask(h, clock, "and now?")
+        assert h.last_text() == "Second answer."
+    finally:
+        await h.app.stop()
+
+
+async def test_a_slow_step_leaves_less_for_the_next_and_tool_time_is_not_model_time(
+    tmp_path,
+) -> None:
+    h, provider, clock = await start(
+        tmp_path,
+        Step(delay_s=20.0, calc="1+1"),
+        Step(delay_s=10.0, calc="2+2"),
+        Step(delay_s=1.0, text="Done: 2 and 4.", word_s=0.5),
+    )
+    try:
+        await ask(h, clock, "add things")
+        assert h.last_text() == "Done: 2 and 4."
+        limits = [r.deadline_s or 0.0 for r in provider.requests]
+        assert limits[0] == DEADLINE_S
+        assert 24.0 <= limits[1] <= 25.0 and 14.0 <= limits[2] <= 15.0
+    finally:
+        await h.app.stop()
+
+
+async def test_a_step_cut_at_the_deadline_does_not_run_its_tool_calls(tmp_path) -> None:
+    h, provider, clock = await start(
+        tmp_path, Step(delay_s=1.0, text="Let me check.", calc="1+1", hang=True)
+    )
+    try:
+        await ask(h, clock, "check something")
+        final = h.last_text()
+        assert final.startswith("Let me check.") and "cut short" in final
+        assert len(provider.requests) == 1  # the calculator never ran: no step with its result
+    finally:
+        await h.app.stop()
