@@ -33,6 +33,24 @@ def build_http_app(readiness: Readiness) -> web.Application:
     return app
 
 
+async def read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it passes `limit` bytes (the rest unread).
+
+    A Content-Length over the limit is refused without reading; otherwise the body is read
+    chunk by chunk (`StreamReader.read(n)` returns only what has arrived so far, so one call
+    would cut a large body short)."""
+    if (request.content_length or 0) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class HttpServer:
     def __init__(self, app: web.Application, host: str, port: int) -> None:
         self.app = app
