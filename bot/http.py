@@ -1,5 +1,7 @@
 """The one HTTP server of a process: health, readiness and metrics, plus the routes adapters mount
-(Slack's /slack/events, Bot Framework's /api/messages)."""
+(Slack's /slack/events, Bot Framework's /api/messages). While the process drains for a
+shutdown (`bot.shutdown`), the adapters' routes answer 503 with Retry-After, so the platform
+delivers the event again later; health, readiness and metrics keep answering."""
 
 from __future__ import annotations
 
@@ -8,13 +10,32 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot import metrics
+from bot.logs import get_logger
 
+log = get_logger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Readiness = Callable[[], Awaitable[dict[str, str]]]
 """Returns each dependency's state; every value "ok" means ready."""
 
 
-def build_http_app(readiness: Readiness) -> web.Application:
-    app = web.Application(client_max_size=1024**2)
+ALWAYS_OPEN = frozenset({"/healthz", "/readyz", "/metrics"})
+"""Routes that answer while the process drains; every other (an adapter's) answers 503."""
+RETRY_AFTER_S = 30
+
+
+def build_http_app(
+    readiness: Readiness, *, draining: Callable[[], bool] = lambda: False
+) -> web.Application:
+    @web.middleware
+    async def refuse_while_draining(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if draining() and request.path not in ALWAYS_OPEN:
+            log.info("http.refused_draining", path=request.path)
+            return web.Response(
+                status=503, text="shutting down", headers={"Retry-After": str(RETRY_AFTER_S)}
+            )
+        return await handler(request)
+
+    app = web.Application(client_max_size=1024**2, middlewares=[refuse_while_draining])
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

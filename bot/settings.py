@@ -168,6 +168,9 @@ class Settings(BaseSettings):
     """Messages and commands one person may send per minute before being asked to wait."""
     event_retention_hours: int = Field(default=48, ge=1)
     """How long processed event ids are kept for dedupe (platforms retry within minutes)."""
+    shutdown_grace_s: float = Field(default=20.0, gt=0, le=600)
+    """On SIGTERM: how long answers in progress may take to finish before they are finalized
+    with a notice and the process exits (docs/operations.md)."""
 
     # --- Access and tools ----------------------------------------------------------------
     admin_users: CommaList = ()

@@ -82,10 +82,19 @@ class Pipeline:
             self._dedupe,
             self._rate_limit,
         )
+        self._closed = False
+
+    def close(self) -> None:
+        """Take no more events: the process is shutting down (`bot.shutdown`)."""
+        self._closed = True
 
     async def __call__(self, event: Event) -> Result:
         """The EventSink handed to every adapter."""
         metrics.EVENTS.labels(event.ref.platform, type(event).__name__).inc()
+        if self._closed:
+            metrics.DROPPED.labels(event.ref.platform, "shutting_down").inc()
+            log.info("event dropped: shutting down", event_id=event.event_id)
+            return None
         event = sanitized(event)  # valid, visible text from here on (bot.security.text)
         event = dataclasses.replace(event, origin=event.origin.stamped(self._clock.now()))
         with structlog.contextvars.bound_contextvars(

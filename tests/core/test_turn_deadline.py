@@ -1,99 +1,27 @@
 """LLM_TURN_DEADLINE_S bounds a whole turn's model time, every model call of a tool-using turn
-included: the real router over an in-process provider, on the fake clock.
-
-The clock is advanced by hand, a quarter second at a time with a 2 ms pause for the database's
-thread in between (`ask`): an auto-jumping clock would leap to the next sleeper whenever every
-task waits on that thread, and turn a database write into minutes of virtual time. So virtual
-times below are exact to within a second."""
+included: the real router over an in-process provider, on the fake clock (`drive`: virtual
+times below are exact to within a second)."""
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections import deque
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
-from bot.app import Parley
 from bot.clock import FakeClock
-from bot.llm.router import LLMRouter
-from bot.llm.types import Finish, LLMRequest, StreamEvent, TextDelta, ToolCall, ToolCallEvent
-from tests.core.conftest import FAST, Harness, make_settings
-from tests.fakes.memory_adapter import MemoryAdapter
-from tests.fakes.scripted_model import ScriptedModel
+from tests.core.conftest import Harness, start_stepped
+from tests.fakes.stepped_model import Step, SteppedProvider, drive
 
 DEADLINE_S = 45.0
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """One model call: wait `delay_s`, then send `text` in words and/or ask for `calc`;
-    `hang` stalls for good afterwards (a provider that stops answering)."""
-
-    delay_s: float = 1.0
-    text: str = ""
-    calc: str = ""
-    hang: bool = False
-    word_s: float = 0.0
-
-
-@dataclass
-class Provider:
-    """An LLMProvider on the fake clock, one `Step` per call."""
-
-    clock: FakeClock
-    steps: deque[Step]
-    name: str = "stub"
-    model: str = "stub-1"
-    requests: list[LLMRequest] = field(default_factory=list)
-    started: list[float] = field(default_factory=list)
-
-    async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
-        self.requests.append(request)
-        self.started.append(self.clock.now())
-        step = self.steps.popleft()
-        await self.clock.sleep(step.delay_s)
-        for word in step.text.split():
-            yield TextDelta(text=word + " ")
-            await self.clock.sleep(step.word_s)
-        if step.calc:
-            call = ToolCall(
-                id=f"call{len(self.requests)}",
-                name="calculator",
-                arguments={"expression": step.calc},
-            )
-            yield ToolCallEvent(call=call)
-        if step.hang:
-            await asyncio.Event().wait()
-        yield Finish(reason="tool_calls" if step.calc else "stop")
 
 
 async def ask(h: Harness, clock: FakeClock, text: str) -> float:
     """Say `text` and advance the clock until it is answered; the virtual seconds it took."""
     began = clock.now()
-    answered = asyncio.ensure_future(h.say(text))
-    while not answered.done():
-        await asyncio.sleep(0.002)  # not timing: lets the database's thread finish its work
-        clock.advance(0.25)
-    await answered
+    await drive(clock, h.say(text))
     return clock.now() - began
 
 
-async def start(tmp_path, *steps: Step) -> tuple[Harness, Provider, FakeClock]:
-    clock = FakeClock(autojump=False)
-    provider = Provider(clock, deque(steps))
-    router = LLMRouter([provider], clock=clock, turn_deadline_s=DEADLINE_S)
-    adapter = MemoryAdapter(FAST, clock=clock)
-    app = Parley(
-        make_settings(tmp_path, llm_turn_deadline_s=DEADLINE_S),
-        clock=clock,
-        chat_model=router,
-        adapters=[adapter],
-        load_platforms=False,
-        knowledge=False,
-    )
-    await app.start(http=False)
-    return Harness(app=app, adapter=adapter, model=ScriptedModel()), provider, clock
+async def start(tmp_path, *steps: Step) -> tuple[Harness, SteppedProvider, FakeClock]:
+    return await start_stepped(tmp_path, *steps, llm_turn_deadline_s=DEADLINE_S)
 
 
 async def test_a_provider_hanging_after_a_tool_is_answered_within_the_turn_deadline(
