@@ -136,3 +136,27 @@ async def test_a_body_over_the_cap_is_refused_413_with_one_warning(
     refused = [r for r in logged if r["event"] == "teams.request_refused"]
     assert [r["status"] for r in refused] == [413, 413]
     assert all(r["log_level"] == "warning" and "aaaa" not in repr(r) for r in refused)
+
+
+async def test_while_draining_the_route_answers_503_and_health_still_answers(
+    fake_connector: FakeConnector,
+) -> None:
+    """What a shutdown does to /api/messages (bot.shutdown): Teams is told to come back later."""
+    adapter = TeamsAdapter(TeamsAuth(allow_anonymous=True))
+    app = build_http_app(_ready, draining=lambda: True)
+    adapter.mount(app)
+    server = HttpServer(app, "127.0.0.1", 0)
+    await server.start()
+    try:
+        body = json.dumps(activity(fake_connector)).encode()
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{server.port}"
+            async with session.post(
+                f"{url}/api/messages", data=body, headers={"Content-Type": JSON}
+            ) as r:
+                assert r.status == 503 and r.headers["Retry-After"] == "30"
+            async with session.get(f"{url}/healthz") as r:
+                assert r.status == 200
+    finally:
+        await adapter.stop()
+        await server.stop()
