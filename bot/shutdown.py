@@ -6,7 +6,8 @@ How it goes (`Parley.shutdown(grace_s)`, grace = SHUTDOWN_GRACE_S, default 20 s)
    balancer stops sending; the adapters' HTTP routes (`/slack/events`, `/api/messages`) answer
    503 with Retry-After, so Slack retries the event later, on this process's successor; events
    arriving over sockets (Slack Socket Mode, the Discord gateway, the console) are dropped by
-   the pipeline (metric `parley_events_dropped_total{reason="shutting_down"}`).
+   the pipeline (metric `parley_events_dropped_total{reason="shutting_down"}`), and whoever
+   expected an answer (a command, a click, a mention, a direct message) is told privately.
 2. Until `grace - margin` (margin = a quarter of the grace, at most 5 s): answers in progress,
    and the work already queued behind them, go on and finish normally (`drain`).
 3. Then whatever is still running is cancelled: each turn finalizes its reply with "Parley is

@@ -48,9 +48,13 @@ async def test_an_answer_in_progress_finishes_and_nothing_new_is_taken(tmp_path)
         origin=Origin(kind=OriginKind.MESSAGE, message_id="u-late"),
         mentions_bot=True,
     )
-    assert await h.app.pipeline(late) is None  # dropped: no reply, no model call
+    assert await h.app.pipeline(late) is None  # not answered, no model call
     assert len(provider.requests) == 1
     assert [c for c in h.adapter.calls[sent_before:] if c.kind == "send"] == []
+    # but never dropped silently: the sender is told, privately
+    assert [m.text_markdown for _, user, m, _ in h.adapter.private if user == ADA.id] == [
+        "Parley is restarting; please ask again in a moment."
+    ]
 
     await drive(clock, stopping)
     await asking
