@@ -14,10 +14,12 @@ DEADLINE_S = 45.0
 
 
 async def ask(h: Harness, clock: FakeClock, text: str) -> float:
-    """Say `text` and advance the clock until it is answered; the virtual seconds it took."""
+    """Say `text` and advance the clock until it is answered; the virtual seconds until its
+    last edit (not until the database settles after it: real I/O, which the driven clock
+    would count many times over on a busy machine)."""
     began = clock.now()
     await drive(clock, h.say(text))
-    return clock.now() - began
+    return h.adapter.ok_calls()[-1].at - began
 
 
 async def start(tmp_path, *steps: Step) -> tuple[Harness, SteppedProvider, FakeClock]:
@@ -36,13 +38,13 @@ async def test_a_provider_hanging_after_a_tool_is_answered_within_the_turn_deadl
         took = await ask(h, clock, "what is 6*7?")
         final = h.last_text()
         assert final.startswith("Let me compute.")  # what was shown stays
-        assert re.search(r"stub: no answer within 1[45]s", final)  # which provider, how long
+        assert re.search(r"stub: no answer within 1[2-5]s", final)  # which provider, how long
         assert "LLM_TURN_DEADLINE_S" in final  # what an operator can do
-        assert took <= DEADLINE_S + 3.0, took  # + the tool, the database and the final edit
+        assert took <= DEADLINE_S + 2.0, took  # + the tool and the final edit
         # The second call was given what the first left, not a fresh 45 s.
         first, second = provider.requests
         assert first.deadline_s == DEADLINE_S
-        assert second.deadline_s is not None and 14.0 <= second.deadline_s <= 15.0
+        assert second.deadline_s is not None and 12.0 <= second.deadline_s <= 15.0
     finally:
         await h.app.stop()
 
@@ -55,7 +57,7 @@ async def test_a_stream_that_stalls_mid_answer_is_cut_at_the_deadline_with_a_not
     )
     try:
         took = await ask(h, clock, "tell me everything")
-        assert DEADLINE_S <= took <= DEADLINE_S + 3.0, took
+        assert DEADLINE_S <= took <= DEADLINE_S + 2.0, took
         final = h.last_text()
         assert final.startswith("The first half of an answer")
         assert "cut short" in final and "45 s" in final and "LLM_TURN_DEADLINE_S" in final
@@ -81,7 +83,7 @@ async def test_a_slow_step_leaves_less_for_the_next_and_tool_time_is_not_model_t
         assert h.last_text() == "Done: 2 and 4."
         limits = [r.deadline_s or 0.0 for r in provider.requests]
         assert limits[0] == DEADLINE_S
-        assert 24.0 <= limits[1] <= 25.0 and 14.0 <= limits[2] <= 15.0
+        assert 22.0 <= limits[1] <= 25.0 and 12.0 <= limits[2] <= 15.0
     finally:
         await h.app.stop()
 

@@ -4,8 +4,8 @@ advances a non-jumping fake clock while a coroutine runs.
 
 Why not an auto-jumping clock: whenever every task waits on the database's thread, it would
 leap to the next sleeper and turn a database write into minutes of virtual time. `drive` moves
-a quarter second at a time with a 2 ms pause in between for that thread, so virtual times are
-exact to within a second.
+a tenth of a second at a time with a 2 ms pause in between for that thread, so virtual times
+are exact to within the few tenths the database's writes take on a busy machine.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class SteppedProvider:
         yield Finish(reason="tool_calls" if step.calc else "stop")
 
 
-async def drive(clock: FakeClock, work: Awaitable[T], *, step_s: float = 0.25) -> T:
+async def drive(clock: FakeClock, work: Awaitable[T], *, step_s: float = 0.1) -> T:
     """Await `work`, advancing `clock` by `step_s` every 2 ms of real time until it is done."""
     task = asyncio.ensure_future(work)
     while not task.done():
