@@ -173,9 +173,9 @@ class TeamsAdapter:
                 activity,
                 request.headers.get("Authorization", ""),
             )
-        except Refused as refused:
+        except Refused as refused:  # `auth` logged its one WARNING line
             reason = "unauthorized" if refused.status == 401 else "unavailable"
-            return _refuse(request, refused.status, reason)
+            return _error(refused.status, reason)
         try:
             invoke = await self._cloud.process_activity(
                 result, activity, partial(self._on_turn, body)
