@@ -73,8 +73,10 @@ def channel(thread: str | None = None) -> ConversationRef:
     )
 
 
-async def start_harness(tmp_path, model: ScriptedModel | None = None, **overrides) -> Harness:
-    clock = FakeClock()
+async def start_harness(
+    tmp_path, model: ScriptedModel | None = None, *, clock: FakeClock | None = None, **overrides
+) -> Harness:
+    clock = clock or FakeClock()
     adapter = MemoryAdapter(FAST, clock=clock)
     model = model or ScriptedModel()
     app = Parley(

@@ -17,6 +17,7 @@ from bot.ports import MessageStatus, Passage
 from tests.core.conftest import ADA, Harness, channel, start_harness
 from tests.fakes.memory_adapter import MemoryAdapter
 from tests.fakes.scripted_model import ScriptedModel
+from tests.fakes.stepped_model import drive
 
 
 @pytest.mark.parametrize(
@@ -104,10 +105,13 @@ async def test_reply_text_is_saved_while_it_streams(tmp_path) -> None:
             seen.append(history[-1].text)
             yield Finish(reason="stop")
 
-    h = await start_harness(tmp_path, Slow())
+    # Driven, not auto-jumping: a save in flight on the database's thread must not let
+    # virtual time leap past it (tests/fakes/stepped_model.py says why).
+    clock = FakeClock(autojump=False)
+    h = await start_harness(tmp_path, Slow(), clock=clock)
     holder.append(h)
     try:
-        await h.say("count")
+        await drive(clock, h.say("count"))
         assert seen and seen[0].startswith("one two")
         final = await h.app.store.history(channel().memory_key)
         assert final[-1].status is MessageStatus.FINAL and final[-1].text == "one two three four"
