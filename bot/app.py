@@ -141,6 +141,8 @@ class Parley:
         self.reindexer: ReindexRunner | None = None
         """Every reindex goes through it, under the database lease (bot.core.kb_runs)."""
         self.jobs: JobScheduler | None = None
+        self.draining = False
+        """Shutting down: not ready, no new events (`bot.shutdown`)."""
 
     # --- lifecycle ----------------------------------------------------------------------------
     async def start(self, *, http: bool = True) -> None:
@@ -251,7 +253,7 @@ class Parley:
         await self.tools.start(self.deliveries)  # re-arm expiry timers, sweep expired ones
         self._start_jobs()
         if http:
-            app = build_http_app(self._readiness)
+            app = build_http_app(self._readiness, draining=lambda: self.draining)
             for adapter in self.adapters.values():
                 if isinstance(adapter, HttpMounted):
                     adapter.mount(app)
@@ -268,10 +270,31 @@ class Parley:
         # answer in flight for a few ms instead of 100+ (measured by `make bench`).
         gc.freeze()
 
+    async def shutdown(self, grace_s: float) -> None:
+        """SIGTERM: stop taking events, let answers in progress finish or finalize them within
+        `grace_s`, then stop (`bot.shutdown` says how)."""
+        from bot.shutdown import drain
+
+        self.begin_shutdown()
+        log.info("shutting down", grace_s=grace_s, jobs=self.queues.queued)
+        cancelled = await drain(self.queues, clock=self.clock, grace_s=grace_s)
+        await self.stop()
+        log.info("shut down", finalized=cancelled)
+
+    def begin_shutdown(self) -> None:
+        """Not ready from now on, and no new events."""
+        self.draining = True
+        if self.pipeline is not None:
+            self.pipeline.close()
+
     async def stop(self) -> None:
+        """Stop now: what still runs is cancelled (each reply finalized with a notice, while
+        the platform connections are still open), then every connection is closed."""
         gc.unfreeze()
-        if self.reindexer is not None:  # first, so its progress message can still say so
+        self.begin_shutdown()
+        if self.reindexer is not None:  # before the adapters, so its progress message says so
             await self.reindexer.close()
+        await self.queues.close()
         if self._lease is not None:
             try:
                 await self._lease.retire()
@@ -282,7 +305,6 @@ class Parley:
                 await adapter.stop()
             except Exception:
                 log.exception("adapter stop failed", adapter=adapter.name)
-        await self.queues.close()
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -458,6 +480,8 @@ class Parley:
 
     async def _readiness(self) -> dict[str, str]:
         checks: dict[str, str] = {}
+        if self.draining:
+            checks["shutdown"] = "draining"
         try:
             await self.store.history("__readyz__", limit=1)
             checks["database"] = "ok"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import signal
 import sys
 import traceback
@@ -109,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 def _interrupt(app: Parley, console: ConsoleAdapter, tasks: set[asyncio.Task[None]]) -> None:
     """Ctrl-C in the terminal chat: cancel the answer being written, or quit at the prompt."""
     if console.cancel_answer():
-        task = asyncio.ensure_future(app.queues.close())  # the reply ends; the prompt comes back
+        task = asyncio.ensure_future(app.queues.cancel())  # the reply ends; the prompt comes back
         tasks.add(task)
         task.add_done_callback(tasks.discard)
     else:
@@ -145,19 +144,15 @@ def _check_data_dir(settings: Settings) -> None:
 
 async def _serve(settings: Settings) -> int:
     from bot.app import Parley
+    from bot.shutdown import ShutdownSignals
 
     app = Parley(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    signals = ShutdownSignals().install((signal.SIGTERM, signal.SIGINT))
     try:
         await app.start()
-        await stop.wait()
-        log.info("shutting down")
+        await signals.requested.wait()
     finally:
-        await app.stop()
+        await app.shutdown(settings.shutdown_grace_s)  # a second signal exits at once
     return 0
 
 
@@ -176,6 +171,7 @@ async def _console(settings: Settings) -> int:
     from adapters.console import ConsoleAdapter
     from bot.app import Parley
     from bot.progress import StartupProgress
+    from bot.shutdown import ShutdownSignals
 
     console = ConsoleAdapter(
         history_file=settings.data_dir / "console_history", files_dir=settings.data_dir / "exports"
@@ -196,13 +192,23 @@ async def _console(settings: Settings) -> int:
         asyncio.get_running_loop().add_signal_handler(
             signal.SIGINT, _interrupt, app, console, set()
         )
+    signals = ShutdownSignals().install((signal.SIGTERM,))  # Ctrl-C is the console's own
     try:
         await app.start(http=False)
-        await console.finished.wait()
+        ended = (
+            asyncio.ensure_future(console.finished.wait()),
+            asyncio.ensure_future(signals.requested.wait()),
+        )
+        await asyncio.wait(ended, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in ended:
+            waiter.cancel()
     except BaseException:
         if progress is not None:
             progress.finish()  # the error message starts on a clean line
         raise
     finally:
-        await app.stop()
+        if signals.requested.is_set():
+            await app.shutdown(settings.shutdown_grace_s)
+        else:
+            await app.stop()
     return 0

@@ -1,5 +1,7 @@
 """The one HTTP server of a process: health, readiness and metrics, plus the routes adapters mount
-(Slack's /slack/events, Bot Framework's /api/messages)."""
+(Slack's /slack/events, Bot Framework's /api/messages). While the process drains for a
+shutdown (`bot.shutdown`), the adapters' routes answer 503 with Retry-After, so the platform
+delivers the event again later; health, readiness and metrics keep answering."""
 
 from __future__ import annotations
 
@@ -8,13 +10,32 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot import metrics
+from bot.logs import get_logger
 
+log = get_logger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Readiness = Callable[[], Awaitable[dict[str, str]]]
 """Returns each dependency's state; every value "ok" means ready."""
 
 
-def build_http_app(readiness: Readiness) -> web.Application:
-    app = web.Application(client_max_size=1024**2)
+ALWAYS_OPEN = frozenset({"/healthz", "/readyz", "/metrics"})
+"""Routes that answer while the process drains; every other (an adapter's) answers 503."""
+RETRY_AFTER_S = 30
+
+
+def build_http_app(
+    readiness: Readiness, *, draining: Callable[[], bool] = lambda: False
+) -> web.Application:
+    @web.middleware
+    async def refuse_while_draining(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if draining() and request.path not in ALWAYS_OPEN:
+            log.info("http.refused_draining", path=request.path)
+            return web.Response(
+                status=503, text="shutting down", headers={"Retry-After": str(RETRY_AFTER_S)}
+            )
+        return await handler(request)
+
+    app = web.Application(client_max_size=1024**2, middlewares=[refuse_while_draining])
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -31,6 +52,24 @@ def build_http_app(readiness: Readiness) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
     return app
+
+
+async def read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it passes `limit` bytes (the rest unread).
+
+    A Content-Length over the limit is refused without reading; otherwise the body is read
+    chunk by chunk (`StreamReader.read(n)` returns only what has arrived so far, so one call
+    would cut a large body short)."""
+    if (request.content_length or 0) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class HttpServer:

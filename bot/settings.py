@@ -188,6 +188,9 @@ class Settings(BaseSettings):
     """Conversations, messages and summaries older than this are purged daily; 0 keeps them."""
     audit_retention_days: int = Field(default=365, ge=0)
     """Approvals, audit entries and job runs older than this are purged daily; 0 keeps them."""
+    shutdown_grace_s: float = Field(default=20.0, gt=0, le=600)
+    """On SIGTERM: how long answers in progress may take to finish before they are finalized
+    with a notice and the process exits (docs/operations.md)."""
 
     # --- Access and tools ----------------------------------------------------------------
     admin_users: CommaList = ()

@@ -50,6 +50,7 @@ from bot.errors import ConfigError, MessageTooLong, PlatformError
 from bot.events import ActionClick, Command, Event, Origin, OriginKind
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
+from bot.payload import obj, text
 from bot.refs import ConversationKind, ConversationRef, MessageHandle
 
 log = get_logger("adapters.discord")
@@ -266,9 +267,11 @@ class DiscordAdapter:
             payload = json.loads(raw)
         except ValueError:
             return
-        if payload.get("op") != 0:
+        if not isinstance(payload, dict) or payload.get("op") != 0:
             return
-        kind, data = payload.get("t"), payload.get("d") or {}
+        kind, data = payload.get("t"), payload.get("d")
+        if not isinstance(data, dict):
+            return
         if kind == "MESSAGE_CREATE":
             self._spawn(self._on_message(data))
         elif kind == "INTERACTION_CREATE":
@@ -307,7 +310,7 @@ class DiscordAdapter:
     async def _on_interaction(self, data: dict[str, Any]) -> None:
         event = self._normalize("INTERACTION_CREATE", data, None)
         if isinstance(event, Command):
-            name = str((data.get("data") or {}).get("name", ""))
+            name = text(obj(data.get("data")).get("name"))
             flags = _EPHEMERAL if name in PRIVATE_COMMANDS else 0
             if await self._callback(data, {"type": _DEFERRED_MESSAGE, "data": {"flags": flags}}):
                 await self._deliver(event)

@@ -21,6 +21,10 @@ system messages (joins, pins, "thread created"), pings, autocomplete and modals.
 - Interactions carry their token in the origin (valid 15 minutes); the transport acknowledges
   every interaction itself within Discord's 3 s, so `respond_within_s` is 0 and commands are
   `deferred` (the first answer through the token replaces "thinking…").
+
+Total: any JSON value gives an event or None, never an exception (property-tested with
+hypothesis). Fields are read through `bot.payload`'s accessors, which turn a value of the wrong
+type into the empty one.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Any
 
 from adapters.discord.render import decode_custom_id
 from bot.events import ActionClick, Attachment, Command, Event, IncomingMessage, Origin, OriginKind
+from bot.payload import integer, obj, objects, text
 from bot.refs import Author, ConversationKind, ConversationRef
 
 PLATFORM = "discord"
@@ -66,12 +71,13 @@ class Place:
     kind: ConversationKind = ConversationKind.CHANNEL
 
 
-def place_of(channel: Payload) -> Place:
+def place_of(channel: object) -> Place:
     """The `Place` of a Discord channel object (REST, GUILD_CREATE, an interaction's channel)."""
-    channel_id, kind = str(channel.get("id", "")), channel.get("type")
-    if kind in _THREAD_TYPES and channel.get("parent_id"):
+    channel = obj(channel)
+    channel_id, kind = text(channel.get("id")), integer(channel.get("type"), -1)
+    if kind in _THREAD_TYPES and text(channel.get("parent_id")):
         return Place(
-            channel_id=str(channel["parent_id"]),
+            channel_id=text(channel["parent_id"]),
             thread_id=channel_id,
             kind=ConversationKind.THREAD,
         )
@@ -83,53 +89,53 @@ def place_of(channel: Payload) -> Place:
 
 
 def normalize(
-    event: str, data: Payload, bot: BotIdentity, place: Place | None = None
+    event: str, data: object, bot: BotIdentity, place: Place | None = None
 ) -> Event | None:
-    """Translate one gateway dispatch; None when it is not for Parley."""
-    handler = _KINDS.get(event, _skip)
-    return handler(data, bot, place)
+    """Translate one gateway dispatch; None when it is not for Parley (or not a payload)."""
+    handler = _KINDS.get(text(event), _skip)
+    return handler(obj(data), bot, place)
 
 
 # --- messages -----------------------------------------------------------------------------
 
 
 def _message_create(data: Payload, bot: BotIdentity, place: Place | None) -> Event | None:
-    if data.get("type", 0) not in _USER_MESSAGE_TYPES:
+    if integer(data.get("type", 0), -1) not in _USER_MESSAGE_TYPES:
         return None
-    author = data.get("author") or {}
-    content = str(data.get("content") or "")
-    referenced = data.get("referenced_message") or {}
+    content = text(data.get("content"))
+    referenced = obj(data.get("referenced_message"))
     replies_to_bot = bool(data.get("message_reference")) and (
-        str((referenced.get("author") or {}).get("id", "")) == bot.user_id
+        text(obj(referenced.get("author")).get("id")) == bot.user_id
     )
     # A reply pings its target by adding it to `mentions`; that is a reply, not a mention.
-    listed = any(str(u.get("id")) == bot.user_id for u in data.get("mentions") or ())
+    mentions = objects(data.get("mentions"))
+    listed = any(text(u.get("id")) == bot.user_id for u in mentions)
     mentioned = (listed and not replies_to_bot) or (
         bool(bot.user_id) and _mention_pattern(bot.user_id).search(content) is not None
     )
-    guild_id = data.get("guild_id")
+    guild_id = text(data.get("guild_id"))
     if place is None:
         kind = ConversationKind.CHANNEL if guild_id else ConversationKind.DIRECT
-        place = Place(channel_id=str(data.get("channel_id", "")), kind=kind)
-    message_id = str(data.get("id", ""))
+        place = Place(channel_id=text(data.get("channel_id")), kind=kind)
+    message_id = text(data.get("id"))
     return IncomingMessage(
         event_id=message_id,
         ref=_ref(guild_id, place),
-        author=_author(author, bot, webhook=bool(data.get("webhook_id"))),
-        text=plain_text(content, data.get("mentions") or (), bot.user_id),
+        author=_author(obj(data.get("author")), bot, webhook=bool(data.get("webhook_id"))),
+        text=plain_text(content, mentions, bot.user_id),
         origin=Origin(kind=OriginKind.MESSAGE, message_id=message_id),
         mentions_bot=mentioned,
         replies_to_bot=replies_to_bot,
-        attachments=tuple(_attachment(a) for a in data.get("attachments") or ()),
+        attachments=tuple(_attachment(a) for a in objects(data.get("attachments"))),
     )
 
 
 def _attachment(data: Payload) -> Attachment:
     return Attachment(
-        name=str(data.get("filename") or data.get("id", "")),
-        url=str(data.get("url") or ""),
-        content_type=str(data.get("content_type") or ""),
-        size=int(data.get("size") or 0),
+        name=text(data.get("filename")) or text(data.get("id")),
+        url=text(data.get("url")),
+        content_type=text(data.get("content_type")),
+        size=max(0, integer(data.get("size"))),
     )
 
 
@@ -137,31 +143,31 @@ def _attachment(data: Payload) -> Attachment:
 
 
 def _interaction_create(data: Payload, bot: BotIdentity, place: Place | None) -> Event | None:
-    handler = _INTERACTIONS.get(int(data.get("type") or 0), _skip)
+    handler = _INTERACTIONS.get(integer(data.get("type")), _skip)
     return handler(data, bot, place)
 
 
 def _command(data: Payload, bot: BotIdentity, place: Place | None) -> Event | None:
-    command = data.get("data") or {}
-    if command.get("type", _CHAT_INPUT) != _CHAT_INPUT:
+    command = obj(data.get("data"))
+    if integer(command.get("type", _CHAT_INPUT), -1) != _CHAT_INPUT:
         return None  # user / message context-menu commands: none registered
-    words = [str(command.get("name", ""))]
-    options = list(command.get("options") or ())
+    words = [text(command.get("name"))]
+    options = objects(command.get("options"))
     while options:
         option = options.pop(0)
-        if option.get("type") in (_SUBCOMMAND, _SUBCOMMAND_GROUP):
-            words.append(str(option.get("name", "")))
-            options = list(option.get("options") or ()) + options
-        elif option.get("value") not in (None, ""):
-            words.append(str(option["value"]))
+        if integer(option.get("type"), -1) in (_SUBCOMMAND, _SUBCOMMAND_GROUP):
+            words.append(text(option.get("name")))
+            options = objects(option.get("options")) + options
+        else:
+            words.append(text(option.get("value")))
     return Command(
-        event_id=str(data.get("id", "")),
+        event_id=text(data.get("id")),
         ref=_interaction_ref(data, place),
         author=_interaction_author(data, bot),
         text=" ".join(w for w in words if w).strip(),
         origin=Origin(
             kind=OriginKind.COMMAND,
-            token=str(data.get("token", "")),
+            token=text(data.get("token")),
             token_ttl_s=TOKEN_TTL_S,
             deferred=True,
         ),
@@ -169,13 +175,13 @@ def _command(data: Payload, bot: BotIdentity, place: Place | None) -> Event | No
 
 
 def _component(data: Payload, bot: BotIdentity, place: Place | None) -> Event | None:
-    decoded = decode_custom_id(str((data.get("data") or {}).get("custom_id", "")))
+    decoded = decode_custom_id(text(obj(data.get("data")).get("custom_id")))
     if decoded is None:
         return None
     action_id, value = decoded
-    card = str((data.get("message") or {}).get("id", ""))
+    card = text(obj(data.get("message")).get("id"))
     return ActionClick(
-        event_id=str(data.get("id", "")),
+        event_id=text(data.get("id")),
         ref=_interaction_ref(data, place),
         author=_interaction_author(data, bot),
         action_id=action_id,
@@ -183,19 +189,19 @@ def _component(data: Payload, bot: BotIdentity, place: Place | None) -> Event | 
         origin=Origin(
             kind=OriginKind.ACTION,
             message_id=card,
-            token=str(data.get("token", "")),
+            token=text(data.get("token")),
             token_ttl_s=TOKEN_TTL_S,
         ),
     )
 
 
 def _interaction_ref(data: Payload, place: Place | None) -> ConversationRef:
-    channel = data.get("channel") or {"id": data.get("channel_id", "")}
-    return _ref(data.get("guild_id"), place or place_of(channel))
+    channel = obj(data.get("channel")) or {"id": data.get("channel_id")}
+    return _ref(text(data.get("guild_id")), place or place_of(channel))
 
 
 def _interaction_author(data: Payload, bot: BotIdentity) -> Author:
-    user = (data.get("member") or {}).get("user") or data.get("user") or {}
+    user = obj(obj(data.get("member")).get("user")) or obj(data.get("user"))
     return _author(user, bot, webhook=False)
 
 
@@ -218,10 +224,10 @@ _INTERACTIONS: dict[int, Handler] = {
 # --- shared -------------------------------------------------------------------------------
 
 
-def _ref(guild_id: object, place: Place) -> ConversationRef:
+def _ref(guild_id: str, place: Place) -> ConversationRef:
     return ConversationRef(
         platform=PLATFORM,
-        workspace_id=str(guild_id) if guild_id else DM_WORKSPACE,
+        workspace_id=guild_id or DM_WORKSPACE,
         channel_id=place.channel_id,
         thread_id=place.thread_id,
         kind=place.kind,
@@ -229,10 +235,10 @@ def _ref(guild_id: object, place: Place) -> ConversationRef:
 
 
 def _author(user: Payload, bot: BotIdentity, *, webhook: bool) -> Author:
-    user_id = str(user.get("id", ""))
+    user_id = text(user.get("id"))
     return Author(
         id=user_id,
-        display_name=str(user.get("global_name") or user.get("username") or ""),
+        display_name=text(user.get("global_name")) or text(user.get("username")),
         is_bot=bool(user.get("bot") or user.get("system") or webhook or user_id == bot.user_id),
     )
 
@@ -247,14 +253,15 @@ _USER_MENTION = re.compile(r"<@!?(\d+)>")
 def plain_text(content: str, mentions: object, bot_user_id: str = "") -> str:
     """What a person typed: the bot's mention removed, other user mentions shown as @name."""
     names = {
-        str(u.get("id")): str(u.get("global_name") or u.get("username") or u.get("id"))
-        for u in mentions  # type: ignore[attr-defined]
-        if isinstance(u, Mapping)
+        text(u.get("id")): text(u.get("global_name"))
+        or text(u.get("username"))
+        or text(u.get("id"))
+        for u in objects(mentions)
     }
 
     def mention(match: re.Match[str]) -> str:
         user_id = match.group(1)
         return "" if user_id == bot_user_id else f"@{names.get(user_id, user_id)}"
 
-    text = _USER_MENTION.sub(mention, content)
-    return re.sub(r"[ \t]{2,}", " ", text).strip()
+    plain = _USER_MENTION.sub(mention, content)
+    return re.sub(r"[ \t]{2,}", " ", plain).strip()

@@ -56,6 +56,7 @@ from bot.capabilities import Capabilities, Op, Placement, RateLimit, RateScope
 from bot.core.grammar import parse
 from bot.errors import ConfigError, MessageTooLong, PlatformError, RateLimited
 from bot.events import Command, Event, Origin
+from bot.http import read_body
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
 from bot.refs import Author, ConversationKind, ConversationRef, MessageHandle
@@ -219,9 +220,9 @@ class SlackAdapter:
 
     async def handle_http(self, request: web.Request) -> web.Response:
         """See `gate`: refuse what is unsigned, too big or unparseable; drop what is malformed."""
-        if (request.content_length or 0) > MAX_BODY_BYTES:
+        body = await read_body(request, MAX_BODY_BYTES)
+        if body is None:
             return self._refuse(request, Refused(413, "body over 1 MB"))
-        body = await request.content.read(MAX_BODY_BYTES + 1)
         assert self._verifier is not None  # mounted only with a signing secret
         verdict = admit(self._verifier, request.headers, body)
         if isinstance(verdict, Refused):

@@ -2,8 +2,9 @@
 `normalize` / `render` functions.
 
 How it works:
-- Inbound: `mount()` adds POST `/api/messages` to the shared aiohttp server. A request is parsed
-  (415 / 400 for what is not a JSON activity), authenticated first by `auth.authenticate` (401,
+- Inbound: `mount()` adds POST `/api/messages` to the shared aiohttp server. A request is read
+  through `door` (415 / 413 over 256 KB / 400 for what is not a JSON activity, each one WARNING
+  line), authenticated first by `auth.authenticate` (401,
   or 503 when the signing keys cannot be fetched: botbuilder itself would answer 500), then run
   through `CloudAdapter.process_activity` with the authentication result, so botbuilder builds
   the turn (and its connector client) without validating twice.
@@ -40,6 +41,8 @@ from botframework.connector.auth import ServiceClientCredentialsFactory
 from adapters.teams.auth import Refused, TeamsAuth, authenticate, build_authentication
 from adapters.teams.cards import CARD_CONTENT_TYPE, card_attachment
 from adapters.teams.connector import MAX_BODY_BYTES, Connector
+from adapters.teams.door import Refused as DoorRefused
+from adapters.teams.door import read_activity
 from adapters.teams.normalize import conversation_id, is_bot_installed, normalize
 from adapters.teams.render import render
 from adapters.teams.stream import STREAM_CAP_S, TeamsNativeStream
@@ -155,18 +158,14 @@ class TeamsAdapter:
     # --- inbound --------------------------------------------------------------------------
 
     async def handle_http(self, request: web.Request) -> web.Response:
-        if "application/json" not in request.headers.get("Content-Type", ""):
-            return _error(415, "expected application/json")
-        try:
-            body = await request.json()
-        except ValueError:
-            return _error(400, "the body is not JSON")
-        if not isinstance(body, dict) or not body.get("type"):
-            return _error(400, "the body is not an activity")
+        """See `door`: refuse what is too big or not an activity; then authenticate."""
+        body = await read_activity(request)
+        if isinstance(body, DoorRefused):
+            return _refuse(request, body.status, body.reason)
         try:
             activity = Activity().deserialize(body)
         except Exception:  # msrest raises its own DeserializationError for wrong field types
-            return _error(400, "the body is not an activity")
+            return _refuse(request, 400, "the body is not an activity")
         try:
             result = await authenticate(
                 self._authentication,
@@ -174,10 +173,9 @@ class TeamsAdapter:
                 activity,
                 request.headers.get("Authorization", ""),
             )
-        except Refused as refused:
-            return _error(
-                refused.status, "unauthorized" if refused.status == 401 else "unavailable"
-            )
+        except Refused as refused:  # `auth` logged its one WARNING line
+            reason = "unauthorized" if refused.status == 401 else "unavailable"
+            return _error(refused.status, reason)
         try:
             invoke = await self._cloud.process_activity(
                 result, activity, partial(self._on_turn, body)
@@ -331,3 +329,15 @@ def _route(ref: ConversationRef) -> str:
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+def _refuse(request: web.Request, status: int, reason: str) -> web.Response:
+    """One WARNING line (never the body), and the refusal."""
+    log.warning(
+        "teams.request_refused",
+        status=status,
+        reason=reason,
+        remote=request.remote,
+        length=request.content_length,
+    )
+    return _error(status, reason)

@@ -26,6 +26,10 @@ in the origin's token. Bots (`28:…` ids or role "bot") are marked `is_bot`, th
 Clicks: an Action.Execute arrives as the invoke `adaptiveCard/action`, its Action.Submit fallback
 as a message with no text and the data in `value`; both carry only `{"parley": "parley:<id>:<value>"}`
 (see `adapters.teams.cards`), decoded here, so a click after a restart still resolves.
+
+Total: any JSON value gives an event or None, never an exception (property-tested with
+hypothesis). Fields are read through `bot.payload`'s accessors, which turn a value of the wrong
+type into the empty one.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.events import ActionClick, Event, IncomingMessage, Origin, OriginKind
+from bot.payload import obj, objects, text
 from bot.refs import Author, ConversationKind, ConversationRef
 
 PLATFORM = "teams"
@@ -56,31 +61,32 @@ _KINDS_BY_CONVERSATION = {
 }
 
 
-def normalize(activity: Payload) -> Event | None:
-    """Translate one activity; None when it is not for Parley."""
-    handler = _KINDS.get(activity_kind(activity), _skip)
-    return handler(activity)
+def normalize(activity: object) -> Event | None:
+    """Translate one activity; None when it is not for Parley (or not an activity)."""
+    payload = obj(activity)
+    handler = _KINDS.get(activity_kind(payload), _skip)
+    return handler(payload)
 
 
 def activity_kind(activity: Payload) -> str:
     """The dispatch key: the activity type, with the name for invokes (`invoke:adaptiveCard/action`)
     and `message:submit` for an Action.Submit click."""
-    kind = str(activity.get("type") or "")
+    kind = text(activity.get("type"))
     if kind == "invoke":
-        return f"invoke:{activity.get('name') or ''}"
+        return f"invoke:{text(activity.get('name'))}"
     if kind == "message" and _action_value(activity.get("value")) and not _text(activity):
         return "message:submit"
     return kind
 
 
-def is_bot_installed(activity: Payload) -> bool:
+def is_bot_installed(activity: object) -> bool:
     """A conversationUpdate that adds the bot itself: Parley was installed here."""
+    activity = obj(activity)
     if activity.get("type") != "conversationUpdate":
         return False
-    bot_id = str((activity.get("recipient") or {}).get("id") or "")
-    return any(
-        isinstance(m, Mapping) and str(m.get("id") or "") == bot_id and bot_id
-        for m in activity.get("membersAdded") or ()
+    bot_id = text(obj(activity.get("recipient")).get("id"))
+    return bool(bot_id) and any(
+        text(m.get("id")) == bot_id for m in objects(activity.get("membersAdded"))
     )
 
 
@@ -95,13 +101,12 @@ def _message(activity: Payload) -> Event | None:
         return None
     if ref.kind is ConversationKind.CHANNEL and not mentioned:
         return None
-    text = strip_mentions(_text(activity), activity)
-    message_id = str(activity.get("id") or "")
+    message_id = text(activity.get("id"))
     return IncomingMessage(
         event_id=message_id,
         ref=ref,
         author=author,
-        text=text,
+        text=strip_mentions(_text(activity), activity),
         origin=_origin(activity, OriginKind.MESSAGE, message_id),
         mentions_bot=mentioned,
     )
@@ -114,9 +119,7 @@ def _submit(activity: Payload) -> Event | None:
 
 def _invoke_action(activity: Payload) -> Event | None:
     """`adaptiveCard/action` (Action.Execute): answered synchronously by the transport."""
-    value = activity.get("value") or {}
-    action = value.get("action") if isinstance(value, Mapping) else None
-    data = action.get("data") if isinstance(action, Mapping) else None
+    data = obj(obj(activity.get("value")).get("action")).get("data")
     return _click(activity, data, respond_within_s=INVOKE_WITHIN_S)
 
 
@@ -126,9 +129,9 @@ def _click(activity: Payload, data: object, *, respond_within_s: float) -> Event
         return None
     action_id, value = decoded
     ref = conversation_ref(activity)
-    card_id = str(activity.get("replyToId") or "")
+    card_id = text(activity.get("replyToId"))
     return ActionClick(
-        event_id=str(activity.get("id") or ""),
+        event_id=text(activity.get("id")),
         ref=ref,
         author=_author(activity),
         action_id=action_id,
@@ -153,20 +156,18 @@ _KINDS: dict[str, Callable[[Payload], Event | None]] = {
 
 def conversation_ref(activity: Payload) -> ConversationRef:
     """Where the activity was written."""
-    conversation = activity.get("conversation") or {}
-    raw_id = str(conversation.get("id") or "")
+    conversation = obj(activity.get("conversation"))
+    raw_id = text(conversation.get("id"))
     kind = _KINDS_BY_CONVERSATION.get(
-        str(conversation.get("conversationType") or ""), ConversationKind.DIRECT
+        text(conversation.get("conversationType")), ConversationKind.DIRECT
     )
-    tenant = str(
-        conversation.get("tenantId")
-        or ((activity.get("channelData") or {}).get("tenant") or {}).get("id")
-        or ""
+    tenant = text(conversation.get("tenantId")) or text(
+        obj(obj(activity.get("channelData")).get("tenant")).get("id")
     )
     channel_id, thread = raw_id, None
     if kind is ConversationKind.CHANNEL:
         channel_id, _, root = raw_id.partition(";messageid=")
-        if root and root != str(activity.get("id") or ""):
+        if root and root != text(activity.get("id")):
             kind, thread = ConversationKind.THREAD, root
     return ConversationRef(
         platform=PLATFORM,
@@ -174,7 +175,7 @@ def conversation_ref(activity: Payload) -> ConversationRef:
         channel_id=channel_id,
         thread_id=thread,
         kind=kind,
-        route=str(activity.get("serviceUrl") or ""),
+        route=text(activity.get("serviceUrl")),
     )
 
 
@@ -187,25 +188,25 @@ def conversation_id(ref: ConversationRef) -> str:
 
 
 def mentions_bot(activity: Payload) -> bool:
-    bot_id = str((activity.get("recipient") or {}).get("id") or "")
+    bot_id = text(obj(activity.get("recipient")).get("id"))
     return bool(bot_id) and any(
-        str((e.get("mentioned") or {}).get("id") or "") == bot_id for e in _mentions(activity)
+        text(obj(e.get("mentioned")).get("id")) == bot_id for e in _mentions(activity)
     )
 
 
-def strip_mentions(text: str, activity: Payload) -> str:
+def strip_mentions(typed: str, activity: Payload) -> str:
     """The text without the bot's `<at>…</at>` tags; other people's mentions keep their name."""
-    bot_id = str((activity.get("recipient") or {}).get("id") or "")
+    bot_id = text(obj(activity.get("recipient")).get("id"))
     for entity in _mentions(activity):
-        tag = str(entity.get("text") or "")
+        tag = text(entity.get("text"))
         if not tag:
             continue
-        if str((entity.get("mentioned") or {}).get("id") or "") == bot_id:
-            text = text.replace(tag, "")
+        if text(obj(entity.get("mentioned")).get("id")) == bot_id:
+            typed = typed.replace(tag, "")
         else:
-            text = text.replace(tag, "@" + _AT.sub(r"\1", tag))
-    text = _AT.sub(r"\1", text)
-    return re.sub(r"[ \t]{2,}", " ", html.unescape(text).replace("\xa0", " ")).strip()
+            typed = typed.replace(tag, "@" + _AT.sub(r"\1", tag))
+    typed = _AT.sub(r"\1", typed)
+    return re.sub(r"[ \t]{2,}", " ", html.unescape(typed).replace("\xa0", " ")).strip()
 
 
 def decode_action(raw: str) -> tuple[str, str] | None:
@@ -224,15 +225,11 @@ _AT = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 
 
 def _mentions(activity: Payload) -> list[Payload]:
-    return [
-        e
-        for e in activity.get("entities") or ()
-        if isinstance(e, Mapping) and e.get("type") == "mention"
-    ]
+    return [e for e in objects(activity.get("entities")) if e.get("type") == "mention"]
 
 
 def _text(activity: Payload) -> str:
-    return str(activity.get("text") or "")
+    return text(activity.get("text"))
 
 
 def _action_value(data: object) -> str:
@@ -243,11 +240,11 @@ def _action_value(data: object) -> str:
 
 
 def _author(activity: Payload) -> Author:
-    sender = activity.get("from") or {}
-    account = str(sender.get("id") or "")
+    sender = obj(activity.get("from"))
+    account = text(sender.get("id"))
     return Author(
-        id=str(sender.get("aadObjectId") or account),
-        display_name=str(sender.get("name") or ""),
+        id=text(sender.get("aadObjectId")) or account,
+        display_name=text(sender.get("name")),
         is_bot=account.startswith("28:") or sender.get("role") == "bot",
     )
 
@@ -255,7 +252,7 @@ def _author(activity: Payload) -> Author:
 def _origin(
     activity: Payload, kind: OriginKind, message_id: str, *, respond_within_s: float = 0.0
 ) -> Origin:
-    account = str((activity.get("from") or {}).get("id") or "")
+    account = text(obj(activity.get("from")).get("id"))
     return Origin(
         kind=kind,
         message_id=message_id,

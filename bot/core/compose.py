@@ -10,10 +10,12 @@ so most turns cost no extra model call.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from bot.core.completion import complete
 from bot.core.memory import Memory, Recall
+from bot.core.model_time import ModelTime
 from bot.core.prompt import (
     KNOWLEDGE_DOWN,
     NOTHING_FOUND,
@@ -81,11 +83,16 @@ class Composer:
         self._general = general_knowledge
 
     async def first_step(
-        self, ref: ConversationRef, author: Author, text: str, recall: Recall
+        self,
+        ref: ConversationRef,
+        author: Author,
+        text: str,
+        recall: Recall,
+        model_time: ModelTime | None = None,
     ) -> Prompt:
         passages: list[Passage] | None = []
         if self._retriever is not None:
-            query = await self._standalone_query(text, recall)
+            query = await self._standalone_query(text, recall, model_time)
             passages = await self.retrieve(ref, query)
         context, numbered = build_context(passages or [], self._memory.budget.knowledge)
         note = ""
@@ -111,7 +118,9 @@ class Composer:
             log.warning("knowledge retrieval failed", error=str(exc))
             return None
 
-    async def _standalone_query(self, text: str, recall: Recall) -> str:
+    async def _standalone_query(
+        self, text: str, recall: Recall, model_time: ModelTime | None
+    ) -> str:
         words = text.lower().replace("?", " ").split()
         if not recall.messages or (len(words) > 12 and not REFERRING_WORDS.intersection(words)):
             return text
@@ -132,7 +141,12 @@ class Composer:
             max_output_tokens=80,
         )
         try:
-            rewritten = await complete(self._model, request)
+            if model_time is None:
+                rewritten = await complete(self._model, request)
+            else:  # the rewrite is model time of the turn too
+                with model_time.call() as left_s:
+                    request = dataclasses.replace(request, deadline_s=left_s)
+                    rewritten = await complete(self._model, request)
         except ProviderError:
             return text
         return rewritten if 0 < estimate_tokens(rewritten) < 200 else text

@@ -38,7 +38,7 @@ from bot.delivery import Delivery
 from bot.events import ActionClick, ActionResult, Command, Event, IncomingMessage
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
-from bot.refs import MessageHandle
+from bot.refs import ConversationKind, MessageHandle
 from bot.security.text import sanitized
 
 log = get_logger(__name__)
@@ -48,6 +48,14 @@ Middleware = Callable[[Event, Next], Awaitable[Result]]
 MAX_LIMITERS = 10_000
 """Per-user limiters kept; the least recently active go first."""
 TOO_FAST = "You're sending messages faster than I can answer. Please wait a minute."
+RESTARTING = "Parley is restarting; please ask again in a moment."
+
+
+def _expects_an_answer(event: Event) -> bool:
+    """A command, a click, or a message to the bot (not channel chatter it may ignore)."""
+    if isinstance(event, IncomingMessage):
+        return event.mentions_bot or event.ref.kind is ConversationKind.DIRECT
+    return not event.author.is_bot
 
 
 class Pipeline:
@@ -82,10 +90,21 @@ class Pipeline:
             self._dedupe,
             self._rate_limit,
         )
+        self._closed = False
+
+    def close(self) -> None:
+        """Take no more events: the process is shutting down (`bot.shutdown`)."""
+        self._closed = True
 
     async def __call__(self, event: Event) -> Result:
         """The EventSink handed to every adapter."""
         metrics.EVENTS.labels(event.ref.platform, type(event).__name__).inc()
+        if self._closed:
+            metrics.DROPPED.labels(event.ref.platform, "shutting_down").inc()
+            log.info("event dropped: shutting down", event_id=event.event_id)
+            if _expects_an_answer(event):  # never dropped silently
+                await self._tell(event, RESTARTING)
+            return None
         event = sanitized(event)  # valid, visible text from here on (bot.security.text)
         event = dataclasses.replace(event, origin=event.origin.stamped(self._clock.now()))
         with structlog.contextvars.bound_contextvars(

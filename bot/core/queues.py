@@ -23,9 +23,14 @@ class ConversationQueues:
     def __init__(self) -> None:
         self._pending: dict[str, deque[tuple[Job, asyncio.Future[None]]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._closed = False
 
     def submit(self, key: str, job: Job) -> asyncio.Future[None]:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._closed:  # shutting down: nothing new starts (bot.shutdown)
+            log.warning("job refused: shutting down", memory_key=key)
+            done.cancel()
+            return done
         self._pending.setdefault(key, deque()).append((job, done))
         if key not in self._workers:
             self._workers[key] = asyncio.create_task(self._work(key), name=f"conversation:{key}")
@@ -54,6 +59,12 @@ class ConversationQueues:
             await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
 
     async def close(self) -> None:
+        """Cancel every job (see `cancel`) and refuse new ones: the process is stopping."""
+        self._closed = True
+        await self.cancel()
+
+    async def cancel(self) -> None:
+        """Cancel every queued and running job (a turn finalizes its reply on the way out)."""
         for task in list(self._workers.values()):
             task.cancel()
         await asyncio.gather(*list(self._workers.values()), return_exceptions=True)

@@ -6,6 +6,10 @@ text comes again) and the host either returns results (the next step runs) or pa
 for a person's approval (`Paused`: the turn ends with the host's notice and resumes later). At
 most `tool_max_steps` steps and `tool_turn_timeout_s` seconds per turn. While a step waits
 longer than `slow_notice_s` for its first event, the reply's status says the model is slow.
+
+Every step draws on the turn's model time (`bot.core.model_time`): it is given what is left,
+and a step the router cut at that deadline (`Finish(reason="deadline")`) ends the turn with
+what was shown, its tool calls unrun; so does a turn with no model time left for another step.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import asyncio
 from collections.abc import Sequence
 
 from bot.clock import Clock
+from bot.core.model_time import ModelTime
 from bot.core.rows import SAVE_EVERY_S, Progress, ReplyRows
 from bot.core.toolhost import Paused, ToolHost, TurnContext
 from bot.delivery import Delivery, StreamingReply
@@ -66,14 +71,19 @@ class ModelSteps:
         progress: Progress,
         turn_id: str,
         first_step: int,
+        model_time: ModelTime,
     ) -> str | None:
         """Run model steps; return a notice if the turn paused, None when the answer is complete."""
         host = self.tool_host
         tools = host.specs(ref) if host else ()
         step = first_step
         while True:
-            calls = await self._stream_step(reply, messages, tools, progress)
-            if not calls or host is None:
+            if model_time.spent:
+                progress.finish = "deadline"
+                return None
+            with model_time.call() as left_s:
+                calls = await self._stream_step(reply, messages, tools, progress, left_s)
+            if not calls or host is None or progress.finish == "deadline":
                 return None
             if (
                 step > self._max_steps  # steps 1..max_steps may use tools; the next is refused
@@ -103,9 +113,13 @@ class ModelSteps:
         messages: list[ChatMessage],
         tools: Sequence[ToolSpec],
         progress: Progress,
+        deadline_s: float,
     ) -> list[ToolCall]:
         request = LLMRequest(
-            messages=tuple(messages), tools=tuple(tools), max_output_tokens=self._max_output
+            messages=tuple(messages),
+            tools=tuple(tools),
+            max_output_tokens=self._max_output,
+            deadline_s=deadline_s,
         )
         progress.texts.append("")
         calls: list[ToolCall] = []

@@ -10,7 +10,9 @@ How a turn runs (inside its conversation's queue, so turns of one conversation n
    recalling memory and storing the question: the user's message is durable before any model is
    called. Store the reply row as `streaming` (`bot.core.rows`).
 3. Compose the prompt (`bot.core.compose`: standalone query, retrieval, system prompt, history).
-4. Model steps (`bot.core.steps`): stream text into the reply; tool calls go to the ToolHost,
+4. Model steps (`bot.core.steps`), within the turn's model time (`bot.core.model_time`,
+   LLM_TURN_DEADLINE_S over every model call of the turn; a resumed turn starts afresh):
+   stream text into the reply; tool calls go to the ToolHost,
    which returns results or pauses the turn for a person's approval (the reply is finalized with
    a notice; the host resumes the turn later via `resume`).
 5. Finalize: citation markers that point nowhere are removed, citations attached, the reply row
@@ -34,6 +36,7 @@ from bot.adapter import ThreadReader
 from bot.clock import Clock
 from bot.core.compose import Composer, Prompt
 from bot.core.memory import Memory, Recall
+from bot.core.model_time import ModelTime
 from bot.core.prompt import THREAD_ROLE
 from bot.core.quotas import Quotas, Refusal
 from bot.core.rows import Progress, ReplyRows
@@ -55,11 +58,13 @@ from bot.usage.meter import attributed
 
 log = get_logger(__name__)
 
-Compose = Callable[[], Awaitable[Prompt]]
+Compose = Callable[[ModelTime], Awaitable[Prompt]]
 
 FINISH_NOTES = {
     "length": "\n\n_(The answer was cut short: it reached the length limit.)_",
     "content_filter": "\n\n_(The model stopped: its content filter withheld the rest of this answer.)_",
+    "deadline": "\n\n_(The answer was cut short: the model took longer than the {limit:.0f} s one "
+    "answer may take. Ask again, perhaps more narrowly; an admin can raise LLM_TURN_DEADLINE_S.)_",
 }
 STORAGE_FAILURE = (
     "Sorry, I couldn't save your message: my database is unavailable. Please try again in a minute."
@@ -189,8 +194,8 @@ class TurnRunner:
             await reply.fail(STORAGE_FAILURE)
             return
 
-        async def compose() -> Prompt:
-            return await self._composer.first_step(ref, question.author, text, recall)
+        async def compose(model_time: ModelTime) -> Prompt:
+            return await self._composer.first_step(ref, question.author, text, recall, model_time)
 
         async with attributed(ref, question.author):  # its model calls are billed to the asker
             await self._run(
@@ -211,7 +216,7 @@ class TurnRunner:
         reply = delivery.reply(ref)
         reply.start()
 
-        async def compose() -> Prompt:
+        async def compose(model_time: ModelTime) -> Prompt:
             return Prompt(messages=list(messages), passages=())
 
         async with attributed(ref, author):
@@ -245,9 +250,18 @@ class TurnRunner:
             if not self._model.available:
                 await self._answer_without_model(ref, reply, progress, question)
                 return
-            prompt = await compose()
+            model_time = ModelTime(self._clock, self._settings.llm_turn_deadline_s)
+            prompt = await compose(model_time)
             notice = await self._steps.run(
-                ref, author, delivery, reply, prompt.messages, progress, turn_id, first_step
+                ref,
+                author,
+                delivery,
+                reply,
+                prompt.messages,
+                progress,
+                turn_id,
+                first_step,
+                model_time,
             )
             if notice is not None:  # paused for approval
                 outcome = "paused"
@@ -255,7 +269,8 @@ class TurnRunner:
                 await reply.finish(OutgoingMessage.text(done))
                 await self._rows.final(ref, progress, reply, done)
                 return
-            answer = progress.shown + FINISH_NOTES.get(progress.finish, "")
+            note = FINISH_NOTES.get(progress.finish, "")
+            answer = progress.shown + note.format(limit=self._settings.llm_turn_deadline_s)
             clean, citations = resolve_citations(answer, prompt.passages)
             if not clean.strip():
                 clean = "_(The model returned an empty answer. Please rephrase the question.)_"

@@ -15,16 +15,19 @@ Breakers count whole calls (after retries). Validation errors (400/404/422) are 
 not the provider's health, so they do not count towards opening a breaker. A provider that timed
 out opens its breaker at once, so the next question does not wait for it again.
 
-The turn deadline (LLM_TURN_DEADLINE_S) bounds the time until the first event over every provider
-and retry of one `stream` call: each provider still to be tried gets an equal share of what is
-left, raced against the injected clock, so a hanging first provider leaves time for the second
-and the user hears back within the deadline.
+The deadline bounds one `stream` call from its start to the end of its stream, over every
+provider and retry: the request's `deadline_s` (the model time its turn has left, see
+`bot.core.model_time`), else LLM_TURN_DEADLINE_S. Each provider still to be tried gets an equal
+share of what is left for its *first* event, so a hanging first provider leaves time for the
+second and the user hears back within the deadline. A stream that has begun may use all that is
+left; if it has not ended by then it is cut: the router ends it with `Finish(reason="deadline")`
+after the text already shown. That provider is not paused for it (it did answer, perhaps only
+slowly); one that sent nothing in its share is. Timing runs on the injected clock through
+`bot.llm.watch`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import random
 from collections.abc import AsyncIterator, Sequence
@@ -43,7 +46,8 @@ from bot.llm.errors import (
     StreamInterrupted,
 )
 from bot.llm.retry import RetryPolicy, stream_with_retry
-from bot.llm.types import Answering, LLMProvider, LLMRequest, StreamEvent, Usage
+from bot.llm.types import Answering, Finish, LLMProvider, LLMRequest, StreamEvent, Usage
+from bot.llm.watch import LATE, Marker, Watched
 from bot.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -88,9 +92,8 @@ class LLMRouter:
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
         failures: list[tuple[str, str]] = []
-        deadline = (
-            self._clock.now() + self.turn_deadline_s if self.turn_deadline_s is not None else None
-        )
+        limit = request.deadline_s if request.deadline_s is not None else self.turn_deadline_s
+        deadline = self._clock.now() + limit if limit is not None else None
         for index, provider in enumerate(self.providers):
             breaker = self.breakers[provider.name]
             if not breaker.allow():
@@ -101,28 +104,48 @@ class LLMRouter:
                 metrics.LLM_FALLBACKS.labels(provider.name).inc()
                 continue
             produced, started = False, self._clock.now()
-            try:
-                events = stream_with_retry(
+            share = self._share(deadline, len(self.providers) - index)
+            watched = Watched(
+                stream_with_retry(
                     functools.partial(provider.stream, request),
                     self.policy,
                     clock=self._clock,
                     rng=self._rng,
                     provider=provider.name,
-                )
-                share = self._share(deadline, len(self.providers) - index)
-                first = await self._first(events, share, provider.name)
+                ),
+                clock=self._clock,
+                first_by=None if share is None else started + share,
+                end_by=deadline,
+            )
+            try:
+                event = await watched.next()
+                if event is LATE:
+                    raise ProviderTimedOut(
+                        f"no answer within {_seconds(share)}", provider=provider.name
+                    )
                 produced = True
                 metrics.LLM_FIRST_TOKEN_SECONDS.labels(provider.name).observe(
                     self._clock.now() - started
                 )
                 yield Answering(provider=provider.name, model=provider.model)
-                if isinstance(first, Usage):
-                    metrics.record_usage(provider.name, first.input_tokens, first.output_tokens)
-                yield first
-                async for event in events:
+                finished = False
+                while not isinstance(event, Marker):
                     if isinstance(event, Usage):
                         metrics.record_usage(provider.name, event.input_tokens, event.output_tokens)
+                    finished = finished or isinstance(event, Finish)
                     yield event
+                    event = await watched.next()
+                if event is LATE and not finished:
+                    log.warning(
+                        "llm_turn_deadline",
+                        provider=provider.name,
+                        model=provider.model,
+                        after_s=round(self._clock.now() - started, 1),
+                    )
+                    metrics.LLM_REQUESTS.labels(provider.name, "deadline").inc()
+                    breaker.release()  # it answered, perhaps slowly: no reason to pause it
+                    yield Finish(reason="deadline")
+                    return
             except LLMError as error:
                 if isinstance(error, ProviderTimedOut):
                     breaker.trip()
@@ -153,6 +176,8 @@ class LLMRouter:
                 metrics.LLM_REQUESTS.labels(provider.name, "ok").inc()
                 metrics.LLM_SECONDS.labels(provider.name).observe(self._clock.now() - started)
                 return
+            finally:
+                await watched.close()
         log.error("llm_all_providers_failed", failures=failures)
         raise AllProvidersFailed(failures)
 
@@ -162,26 +187,10 @@ class LLMRouter:
             return None
         return max(0.0, deadline - self._clock.now()) / max(1, left)
 
-    async def _first(
-        self, events: AsyncIterator[StreamEvent], within: float | None, provider: str
-    ) -> StreamEvent:
-        """The first event of `events`, or ProviderTimedOut when `within` seconds pass first."""
-        if within is None:
-            return await anext(events)
-        first = asyncio.ensure_future(anext(events))
-        timer = asyncio.ensure_future(self._clock.sleep(within))
-        try:
-            await asyncio.wait((first, timer), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            timer.cancel()
-        if not first.done():
-            first.cancel()
-            with contextlib.suppress(BaseException):
-                await first
-            with contextlib.suppress(Exception):
-                await events.aclose()  # type: ignore[attr-defined]
-            raise ProviderTimedOut(f"no answer within {within:.0f}s", provider=provider)
-        return first.result()
+
+def _seconds(value: float | None) -> str:
+    value = value or 0.0
+    return f"{value:.0f}s" if value >= 1 else f"{value:.1f}s"
 
 
 def build_chat_model(

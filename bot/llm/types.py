@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 Role = Literal["system", "user", "assistant", "tool"]
-FinishReason = Literal["stop", "length", "tool_calls", "content_filter"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "deadline"]
+"""`deadline`: the router cut the stream at the call's deadline (never sent by a provider)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +80,10 @@ class LLMRequest:
     max_output_tokens: int = 2000
     temperature: float | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    deadline_s: float | None = None
+    """Seconds this call may take in all, from its start to the end of its stream, over every
+    provider and retry (the model time its turn has left); None: the model's own default
+    (LLM_TURN_DEADLINE_S). A stream still running then ends with `Finish(reason="deadline")`."""
 
 
 class LLMProvider(Protocol):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -10,10 +11,12 @@ from bot.app import Parley
 from bot.capabilities import WRITES, Capabilities, Placement, RateScope
 from bot.clock import FakeClock
 from bot.events import IncomingMessage, Origin, OriginKind
+from bot.llm.router import LLMRouter
 from bot.refs import Author, ConversationKind, ConversationRef
 from bot.settings import Settings
 from tests.fakes.memory_adapter import MemoryAdapter, limit
 from tests.fakes.scripted_model import ScriptedModel
+from tests.fakes.stepped_model import Step, SteppedProvider
 
 FAST = Capabilities(
     max_post_chars=3900,
@@ -70,8 +73,10 @@ def channel(thread: str | None = None) -> ConversationRef:
     )
 
 
-async def start_harness(tmp_path, model: ScriptedModel | None = None, **overrides) -> Harness:
-    clock = FakeClock()
+async def start_harness(
+    tmp_path, model: ScriptedModel | None = None, *, clock: FakeClock | None = None, **overrides
+) -> Harness:
+    clock = clock or FakeClock()
     adapter = MemoryAdapter(FAST, clock=clock)
     model = model or ScriptedModel()
     app = Parley(
@@ -91,3 +96,25 @@ async def harness(tmp_path) -> AsyncIterator[Harness]:
     h = await start_harness(tmp_path)
     yield h
     await h.app.stop()
+
+
+async def start_stepped(
+    tmp_path, *steps: Step, **overrides
+) -> tuple[Harness, SteppedProvider, FakeClock]:
+    """The app with the real router over a `SteppedProvider`, on a clock that only `drive`
+    moves (tests of timing policy: turn deadlines, graceful shutdown)."""
+    clock = FakeClock(autojump=False)
+    provider = SteppedProvider(clock, deque(steps))
+    settings = make_settings(tmp_path, **overrides)
+    router = LLMRouter([provider], clock=clock, turn_deadline_s=settings.llm_turn_deadline_s)
+    adapter = MemoryAdapter(FAST, clock=clock)
+    app = Parley(
+        settings,
+        clock=clock,
+        chat_model=router,
+        adapters=[adapter],
+        load_platforms=False,
+        knowledge=False,
+    )
+    await app.start(http=False)
+    return Harness(app=app, adapter=adapter, model=ScriptedModel()), provider, clock

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
+from bot.clock import FakeClock
 from bot.core.grammar import parse
 from bot.llm.types import Answering, Finish, TextDelta
 from bot.ports import MessageStatus, Passage
 from tests.core.conftest import Harness, channel, start_harness
 from tests.fakes.scripted_model import ScriptedModel
+from tests.fakes.stepped_model import drive
 
 
 @pytest.mark.parametrize(
@@ -94,20 +94,17 @@ async def test_reply_text_is_saved_while_it_streams(tmp_path) -> None:
             for word in ("one ", "two ", "three ", "four "):
                 yield TextDelta(text=word)
                 await clock.sleep(1.5)
-            # The fake clock jumps while a save waits for the database thread, so give the
-            # save that is due a moment of real time before looking (the answer is unfinished).
-            for _ in range(300):
-                history = await holder[0].app.store.history(channel().memory_key)
-                if history[-1].text.startswith("one two"):
-                    break
-                await asyncio.sleep(0.01)
+            history = await holder[0].app.store.history(channel().memory_key)
             seen.append(history[-1].text)
             yield Finish(reason="stop")
 
-    h = await start_harness(tmp_path, Slow())
+    # Driven, not auto-jumping: a save in flight on the database's thread must not let
+    # virtual time leap past it (tests/fakes/stepped_model.py says why).
+    clock = FakeClock(autojump=False)
+    h = await start_harness(tmp_path, Slow(), clock=clock)
     holder.append(h)
     try:
-        await h.say("count")
+        await drive(clock, h.say("count"))
         assert seen and seen[0].startswith("one two")
         final = await h.app.store.history(channel().memory_key)
         assert final[-1].status is MessageStatus.FINAL and final[-1].text == "one two three four"

@@ -1,10 +1,13 @@
 """A reply a dead process left streaming is finalized with a notice at start-up, marked failed
-and kept out of prompts; a reply whose worker still holds its lease is left alone."""
+and kept out of prompts; a reply whose worker still holds its lease is left alone. On SQLite
+and on the PostgreSQL `make test` starts."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 
 from bot.messages import OutgoingMessage
@@ -16,6 +19,7 @@ from storage.recovery import WorkerLease
 from tests.fakes.openai_api import FakeOpenAI
 from tests.fakes.slack_api import FakeSlackApi
 from tests.security.conftest import start_bot
+from tests.storage.conftest import empty_database
 
 REF = ConversationRef(
     platform="slack",
@@ -26,10 +30,16 @@ REF = ConversationRef(
 )
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    async with empty_database(request.param, tmp_path) as url:
+        yield url
+
+
 async def test_restart_finalizes_what_a_gone_worker_left_and_spares_a_live_one(
-    tmp_path: Path, fake_slack: FakeSlackApi, fake_openai: FakeOpenAI
+    tmp_path: Path, fake_slack: FakeSlackApi, fake_openai: FakeOpenAI, db_url: str
 ) -> None:
-    first = await start_bot(tmp_path, fake_slack, fake_openai)
+    first = await start_bot(tmp_path, fake_slack, fake_openai, database_url=db_url)
     posted = {}
     for owner in ("gone-worker", "live-worker"):
         handle = await first.adapter.send(REF, OutgoingMessage.text(f"Half an ans ({owner})"))
@@ -52,7 +62,8 @@ async def test_restart_finalizes_what_a_gone_worker_left_and_spares_a_live_one(
     await WorkerLease(store.db, "live-worker").heartbeat()
     await store.close()
 
-    second = await start_bot(tmp_path, fake_slack, fake_openai)  # recovery runs in start()
+    second = await start_bot(tmp_path, fake_slack, fake_openai, database_url=db_url)
+    # (recovery ran in start())
     try:
         gone = fake_slack.find("C0GENERAL", rows["gone-worker"][1])
         live = fake_slack.find("C0GENERAL", rows["live-worker"][1])

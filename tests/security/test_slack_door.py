@@ -144,3 +144,15 @@ async def test_a_real_signed_mention_still_gets_an_answer(bot: Bot) -> None:
     await bot.idle()
     assert status == 200
     assert "hello there" in bot.fake.bot_messages()[-1].text
+
+
+async def test_a_large_signed_body_under_the_cap_is_read_whole(bot: Bot) -> None:
+    """Bodies arrive in several chunks: all of them are read before the signature is checked."""
+    challenge = "c" * 600_000
+    body = json.dumps({"type": "url_verification", "challenge": challenge}).encode()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(bot.url, data=body, headers={"Content-Type": JSON, **signed(body)}) as resp,
+    ):
+        assert resp.status == 200
+        assert challenge in await resp.text()

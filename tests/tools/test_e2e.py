@@ -217,8 +217,11 @@ class E2E:
                 ]
         return found
 
-    async def restart(self) -> None:
-        await self.app.stop()
+    async def restart(self, *, graceful: bool = False) -> None:
+        if graceful:  # what SIGTERM does
+            await self.app.shutdown(self.settings.shutdown_grace_s)
+        else:
+            await self.app.stop()
         self.app = await _start_app(self.settings, self.adapter, self.tool_clock, self.deployments)
 
 
@@ -357,6 +360,19 @@ async def test_restart_between_card_and_click(e2e: E2E) -> None:
     assert "deployed api (run 1)" in e2e.last_answer()
     await e2e.click(approval_id)
     assert e2e.deployments.runs == ["api"]
+
+
+async def test_a_graceful_shutdown_leaves_a_pending_approval_clickable(e2e: E2E) -> None:
+    deploy_request(e2e.fake)
+    await e2e.say("Please deploy api")
+    approval_id = e2e.card_id()
+    card = e2e.card_text(approval_id)
+    await e2e.restart(graceful=True)
+    assert e2e.card_text(approval_id) == card  # shutdown did not touch it
+    await e2e.click(approval_id)
+    assert e2e.deployments.runs == ["api"]
+    assert "Approved by Ada" in e2e.card_text(approval_id)
+    assert "deployed api (run 1)" in e2e.last_answer()
 
 
 async def test_schema_invalid_arguments_are_not_run(e2e: E2E) -> None:
