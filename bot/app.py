@@ -37,7 +37,7 @@ from bot.delivery import Delivery
 from bot.delivery.splitting import close_open_fence
 from bot.errors import ConfigError, ParleyError
 from bot.http import HttpServer, build_http_app
-from bot.kb_wiring import build_reindexer, serve_reindex_requests, source_policy
+from bot.kb_wiring import build_reindexer, schedule_reindex, serve_reindex_requests, source_policy
 from bot.llm.types import ChatMessage, ChatModel
 from bot.logs import get_logger, register_secrets
 from bot.messages import OutgoingMessage
@@ -358,7 +358,8 @@ class Parley:
         )
 
     def _start_jobs(self) -> None:
-        """Start the shared scheduler and make sure the daily retention purge is in it."""
+        """Start the shared scheduler and make sure the daily retention purge and the scheduled
+        reindex (REINDEX_INTERVAL_MINUTES) are in it."""
         from bot.scheduling import register_task
         from storage.retention import SqlRetention
 
@@ -382,6 +383,8 @@ class Parley:
             hour=3,
             minute=0,
         )
+        if self.reindexer is not None:
+            schedule_reindex(self.jobs, self.reindexer, settings.reindex_interval_minutes)
 
     async def _open_knowledge(self) -> None:
         try:
@@ -390,7 +393,7 @@ class Parley:
             kb = self.knowledge = await open_knowledge_base(self.settings, schedule=False)
             self._knowledge_roots = [Path(p) for p in default_paths(self.settings)]
             reindexer = self.reindexer = build_reindexer(
-                self.settings, kb, self.store.db, self.clock, self._knowledge_roots
+                kb, self.store.db, self.clock, self._knowledge_roots
             )
         except ParleyError:
             # A bad EMBEDDING_MODEL / KNOWLEDGE_SCOPES, Qdrant unreachable or its local index

@@ -14,6 +14,7 @@ from bot.core.kb_runs import ReindexRunner
 from bot.core.kb_sources import SourcePolicy
 from bot.logs import get_logger
 from bot.ports import ReindexSummary
+from bot.scheduling import JobScheduler, register_task
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -23,11 +24,13 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
+REINDEX_JOB = "knowledge-reindex"
+
+
 def build_reindexer(
-    settings: Settings, kb: KnowledgeBase, db: Database, clock: Clock, roots: Sequence[Path]
+    kb: KnowledgeBase, db: Database, clock: Clock, roots: Sequence[Path]
 ) -> ReindexRunner:
-    """The reindex runner (lease and sources in the database); starts the scheduled reindex."""
-    from knowledge.schedule import start_schedule
+    """The reindex runner (lease and sources in the database)."""
     from storage.kb_admin import SqlReindexLease, SqlSourceRegistry
 
     runner = ReindexRunner(
@@ -38,15 +41,25 @@ def build_reindexer(
         configured=roots,
     )
 
-    async def scheduled() -> None:
+    return runner
+
+
+def schedule_reindex(jobs: JobScheduler, runner: ReindexRunner, minutes: int) -> None:
+    """The reindex every REINDEX_INTERVAL_MINUTES (0: none), as a job of the shared scheduler,
+    so with several processes each run happens in one of them."""
+
+    async def scheduled() -> str:
         outcome = await runner.run([], actor="scheduled", progress=metrics.reindex_progress)
         if isinstance(outcome, ReindexSummary):
             metrics.reindex_finished(errors=len(outcome.failed), failed=bool(outcome.failure))
-        else:
-            log.info("scheduled reindex skipped: one is running", by=outcome.actor)
+            return outcome.failure or f"{outcome.documents} documents"
+        log.info("scheduled reindex skipped: one is running", by=outcome.actor)
+        return f"skipped: {outcome.actor} was reindexing"
 
-    kb.scheduler = start_schedule(kb, settings.reindex_interval_minutes, job=scheduled)
-    return runner
+    register_task(REINDEX_JOB, scheduled)
+    jobs.ensure_interval(
+        REINDEX_JOB, task=REINDEX_JOB, name="Reindex the knowledge base", minutes=minutes
+    )
 
 
 def source_policy(settings: Settings) -> SourcePolicy:

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import make_url
 
 from bot.logs import get_logger
@@ -132,6 +133,20 @@ class JobScheduler:
             name=name,
             replace_existing=True,
             misfire_grace_time=None,
+        )
+
+    def ensure_interval(self, job_id: str, *, task: str, name: str, minutes: int) -> None:
+        """A job that runs the registered `task` every `minutes`; 0 removes it. Like
+        `ensure_daily`, an unchanged job is left as it is, so its next run stays put."""
+        if minutes <= 0:
+            self.remove(job_id)
+            return
+        trigger = IntervalTrigger(minutes=minutes, timezone=UTC)
+        existing: Job | None = self.scheduler.get_job(job_id)
+        if existing is not None and str(existing.trigger) == str(trigger):
+            return
+        self.scheduler.add_job(
+            run_task, trigger=trigger, args=[task], id=job_id, name=name, replace_existing=True
         )
 
     def run_once(self, job_id: str, *, task: str, name: str, at: datetime) -> None:
