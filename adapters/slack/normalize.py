@@ -34,9 +34,12 @@ import html
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from bot.events import ActionClick, Attachment, Command, Event, IncomingMessage, Origin, OriginKind
+from bot.payload import Payload
+from bot.payload import items as _list
+from bot.payload import obj as _obj
+from bot.payload import text as _str
 from bot.refs import Author, ConversationKind, ConversationRef
 
 PLATFORM = "slack"
@@ -50,8 +53,6 @@ RECIPIENT = "recipient:"
 # Subtypes that are still a person writing a new message; every other subtype (message_changed,
 # message_deleted, bot_message, channel_join, …) is skipped.
 _USER_SUBTYPES = frozenset({"", "thread_broadcast", "file_share", "me_message"})
-
-Payload = Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,21 +79,6 @@ def payload_kind(body: Payload) -> str:
     if "command" in body and "trigger_id" in body:
         return "slash_command"
     return _str(body.get("type"))
-
-
-def _obj(value: object) -> Payload:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _str(value: object) -> str:
-    """A scalar as text; objects, lists and null as ""."""
-    if value is None or isinstance(value, Mapping | list | tuple):
-        return ""
-    return str(value)
-
-
-def _list(value: object) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else []
 
 
 # --- events -------------------------------------------------------------------------------
