@@ -24,7 +24,6 @@ from bot.core.usage_report import UsageReports
 from bot.delivery import Delivery
 from bot.events import Command
 from bot.logs import get_logger
-from bot.messages import OutgoingMessage
 from bot.ports import AdminAction, AuditLog, ConversationStore, KnowledgeAdmin
 
 log = get_logger(__name__)
@@ -103,12 +102,7 @@ class Commands:
         await handler(command, invocation, delivery)
 
     async def _private(self, command: Command, delivery: Delivery, text: str) -> None:
-        try:
-            await delivery.private(
-                command.ref, command.author.id, OutgoingMessage.text(text), origin=command.origin
-            )
-        except Exception:
-            log.exception("could not send a command's answer", command=command.text[:40])
+        await delivery.tell(command, text)
 
     async def _require_admin(
         self, command: Command, delivery: Delivery, action: str, what: str, target: str = ""

@@ -37,7 +37,6 @@ from bot.core.turn import Question, TurnRunner
 from bot.delivery import Delivery
 from bot.events import ActionClick, ActionResult, Command, Event, IncomingMessage
 from bot.logs import get_logger
-from bot.messages import OutgoingMessage
 from bot.refs import ConversationKind, MessageHandle
 from bot.security.text import sanitized
 
@@ -160,13 +159,7 @@ class Pipeline:
 
     async def _tell(self, event: Event, text: str) -> None:
         """A private note to the event's sender; a failure to deliver it is logged, not raised."""
-        delivery = self._deliveries[event.ref.platform]
-        try:
-            await delivery.private(
-                event.ref, event.author.id, OutgoingMessage.text(text), origin=event.origin
-            )
-        except Exception:
-            log.exception("could not send a private note")
+        await self._deliveries[event.ref.platform].tell(event, text)
 
     # --- dispatch -----------------------------------------------------------------------------
     async def _dispatch(self, event: Event) -> Result:

@@ -184,8 +184,4 @@ def _tell(text: str) -> Decision:
 
 
 async def _private(command: Command, delivery: Delivery, message: OutgoingMessage | str) -> None:
-    out = OutgoingMessage.text(message) if isinstance(message, str) else message
-    try:
-        await delivery.private(command.ref, command.author.id, out, origin=command.origin)
-    except Exception:
-        log.exception("could not send a privacy command's answer", command=command.text[:40])
+    await delivery.tell(command, message)

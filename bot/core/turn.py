@@ -143,23 +143,12 @@ class TurnRunner:
             return
         admission = await self._quotas.admit(question.ref, question.author)
         if isinstance(admission, Refusal):
-            await self._refuse(question, delivery, admission)
+            await delivery.tell(question, admission.text)
             return
         try:
             await self._answer(question, delivery, thread_reader)
         finally:
             admission.release()
-
-    async def _refuse(self, question: Question, delivery: Delivery, refusal: Refusal) -> None:
-        try:
-            await delivery.private(
-                question.ref,
-                question.author.id,
-                OutgoingMessage.text(refusal.text),
-                origin=question.origin,
-            )
-        except Exception:
-            log.exception("could not tell the asker about their quota")
 
     async def _answer(
         self, question: Question, delivery: Delivery, thread_reader: ThreadReader | None

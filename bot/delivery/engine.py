@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable
 from functools import partial
+from typing import Protocol
 
 from bot.adapter import Adapter, Announcement, RateAnnouncer
 from bot.capabilities import Op
@@ -42,9 +43,24 @@ from bot.delivery.reply import MIN_LIMIT, StreamingReply
 from bot.delivery.splitting import split_text
 from bot.errors import MessageTooLong
 from bot.events import Origin
+from bot.logs import get_logger
 from bot.messages import OutgoingMessage
 from bot.redaction import NO_REDACTION, Redactor
-from bot.refs import ConversationRef, MessageHandle
+from bot.refs import Author, ConversationRef, MessageHandle
+
+log = get_logger(__name__)
+
+
+class Sender(Protocol):
+    """Who a private note goes to: what every event, command and question carries."""
+
+    @property
+    def ref(self) -> ConversationRef: ...
+    @property
+    def author(self) -> Author: ...
+    @property
+    def origin(self) -> Origin: ...
+
 
 Write = Callable[[OutgoingMessage, bool], Awaitable[MessageHandle | None]]
 """Writes one part (the bool: it is the first) and returns its handle (None for private)."""
@@ -141,6 +157,16 @@ class Delivery:
             await self.adapter.send_private(ref, user_id, part, origin=origin)
 
         await self._write(ref, Op.PRIVATE, message, True, write)
+
+    async def tell(self, sender: Sender, message: OutgoingMessage | str) -> None:
+        """A private note to whoever sent `sender` (an event, a command, a question). It never
+        raises: the note is a courtesy beside what already happened, so a failure to deliver
+        it is logged instead."""
+        out = OutgoingMessage.text(message) if isinstance(message, str) else message
+        try:
+            await self.private(sender.ref, sender.author.id, out, origin=sender.origin)
+        except Exception:
+            log.exception("could not send a private note", conversation=sender.ref.memory_key)
 
     def _limit(self) -> int:
         return max(MIN_LIMIT, self.adapter.capabilities.max_chars)
