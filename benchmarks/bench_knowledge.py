@@ -33,13 +33,12 @@ import numpy as np
 
 from bot.settings import load_settings
 from knowledge import KnowledgeBase, open_knowledge_base
-from knowledge.chunking import ChunkConfig, chunk_sections
 from knowledge.client import ClientHandle
 from knowledge.documents import Chunk
 from knowledge.embedding import HashingEmbedder
 from knowledge.embedding.fast_model import source_path
 from knowledge.embedding.onnx import MAX_TOKENS, TOKENIZER_PATH, MiniLMEmbedder
-from knowledge.loaders import load_bytes
+from knowledge.indexer import IndexConfig
 from knowledge.sparse import document_vector
 from knowledge.vectors.server import ServerStore
 
@@ -96,19 +95,22 @@ def write_docstring_corpus(root: Path, modules: list[str]) -> None:
 
 
 def indexer_texts(root: Path) -> list[str]:
-    """The texts the indexer embeds for the files under `root` (default chunking)."""
+    """The texts the indexer embeds for the files under `root`: its own default configuration's
+    chunking (`IndexConfig.pieces`), so the bare embedder runs on exactly what `kb reindex` does."""
+    config = IndexConfig()
     texts = []
     for path in sorted(root.iterdir()):
-        doc = load_bytes(path, path.read_bytes(), capped=False, max_chars=20 * 1024 * 1024)
-        for section, text in chunk_sections(doc.sections, ChunkConfig()):
+        doc, pieces = config.pieces(path, path.read_bytes(), capped=False)
+        for piece in pieces:
             chunk = Chunk(
                 doc_id="",
                 source="",
                 title=doc.title,
-                section=section,
+                section=piece.path,
                 index=0,
-                text=text,
+                text=piece.text,
                 content_hash="",
+                lead=piece.lead,
             )
             texts.append(chunk.embedding_text())
     return texts
