@@ -59,6 +59,12 @@ class ConversationStore(Protocol):
     ) -> int:
         """Store a message and return its id."""
 
+    async def add_question(
+        self, ref: ConversationRef, *, text: str, author: Author
+    ) -> tuple[int, int]:
+        """Store a user's question and its reply's `streaming` row together, in one
+        transaction; return (question id, reply id)."""
+
     async def update_message(
         self,
         message_id: int,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.messages import Citation
 from bot.ports import MessageStatus, StoredMessage, Summary
 from bot.refs import Author, ConversationRef
+from storage.batch import GroupCommit
 from storage.claims import ClaimBatcher
 from storage.db import Database, create_engine
 from storage.migrate import upgrade
@@ -44,6 +45,7 @@ from storage.models import (
 
 _HIDDEN_FROM_HISTORY = (MessageStatus.PENDING.value, MessageStatus.FAILED.value)
 _UNFINISHED = (MessageStatus.PENDING, MessageStatus.STREAMING)
+_FINAL, _STREAMING = MessageStatus.FINAL, MessageStatus.STREAMING
 _CLAIM = (
     "INSERT INTO processed_events (event_id, seen_at) SELECT value, :seen_at FROM {ids}"
     " WHERE true ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
@@ -91,6 +93,11 @@ class SqlStore:
         )
         """Create the conversation with these token totals, or else add them to its totals."""
         self._insert_message = messages.insert()
+        self._insert_messages = messages.insert().returning(
+            messages.c.id, sort_by_parameter_order=True
+        )
+        """Several rows in one statement, their ids in the order given."""
+        self._questions = GroupCommit(self._add_questions, self._add_one_question)
         self._insert_usage = usage_records.insert()
         self._update_message = update(messages).where(m.id == bindparam("message_id"))
         """The SET clause comes from the other parameter names (compiled once per set)."""
@@ -172,7 +179,47 @@ class SqlStore:
         platform_message_id: str | None = None,
     ) -> int:
         now = utcnow()
-        row = {
+        row = self._message_row(ref, now, role, text, author, status, platform_message_id)
+        async with self._write() as conn:
+            await conn.execute(self._touch_conversation, _conversation_row(ref, now))
+            result = await conn.execute(self._insert_message, row)
+        return _inserted_id(result)
+
+    async def add_question(
+        self, ref: ConversationRef, *, text: str, author: Author
+    ) -> tuple[int, int]:
+        """The user's question and its reply's `streaming` row, written together, and
+        group-committed with the other questions of the moment (`storage.batch`): one write
+        before the model is called; returns (question id, reply id)."""
+        return await self._questions.write(_Question(ref, text, author, utcnow()))
+
+    async def _add_questions(self, questions: Sequence[_Question]) -> list[tuple[int, int]]:
+        rows = []
+        for q in questions:
+            rows.append(self._message_row(q.ref, q.at, "user", q.text, q.author, _FINAL, None))
+            rows.append(self._message_row(q.ref, q.at, "assistant", "", None, _STREAMING, None))
+        touched = {q.ref.memory_key: _conversation_row(q.ref, q.at) for q in questions}
+        async with self._write() as conn:
+            await conn.execute(self._touch_conversation, list(touched.values()))
+            result = await conn.execute(self._insert_messages, rows)
+            ids = list(result.scalars())
+        return list(zip(ids[::2], ids[1::2], strict=True))
+
+    async def _add_one_question(self, question: _Question) -> tuple[int, int]:
+        (ids,) = await self._add_questions([question])
+        return ids
+
+    def _message_row(
+        self,
+        ref: ConversationRef,
+        now: datetime,
+        role: str,
+        text: str,
+        author: Author | None,
+        status: MessageStatus,
+        platform_message_id: str | None,
+    ) -> dict[str, Any]:
+        return {
             "memory_key": ref.memory_key,
             "role": role,
             "text": text,
@@ -184,12 +231,6 @@ class SqlStore:
             "created_at": now,
             "updated_at": now,
         }
-        async with self._write() as conn:
-            await conn.execute(self._touch_conversation, _conversation_row(ref, now))
-            result = await conn.execute(self._insert_message, row)
-        (message_id,) = result.inserted_primary_key or (None,)
-        assert isinstance(message_id, int)
-        return message_id
 
     async def update_message(
         self,
@@ -309,6 +350,20 @@ class SqlStore:
         async with self._write() as conn:
             await conn.execute(self._count_usage, totals)
             await conn.execute(self._insert_usage, usage)
+
+
+@dataclass(frozen=True, slots=True)
+class _Question:
+    ref: ConversationRef
+    text: str
+    author: Author
+    at: datetime
+
+
+def _inserted_id(result: Any) -> int:
+    (message_id,) = result.inserted_primary_key or (None,)
+    assert isinstance(message_id, int)
+    return message_id
 
 
 def _conversation_row(ref: ConversationRef, now: datetime) -> dict[str, Any]:

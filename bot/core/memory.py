@@ -77,6 +77,10 @@ class Recall:
     """Tokens of every message the summary does not cover yet (not only those recalled)."""
 
 
+EMPTY_RECALL = Recall(summary="", messages=())
+"""A conversation with nothing stored yet."""
+
+
 SUMMARY_INSTRUCTIONS = (
     "You maintain the running summary of a team chat conversation with an assistant. Merge the "
     "previous summary and the new messages into one updated summary of at most 200 words. Keep "

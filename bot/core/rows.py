@@ -21,7 +21,7 @@ from bot.logs import get_logger, scrub
 from bot.messages import Citation
 from bot.ports import ConversationStore, MessageStatus
 from bot.redaction import NO_REDACTION, Redactor
-from bot.refs import ConversationRef
+from bot.refs import Author, ConversationRef
 
 log = get_logger(__name__)
 SAVE_EVERY_S = 2.0
@@ -59,9 +59,21 @@ class ReplyRows:
         self._redactor = redactor
 
     async def open(self, ref: ConversationRef) -> Progress:
+        """The reply's row, `streaming` (a resumed turn: its question is stored already)."""
         started = self._clock.now()
         row = await self._store.add_message(
             ref, role="assistant", text="", status=MessageStatus.STREAMING
+        )
+        return Progress(row=row, started=started, saved_at=started)
+
+    async def open_with_question(
+        self, ref: ConversationRef, question: str, author: Author
+    ) -> Progress:
+        """Store the question (redacted: a key pasted into it never rests in the database) and
+        the reply's `streaming` row in one write."""
+        started = self._clock.now()
+        _, row = await self._store.add_question(
+            ref, text=self._redactor.redact(question), author=author
         )
         return Progress(row=row, started=started, saved_at=started)
 

@@ -7,8 +7,9 @@ How a turn runs (inside its conversation's queue, so turns of one conversation n
    message is still stored, marked failed, so nothing is lost). Seed memory from an existing
    thread the first time the bot is summoned into it.
 2. Open the reply (the delivery engine: its first post waits briefly for the first text) while
-   recalling memory and storing the question: the user's message is durable before any model is
-   called. Store the reply row as `streaming` (`bot.core.rows`).
+   recalling memory (nothing to read when the question starts its own thread) and storing the
+   question together with the reply's `streaming` row, in one write (`bot.core.rows`): the
+   user's message is durable before any model is called.
 3. Compose the prompt (`bot.core.compose`: standalone query, retrieval, system prompt, history).
 4. Model steps (`bot.core.steps`), within the turn's model time (`bot.core.model_time`,
    LLM_TURN_DEADLINE_S over every model call of the turn; a resumed turn starts afresh):
@@ -35,7 +36,7 @@ from bot import metrics
 from bot.adapter import ThreadReader
 from bot.clock import Clock
 from bot.core.compose import Composer, Prompt
-from bot.core.memory import Memory, Recall
+from bot.core.memory import EMPTY_RECALL, Memory, Recall
 from bot.core.model_time import ModelTime
 from bot.core.prompt import THREAD_ROLE
 from bot.core.quotas import Quotas, Refusal
@@ -169,11 +170,12 @@ class TurnRunner:
                 and await self._store.ensure_conversation(ref)
             ):
                 await self._seed_from_thread(ref, thread_reader, question)
-            recall = await self._memory.recall(ref.memory_key)
-            # Stored redacted (a key pasted into a question never rests in the database); this
-            # turn's prompt still has the text as asked.
-            stored = self.redactor.redact(text)
-            await self._store.add_message(ref, role="user", text=stored, author=question.author)
+            # A question that starts its own thread has no memory to recall (no reads).
+            starts_thread = bool(ref.thread_id) and ref.thread_id == question.origin.message_id
+            recall = EMPTY_RECALL if starts_thread else await self._memory.recall(ref.memory_key)
+            # The question and the reply's row in one write; the question is stored redacted,
+            # while this turn's prompt still has the text as asked.
+            progress = await self._rows.open_with_question(ref, text, question.author)
         except Exception as exc:
             if is_data_error(exc):  # the text, not the database: say so, don't claim an outage
                 log.warning("question refused by storage", error=type(exc).__name__)
@@ -188,7 +190,14 @@ class TurnRunner:
 
         async with attributed(ref, question.author):  # its model calls are billed to the asker
             await self._run(
-                ref, delivery, reply, compose, author=question.author, question=text, recall=recall
+                ref,
+                delivery,
+                reply,
+                compose,
+                author=question.author,
+                question=text,
+                recall=recall,
+                progress=progress,
             )
 
     async def resume(
@@ -226,14 +235,17 @@ class TurnRunner:
         recall: Recall | None = None,
         turn_id: str | None = None,
         first_step: int = 1,
+        progress: Progress | None = None,
     ) -> None:
+        """`progress`: the reply's row, when it was stored with the question."""
         turn_id = turn_id or uuid.uuid4().hex[:16]
-        try:
-            progress = await self._rows.open(ref)
-        except Exception:
-            log.exception("could not store the reply row", memory_key=ref.memory_key)
-            await reply.fail(STORAGE_FAILURE)
-            return
+        if progress is None:
+            try:
+                progress = await self._rows.open(ref)
+            except Exception:
+                log.exception("could not store the reply row", memory_key=ref.memory_key)
+                await reply.fail(STORAGE_FAILURE)
+                return
         outcome = "answered"
         try:
             if not self._model.available:

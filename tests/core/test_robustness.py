@@ -64,7 +64,7 @@ async def test_database_failure_before_the_model_still_finalizes(
     async def broken(*args, **kwargs):
         raise ConnectionError("database is gone")
 
-    monkeypatch.setattr(harness.app.store, "add_message", broken)
+    monkeypatch.setattr(harness.app.store, "add_question", broken)
     await harness.say("Are you there?")
     assert "couldn't save your message" in harness.last_text()
     assert harness.model.requests == []

@@ -56,17 +56,14 @@ async def test_length_cap_counts_the_cleaned_text(
 async def test_a_refused_value_is_not_called_an_outage(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = bot.app.store.add_message
+    async def refuse(*args: Any, **kw: Any) -> tuple[int, int]:
+        try:
+            "x\ud800".encode()
+        except UnicodeEncodeError as exc:
+            raise RuntimeError("statement failed") from exc
+        raise AssertionError("unreachable")
 
-    async def refuse(*args: Any, **kw: Any) -> int:
-        if kw.get("role") == "user":
-            try:
-                "x\ud800".encode()
-            except UnicodeEncodeError as exc:
-                raise RuntimeError("statement failed") from exc
-        return await real(*args, **kw)
-
-    monkeypatch.setattr(bot.app.store, "add_message", refuse)
+    monkeypatch.setattr(bot.app.store, "add_question", refuse)
     await bot.mention("hello")
     await bot.idle()
     text = bot.fake.bot_messages()[-1].text

@@ -87,6 +87,27 @@ async def test_add_message_creates_conversation_and_keeps_order(
     assert row.platform_message_id == "171.2"
 
 
+async def test_add_question_stores_the_question_and_a_streaming_reply_together(
+    store: SqlStore, ref: ConversationRef
+) -> None:
+    """One write before the model is called: the question (in history at once) and the reply's
+    row, `streaming` and owned by this worker, so a crash leaves a row that recovery finalizes."""
+    earlier = await store.add_message(ref, role="assistant", text="Earlier answer.")
+    asked, reply = await store.add_question(ref, text="What is our leave policy?", author=ADA)
+    assert earlier < asked < reply
+    history = await store.history(ref.memory_key)
+    assert [(m.role, m.text, m.author_name) for m in history] == [
+        ("assistant", "Earlier answer.", ""),
+        ("user", "What is our leave policy?", "Ada"),
+        ("assistant", "", ""),
+    ]
+    row = await _row(store, messages, messages.c.id, reply)
+    assert (row.status, row.owner, row.text) == ("streaming", store.worker_id, "")
+    question = await _row(store, messages, messages.c.id, asked)
+    assert (question.status, question.owner) == ("final", None)
+    assert await store.ensure_conversation(ref) is False  # the conversation row was created
+
+
 async def test_update_message_streams_then_finalizes(store: SqlStore, ref: ConversationRef) -> None:
     reply = await store.add_message(ref, role="assistant", text="", status=MessageStatus.PENDING)
     await store.update_message(
