@@ -88,6 +88,11 @@ class ConversationStore(Protocol):
 
     async def summary(self, memory_key: str) -> Summary | None: ...
 
+    async def backlog(
+        self, memory_key: str, *, limit: int = 200
+    ) -> tuple[Summary | None, list[StoredMessage]]:
+        """The summary and the history after it (as `history`), read together."""
+
     async def save_summary(self, memory_key: str, summary: Summary) -> None: ...
 
     async def reset(self, memory_key: str) -> None:

@@ -279,30 +279,24 @@ class SqlStore:
         params = {"memory_key": memory_key, "after_id": after_id, "limit": limit}
         async with self._db.engine.connect() as conn:
             rows = (await conn.execute(self._select_history, params)).all()
-        return [
-            StoredMessage(
-                id=id_,
-                role=role,
-                text=text,
-                author_id=author_id,
-                author_name=author_name,
-                status=MessageStatus(status),
-                created_at=created_at,
-            )
-            for id_, role, text, author_id, author_name, status, created_at in reversed(rows)
-        ]
+        return _stored(rows)
+
+    async def backlog(
+        self, memory_key: str, *, limit: int = 200
+    ) -> tuple[Summary | None, list[StoredMessage]]:
+        async with self._db.engine.connect() as conn:
+            result = await conn.execute(self._select_summary, {"memory_key": memory_key})
+            summary = _summary(result.first())
+            after = summary.through_message_id if summary else 0
+            params = {"memory_key": memory_key, "after_id": after, "limit": limit}
+            rows = (await conn.execute(self._select_history, params)).all()
+        return summary, _stored(rows)
 
     # --- summary, reset, usage -----------------------------------------------------------
     async def summary(self, memory_key: str) -> Summary | None:
         async with self._db.engine.connect() as conn:
             result = await conn.execute(self._select_summary, {"memory_key": memory_key})
-            row = result.first()
-        if row is None:
-            return None
-        text, through = row
-        if text is None or through is None:
-            return None
-        return Summary(text=text, through_message_id=through)
+            return _summary(result.first())
 
     async def save_summary(self, memory_key: str, summary: Summary) -> None:
         """Replace the rolling summary. Raises LookupError if the conversation does not exist."""
@@ -358,6 +352,31 @@ class _Question:
     text: str
     author: Author
     at: datetime
+
+
+def _stored(rows: Sequence[Any]) -> list[StoredMessage]:
+    """History rows (newest first, as selected) as messages, oldest first."""
+    return [
+        StoredMessage(
+            id=id_,
+            role=role,
+            text=text,
+            author_id=author_id,
+            author_name=author_name,
+            status=MessageStatus(status),
+            created_at=created_at,
+        )
+        for id_, role, text, author_id, author_name, status, created_at in reversed(rows)
+    ]
+
+
+def _summary(row: Any) -> Summary | None:
+    if row is None:
+        return None
+    text, through = row
+    if text is None or through is None:
+        return None
+    return Summary(text=text, through_message_id=through)
 
 
 def _inserted_id(result: Any) -> int:

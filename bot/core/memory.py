@@ -146,10 +146,8 @@ class Memory:
 
     async def _backlog(self, memory_key: str) -> tuple[str, list[StoredMessage], int]:
         """The summary, the messages it does not cover yet, and their tokens together."""
-        summary = await self._store.summary(memory_key)
+        summary, messages = await self._store.backlog(memory_key)
         text = summary.text if summary else ""
-        after = summary.through_message_id if summary else 0
-        messages = await self._store.history(memory_key, after_id=after)
         return text, messages, estimate_tokens(text) + sum(message_tokens(m) for m in messages)
 
     def _newest_fitting(self, messages: Sequence[StoredMessage], room: int) -> list[StoredMessage]:

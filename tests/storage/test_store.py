@@ -189,6 +189,21 @@ async def test_summary_roundtrip(store: SqlStore, ref: ConversationRef) -> None:
     )
 
 
+async def test_backlog_is_the_summary_and_the_history_after_it(
+    store: SqlStore, ref: ConversationRef
+) -> None:
+    assert await store.backlog(ref.memory_key) == (None, [])
+    old = await store.add_message(ref, role="user", text="old")
+    assert [m.text for m in (await store.backlog(ref.memory_key))[1]] == ["old"]
+    await store.save_summary(ref.memory_key, Summary(text="Ada said hi.", through_message_id=old))
+    newer = await store.add_message(ref, role="user", text="newer")
+    summary, messages = await store.backlog(ref.memory_key)
+    assert summary == Summary(text="Ada said hi.", through_message_id=old)
+    assert [(m.id, m.text) for m in messages] == [(newer, "newer")]
+    await store.add_message(ref, role="user", text="newest")
+    assert [m.text for m in (await store.backlog(ref.memory_key, limit=1))[1]] == ["newest"]
+
+
 async def test_save_summary_for_unknown_conversation_is_loud(store: SqlStore) -> None:
     with pytest.raises(LookupError):
         await store.save_summary("slack:T1:none:", Summary(text="x", through_message_id=1))
