@@ -20,6 +20,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,8 +149,12 @@ class Indexer:
                 return
             chunks = [c for p in pending for c in p.chunks]
             texts = [c.embedding_text() for c in chunks]
-            dense = self.embedder.embed(texts)
-            sparse = [document_vector(t) for t in texts]
+            # The keyword vectors are Python work and the model's runs release the GIL: made
+            # side by side, the first costs nothing while the model has a core to spare.
+            with ThreadPoolExecutor(1, thread_name_prefix="sparse") as side:
+                keywords = side.submit(lambda: [document_vector(t) for t in texts])
+                dense = self.embedder.embed(texts)
+                sparse = keywords.result()
             at = 0
             for item in pending:
                 n = len(item.chunks)

@@ -16,17 +16,20 @@ How it runs (measured on a shared 2-core machine; benchmarks/README.md):
  - a call with at most `batch_size` texts (a query) runs on a session of its own — the fp32
    graph — in the calling thread, so a reindex that keeps the bulk sessions busy never queues
    an answer behind it, and a one-word query keeps full precision;
- - memory (a reindex stays under 600 MB): the sessions share one arena (onnxruntime's
-   environment allocator, grown by what is asked rather than doubled), and the large fp32
-   tensors both graphs hold — the 47 MB word-embedding table and the FFN output weights — are
-   loaded once and handed to every session (`add_initializer`) instead of once per session.
+ - memory (a reindex stays under 600 MB): the large fp32 tensors both graphs hold — the 47 MB
+   word-embedding table and the FFN output weights — are loaded once and handed to every
+   session (`add_initializer`) instead of once per session; and the sessions run without
+   onnxruntime's CPU arena. Every batch has its own padded length (1-256 tokens), so an arena
+   keeps a chunk for each size it was asked for and never gives one back: with one shared,
+   size-as-requested arena the sessions settled ~75 MB above what they hold with the allocator
+   freeing each run's tensors, at the same throughput within the noise (benchmarks/README.md,
+   "Knowledge base").
 """
 
 from __future__ import annotations
 
 import os
 import queue
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -43,25 +46,6 @@ MAX_TOKENS = 256
 
 
 SHARED_MIN_ELEMENTS = 65_536
-_arena_lock = threading.Lock()
-_arena_registered = False
-
-
-def _register_shared_arena() -> None:
-    """One CPU arena for every session of the process, extended by the size requested."""
-    global _arena_registered
-    import onnxruntime as ort
-
-    with _arena_lock:
-        if _arena_registered:
-            return
-        same_as_requested = 1
-        config = ort.OrtArenaCfg(0, same_as_requested, -1, -1)
-        info = ort.OrtMemoryInfo(
-            "Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT
-        )
-        ort.create_and_register_allocator(info, config)
-        _arena_registered = True
 
 
 def _shared_tensors(path: Path) -> dict[str, Any]:
@@ -86,7 +70,7 @@ def _session(path: Path, shared: dict[str, Any]) -> Any:
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.use_env_allocators", "1")
+    options.enable_cpu_mem_arena = False  # see the module docstring (memory)
     for name, value in shared.items():
         options.add_initializer(name, value)
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
@@ -114,7 +98,6 @@ class MiniLMEmbedder:
         self._tokenizer = Tokenizer.from_file(str(TOKENIZER_PATH))
         self._tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self._tokenizer.no_padding()  # the file pads to 128; batches are padded here instead
-        _register_shared_arena()
         # Both graphs come from one fused fp32 graph: their unquantised tensors are identical.
         self._shared = _shared_tensors(files.int8)
         self._query_session = _session(files.fp32, self._shared)
