@@ -6,6 +6,7 @@ delivers the event again later; health, readiness and metrics keep answering."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -21,6 +22,15 @@ Readiness = Callable[[], Awaitable[dict[str, str]]]
 ALWAYS_OPEN = frozenset({"/healthz", "/readyz", "/metrics"})
 """Routes that answer while the process drains; every other (an adapter's) answers 503."""
 RETRY_AFTER_S = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """An inbound request an adapter answers 4xx before parsing it: the status, and a short
+    reason for the log line and the response (never the body)."""
+
+    status: int
+    reason: str
 
 
 def build_http_app(

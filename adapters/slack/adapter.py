@@ -40,7 +40,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.errors import SLACK_TEXT_LIMIT, call, retry_after_of
 from adapters.slack.files import upload_private_file
-from adapters.slack.gate import MAX_BODY_BYTES, Refused, admit
+from adapters.slack.gate import MAX_BODY_BYTES, admit
 from adapters.slack.normalize import (
     ACTION_PREFIX,
     RECIPIENT,
@@ -56,7 +56,7 @@ from bot.capabilities import Capabilities, Op, Placement, RateLimit, RateScope
 from bot.core.grammar import parse
 from bot.errors import ConfigError, MessageTooLong, PlatformError, RateLimited
 from bot.events import Command, Event, Origin
-from bot.http import read_body
+from bot.http import Refused, read_body
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
 from bot.refs import Author, ConversationKind, ConversationRef, MessageHandle

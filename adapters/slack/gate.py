@@ -31,6 +31,8 @@ from typing import Any
 
 from slack_sdk.signature import SignatureVerifier
 
+from bot.http import Refused
+
 MAX_BODY_BYTES = 1024 * 1024
 """Slack's payloads are a few KB; anything over 1 MB is refused unread."""
 
@@ -49,12 +51,6 @@ _EVENT_STRINGS = (
     "bot_id",
     "team",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    status: int
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,7 +41,6 @@ from botframework.connector.auth import ServiceClientCredentialsFactory
 from adapters.teams.auth import Refused, TeamsAuth, authenticate, build_authentication
 from adapters.teams.cards import CARD_CONTENT_TYPE, card_attachment
 from adapters.teams.connector import MAX_BODY_BYTES, Connector
-from adapters.teams.door import Refused as DoorRefused
 from adapters.teams.door import read_activity
 from adapters.teams.normalize import conversation_id, is_bot_installed, normalize
 from adapters.teams.render import render
@@ -50,6 +49,7 @@ from bot.adapter import EventSink
 from bot.capabilities import ALL_OPS, Capabilities, Op, Placement, RateLimit, RateScope
 from bot.errors import ParleyError, PlatformError
 from bot.events import ActionClick, ActionResult, Event, Origin
+from bot.http import Refused as DoorRefused
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
 from bot.refs import ConversationKind, ConversationRef, MessageHandle

@@ -18,22 +18,15 @@ activity reaches botbuilder or `normalize`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from bot.http import read_body
+from bot.http import Refused, read_body
 
 MAX_ACTIVITY_BYTES = 256 * 1024
 """Teams caps a message at about 100 KB (text, cards and mentions together); the activity around
 it (ids, channelData, entities) adds a few KB. A quarter of a megabyte leaves room for both."""
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    status: int
-    reason: str
 
 
 async def read_activity(request: web.Request) -> dict[str, Any] | Refused:
