@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.usage.cli import register as register_usage
 
     register_usage(sub)
-    from bot.app import register_platform_commands
+    from bot.platforms import register_platform_commands
 
     register_platform_commands(sub)
     return parser
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
-    from bot.app import configured_platforms, secret_values
+    from bot.platforms import configured_platforms, secret_values
 
     handler: Callable[[argparse.Namespace, Settings], int] | None = getattr(args, "handler", None)
     console = handler is _chat or (handler is _run and not configured_platforms(settings))
@@ -122,7 +122,7 @@ def chat_log_path(settings: Settings) -> Path:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.app import configured_platforms
+    from bot.platforms import configured_platforms
 
     if not configured_platforms(settings):
         print(

@@ -7,7 +7,7 @@ import tomllib
 
 import pytest
 
-from bot import app
+from bot import platforms
 from bot.errors import ConfigError
 from bot.settings import load_settings
 from tests.cli.helpers import ROOT
@@ -28,6 +28,6 @@ def test_missing_extra_names_the_install_command(tmp_path, monkeypatch) -> None:
     package.mkdir()
     (package / "__init__.py").write_text("import parley_sdk_that_is_not_installed\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(app.PLATFORMS, "slack", ("fake_platform", lambda s: True))
+    monkeypatch.setitem(platforms.PLATFORMS, "slack", ("fake_platform", lambda s: True))
     with pytest.raises(ConfigError, match=r"pip install 'parley\[slack\]'"):
-        app.load_adapter("slack", load_settings(_env_file=None))
+        platforms.load_adapter("slack", load_settings(_env_file=None))
