@@ -141,10 +141,10 @@ async def test_a_provider_silent_past_its_share_is_paused_then_tried_again(
     fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic
 ) -> None:
     """One hang is enough to skip a provider (not five): the next turn does not wait for it again,
-    and once the breaker's 60 s are over it gets its trial."""
+    and once the breaker's 60 s are over it gets a trial (failed here, so another 60 s)."""
     clock = FakeClock(autojump=False)
-    fake_openai.script(Hang())
-    model = router(openai(fake_openai), anthropic(fake_anthropic), clock=clock)
+    fake_openai.script(Hang(), HttpError(500))
+    model = router(openai(fake_openai), anthropic(fake_anthropic), clock=clock, max_retries=0)
     turn = dataclasses.replace(ask(), deadline_s=20)
 
     first = asyncio.ensure_future(collect(model.stream(turn)))
@@ -159,6 +159,11 @@ async def test_a_provider_silent_past_its_share_is_paused_then_tried_again(
     events = await collect(model.stream(turn))  # no time passes: no second wait for OpenAI
     assert events[0] == Answering(provider="anthropic", model="claude-test")
     assert len(fake_openai.requests) == 1
+
+    clock.advance(60)
+    events = await collect(model.stream(turn))  # the trial: a 500, so Anthropic answers
+    assert events[0] == Answering(provider="anthropic", model="claude-test")
+    assert (len(fake_openai.requests), state(model, "openai")) == (2, "open")
 
     clock.advance(60)
     events = await collect(model.stream(turn))
