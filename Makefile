@@ -9,7 +9,7 @@ PLATFORMS := slack,discord,teams
 # `make kb ARGS="search holidays"` runs `python -m bot kb search holidays` in the venv.
 ARGS ?= status
 
-.PHONY: run chat kb test check lint typecheck bench mutate clean
+.PHONY: run chat kb test check lint typecheck bench mutate mutate-score clean
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -55,14 +55,21 @@ check: lint typecheck test
 bench: $(VENV)/.installed-dev
 	scripts/with-postgres $(PY) -m benchmarks $(BENCH)
 
-# Mutation testing (optional, slow, not part of CI) with mutmut, configured in pyproject.toml.
-# MUTANTS narrows it to mutant names, e.g. make mutate MUTANTS='bot.llm.breaker*'; the score
-# and how it was measured are in tests/README.md. Results stay in mutants/ (`mutmut results`).
+# Mutation testing (optional, slow, not part of CI) with mutmut, one area at a time:
+# make mutate AREA=storage (AREA is delivery, tools, llm or storage; all four, one after another,
+# without it). Each area is tested by its own test folder (scripts/mutate.py); MUTANTS narrows the
+# run to mutant names, e.g. make mutate AREA=llm MUTANTS='bot.llm.breaker*'. The score and how it
+# was measured are in tests/README.md; `make mutate-score AREA=llm` prints it again, and
+# `$(PY) scripts/mutate.py llm results` lists the survivors.
+MUTATE_AREAS := delivery tools llm storage
+AREA ?= $(MUTATE_AREAS)
 MUTATE_JOBS ?= 2
+export MUTATE_JOBS
 mutate: $(VENV)/.installed-mutation
-	$(PY) -m mutmut run --max-children $(MUTATE_JOBS) $(MUTANTS)
-	$(PY) -m mutmut export-cicd-stats
-	cat mutants/mutmut-cicd-stats.json
+	set -e; for area in $(AREA); do $(PY) scripts/mutate.py $$area run $(MUTANTS); $(PY) scripts/mutate.py $$area score; done
+
+mutate-score: $(VENV)/.installed-mutation
+	set -e; for area in $(AREA); do echo "$$area:"; $(PY) scripts/mutate.py $$area score; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache mutants
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache mutants .mutation

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 
 import pytest
@@ -15,7 +17,7 @@ from bot.llm.router import LLMRouter
 from bot.llm.types import Answering, Finish, TextDelta
 from bot.settings import load_settings
 from tests.fakes.anthropic_api import FakeAnthropic
-from tests.fakes.llm_fixtures import HttpError, Text
+from tests.fakes.llm_fixtures import Hang, HttpError, Text
 from tests.fakes.openai_api import FakeOpenAI
 from tests.llm.helpers import (
     KEY,
@@ -132,6 +134,40 @@ async def test_breaker_opens_after_five_failures_and_half_opens_after_60s(
     events = await collect(model.stream(ask("back?")))  # the trial call succeeds
     assert events[0] == Answering(provider="openai", model="gpt-test")
     assert len(fake_openai.requests) == 6
+    assert state(model, "openai") == "closed"
+
+
+async def test_a_provider_silent_past_its_share_is_paused_then_tried_again(
+    fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic
+) -> None:
+    """One hang is enough to skip a provider (not five): the next turn does not wait for it again,
+    and once the breaker's 60 s are over it gets a trial (failed here, so another 60 s)."""
+    clock = FakeClock(autojump=False)
+    fake_openai.script(Hang(), HttpError(500))
+    model = router(openai(fake_openai), anthropic(fake_anthropic), clock=clock, max_retries=0)
+    turn = dataclasses.replace(ask(), deadline_s=20)
+
+    first = asyncio.ensure_future(collect(model.stream(turn)))
+    async with asyncio.timeout(10):
+        while not fake_openai.requests:  # noqa: ASYNC110 (OpenAI has the request, says nothing)
+            await asyncio.sleep(0.01)
+    clock.advance(10)  # its half of the turn
+    events = await first
+    assert events[0] == Answering(provider="anthropic", model="claude-test")
+    assert state(model, "openai") == "open"
+
+    events = await collect(model.stream(turn))  # no time passes: no second wait for OpenAI
+    assert events[0] == Answering(provider="anthropic", model="claude-test")
+    assert len(fake_openai.requests) == 1
+
+    clock.advance(60)
+    events = await collect(model.stream(turn))  # the trial: a 500, so Anthropic answers
+    assert events[0] == Answering(provider="anthropic", model="claude-test")
+    assert (len(fake_openai.requests), state(model, "openai")) == (2, "open")
+
+    clock.advance(60)
+    events = await collect(model.stream(turn))
+    assert events[0] == Answering(provider="openai", model="gpt-test")
     assert state(model, "openai") == "closed"
 
 
