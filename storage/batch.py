@@ -13,7 +13,7 @@ the batch: each item is then written alone (`write_one`), so only the item at fa
 its own error, and the others are stored as if no batch had been tried (`write_many` is one
 transaction: nothing of the failed batch was kept).
 
-`storage.claims` is the same idea for event claims, whose batches also dedupe by id.
+Event claims (`storage.claims`) are group-committed by it too.
 """
 
 from __future__ import annotations
@@ -30,10 +30,13 @@ class GroupCommit(Generic[Item, Result]):
     def __init__(
         self,
         write_many: Callable[[Sequence[Item]], Awaitable[Sequence[Result]]],
-        write_one: Callable[[Item], Awaitable[Result]],
+        write_one: Callable[[Item], Awaitable[Result]] | None,
         *,
         max_batch: int = 100,
     ) -> None:
+        """`write_one` None: a failed batch fails all its writers (a write that only an outage,
+        not a value, can refuse; one retry per item would multiply the wait for a dead
+        database)."""
         self._write_many = write_many
         self._write_one = write_one
         self._max_batch = max_batch
@@ -57,10 +60,11 @@ class GroupCommit(Generic[Item, Result]):
                 try:
                     results = await self._write_many([item for item, _ in batch])
                 except Exception as exc:
-                    if len(batch) == 1:
-                        _settle(batch[0][1], exc)
+                    if len(batch) == 1 or self._write_one is None:
+                        for _, future in batch:
+                            _settle(future, exc)
                     else:
-                        await self._one_by_one(batch)
+                        await self._one_by_one(batch, self._write_one)
                     continue
                 for (_, future), result in zip(batch, results, strict=True):
                     _settle(future, result)
@@ -69,10 +73,14 @@ class GroupCommit(Generic[Item, Result]):
                 future.cancel()
             self._waiting.clear()
 
-    async def _one_by_one(self, batch: Sequence[tuple[Item, asyncio.Future[Result]]]) -> None:
+    async def _one_by_one(
+        self,
+        batch: Sequence[tuple[Item, asyncio.Future[Result]]],
+        write_one: Callable[[Item], Awaitable[Result]],
+    ) -> None:
         for item, future in batch:
             try:
-                result = await self._write_one(item)
+                result = await write_one(item)
             except Exception as exc:
                 _settle(future, exc)
             else:
