@@ -39,7 +39,8 @@ from bot.capabilities import Op
 from bot.clock import Clock, MonotonicClock
 from bot.delivery.budget import Priority
 from bot.delivery.budgets import Budgets
-from bot.delivery.reply import MIN_LIMIT, StreamingReply
+from bot.delivery.layout import MIN_LIMIT
+from bot.delivery.reply import StreamingReply
 from bot.delivery.splitting import split_text
 from bot.errors import MessageTooLong
 from bot.events import Origin

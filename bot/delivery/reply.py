@@ -23,10 +23,11 @@ and carries `reply_to` (a reply reference, where the core placed the answer as a
 
 The flusher then loops on a plan/act cycle, one platform call per turn:
 
-1. plan from the *newest* state: the text not yet in earlier messages is
-   `reopen + text[consumed:]`; if it is over the limit, end the current message at a safe
-   boundary (`splitting.cut`) and continue in a new one, else write it to the current message
-   (with the status line under it while there is a status and no native way to show it);
+1. plan from the *newest* state: the text not yet in earlier messages (`bot.delivery.layout`,
+   which keeps the messages and what each holds); if it is over the limit, end the current
+   message at a safe boundary (`splitting.cut`) and continue in a new one, else write it to the
+   current message (with the status line under it while there is a status and no native way
+   to show it);
 2. wait until the current message was last written `min_edit_interval_s` ago;
 3. take a slot in every budget of the call (`Budgets.slot`: post, edit or stream, at `FINAL`
    priority once finishing; a waiting ticket is promoted when `finish` arrives);
@@ -77,7 +78,8 @@ from bot.capabilities import Op
 from bot.clock import Clock
 from bot.delivery.budget import Priority
 from bot.delivery.budgets import Budgets, Waiting
-from bot.delivery.splitting import close_open_fence, cut
+from bot.delivery.layout import PLACEHOLDER, Layout
+from bot.delivery.splitting import close_open_fence
 from bot.delivery.steps import OPS, Kind, Step, native_step
 from bot.errors import MessageTooLong, PlatformError, RateLimited
 from bot.events import Origin
@@ -87,14 +89,11 @@ from bot.refs import ConversationRef, MessageHandle
 
 log = structlog.get_logger(__name__)
 
-MIN_LIMIT = 40
-"""The smallest part size a shrinking limit goes down to (room for a fence and some text)."""
 FINAL_ATTEMPTS = 3
 """Failed final writes to one message before the rest is posted as a new message."""
 GIVE_UP_AFTER = 12
 """Failed calls (429s included) in the final phase before the reply stops trying."""
 MERGED_NOTE = "_(merged into the message above)_"
-PLACEHOLDER = "…"
 
 
 class StreamingReply:
@@ -137,9 +136,8 @@ class StreamingReply:
         self._native_status = caps.native_status and isinstance(adapter, StatusIndicator)
         self._typing = caps.typing_interval_s if isinstance(adapter, Typing) else 0.0
         self._max_429 = max_consecutive_429
-        self._interval = caps.min_edit_interval_s
-        self._limit = max(MIN_LIMIT, caps.max_chars)
-        self.handles: list[MessageHandle] = []
+        self._layout = Layout(caps.max_chars, caps.min_edit_interval_s)
+        self.handles = self._layout.handles
         """Every platform message this reply spans, in order."""
         self.rate_limited = 0
         """How many 429s this reply met (for metrics and benchmarks)."""
@@ -166,15 +164,6 @@ class StreamingReply:
         self._stopped = False
         """The platform refused for good (`PlatformError.permanent`): no more writes."""
         self._placeholder_due = False
-        # Rollover state: messages before `_index` are ended and hold `_frozen`.
-        self._index = 0
-        self._consumed = 0
-        self._frozen = ""
-        self._reopen = ""
-        self._shown: str | None = None
-        self._shown_final = False
-        """The current message's last write was final (an ended part needs no second write)."""
-        self._written: dict[str, float] = {}
         self._stream: NativeStream | None = None
         """The native stream writing the current message, once opened."""
         self._streamed = ""
@@ -342,7 +331,7 @@ class StreamingReply:
             if step is None:
                 continue
             if step.kind in (Kind.EDIT, Kind.APPEND):
-                await self._sleep_until(self._written.get(self._current_id(), 0.0) + self._interval)
+                await self._sleep_until(self._layout.next_edit_at())
             # An answer's first words (and a new message: its next part) go ahead of other
             # replies' streaming edits; so does everything once the answer is final.
             first = self.first_text_at is None
@@ -371,63 +360,35 @@ class StreamingReply:
                 )
                 return
 
-    def _current_id(self) -> str:
-        return self.handles[self._index].message_id if self._index < len(self.handles) else ""
-
     def _status_line(self, rest: str) -> str:
         """`rest` with the status under it, while it has one that is not shown natively."""
         if not self._status or self._shows_status_natively():
             return rest
         line = f"_{self._status}_"
         shown = f"{rest}\n\n{line}" if rest.strip() else line
-        return shown if len(shown) <= self._limit else rest
+        return shown if len(shown) <= self._layout.limit else rest
 
     def _plan(self) -> Step | None:
         """The next call to make from the newest state, or None when nothing is to be done."""
         final = self._final
         text = final.text_markdown if final is not None else self._text
-        if final is not None and not text.startswith(self._frozen):
-            # The final text changed what earlier messages hold: rewrite them in place.
-            self._index, self._consumed, self._frozen, self._reopen = 0, 0, "", ""
-            self._shown = None
+        layout = self._layout
+        if final is not None:
+            layout.keep_or_rewind(text)
         if final is None and self._status != self._status_shown and self._shows_status_natively():
             return Step(Kind.STATUS, self._status, OutgoingMessage.text(""), text)
-        rest = self._reopen + text[self._consumed :]
-        native = self._native and self._index >= len(self.handles)
-        if native:
+        layout.skip_written(text)
+        if self._native and layout.posting:
+            rest = layout.rest(text)
             if self._stream is None:
                 wanted = rest.strip() or final or self._status or self._placeholder_due
                 return Step(Kind.OPEN, "", OutgoingMessage.text(""), text) if wanted else None
-            return native_step(text, rest, final, self._streamed, self._reopen, self._limit)
-        post = self._index >= len(self.handles)
-        write = Kind.POST if post else Kind.EDIT
-        if len(rest) > self._limit:
-            piece = cut(rest, self._limit, keep=len(self._reopen))
-            message = OutgoingMessage.text(piece.head, final=True)
-            if not post and self._shown == piece.head and self._shown_final:
-                self._advance(text, piece.taken, piece.reopen)
-                return self._plan()
-            return Step(write, piece.head, message, text, piece.taken, piece.reopen)
-        if final is not None:
-            message = dataclasses.replace(final, text_markdown=rest)
-            return Step(write, rest, message, text, done=True)
-        shown = self._status_line(rest)
-        if not shown.strip() and post and self._placeholder_due:
-            shown = PLACEHOLDER
-        if not shown.strip() or (shown == self._shown and not post):
-            return None
-        return Step(write, shown, OutgoingMessage.text(shown, final=False), text)
-
-    def _advance(self, text: str, taken: int, reopen: str) -> None:
-        self._consumed += taken - len(self._reopen)
-        self._frozen = text[: self._consumed]
-        self._reopen = reopen
-        self._index += 1
-        self._shown = None
+            return native_step(text, rest, final, self._streamed, layout.reopen, layout.limit)
+        return layout.plan(text, final, self._status_line, self._placeholder_due)
 
     def _first_message(self, message: OutgoingMessage) -> tuple[OutgoingMessage, Origin | None]:
         """The first post of the reply goes through the origin and carries the reply reference."""
-        if self.handles or self._index:
+        if self.handles or self._layout.index:
             return message, None
         origin = self._origin
         if origin is not None and not origin.token_valid(self._clock.now()):
@@ -487,18 +448,14 @@ class StreamingReply:
             self._status_shown = step.text
         if step.kind in (Kind.STATUS, Kind.TYPING, Kind.OPEN):
             return None
-        self._written[self._current_id()] = self._clock.now()
-        self._shown = step.text
-        self._shown_final = step.message.final
         if step.text.strip() not in ("", PLACEHOLDER):
             if self.first_text_at is None:
                 self.first_text_at = self._clock.now()
             self._started_showing()
         if step.kind is Kind.APPEND:
             self._streamed = step.text
-        if step.taken is not None:
-            self._advance(step.source, step.taken, step.reopen)
-        elif step.done:
+        self._layout.wrote(step, self._clock.now())
+        if step.taken is None and step.done:
             self._final_done = True
         return None
 
@@ -508,7 +465,7 @@ class StreamingReply:
             self.handles.append(await self._adapter.send(self._ref, message, origin=origin))
             self.posts += 1
         elif step.kind is Kind.EDIT:
-            await self._adapter.edit(self.handles[self._index], step.message)
+            await self._adapter.edit(self._layout.current, step.message)
             self.edits += 1
         elif step.kind is Kind.OPEN:
             assert isinstance(self._adapter, NativeStreaming)
@@ -542,19 +499,17 @@ class StreamingReply:
         stream, self._stream, self._native = self._stream, None, False
         handle = stream.handle if stream is not None else None
         if handle is not None and handle.message_id:
-            self.handles.append(handle)
-            self._written[handle.message_id] = self._clock.now()
-            self._shown = self._streamed
+            self._layout.adopt(handle, self._streamed, self._clock.now())
         self._streamed = ""
         self._streak_429 = 0
 
     def _shrink(self, length: int, exc: MessageTooLong) -> None:
-        target = exc.limit if exc.limit is not None and exc.limit < length else int(length * 0.8)
-        new = max(MIN_LIMIT, min(self._limit, target))
-        log.info("delivery.too_long", ref=self._ref.memory_key, length=length, limit=new)
-        if new == self._limit:  # cannot go smaller: count it as a failure
+        shrunk = self._layout.shrink(length, exc)
+        log.info(
+            "delivery.too_long", ref=self._ref.memory_key, length=length, limit=self._layout.limit
+        )
+        if not shrunk:  # cannot go smaller: count it as a failure
             self._count_error()
-        self._limit = new
 
     def _count_error(self) -> None:
         if self._final is not None:
@@ -567,18 +522,17 @@ class StreamingReply:
     def _failed(self, step: Step) -> None:
         post = step.kind is Kind.POST
         log.warning("delivery.call_failed", ref=self._ref.memory_key, post=post, exc_info=True)
-        self._written[self._current_id()] = self._clock.now()  # pace retries like edits
+        self._layout.paced(self._clock.now())  # pace retries like edits
         self._count_error()
         self._message_failures += 1
         if self._final is not None and not post and self._message_failures >= FINAL_ATTEMPTS:
             # Last resort: leave this message as it is and post the rest as a new one.
-            self.abandoned.append(self.handles.pop(self._index))
-            self._shown = None
+            self.abandoned.append(self._layout.abandon())
             self._message_failures = 0
 
     async def _mark_leftovers(self) -> None:
         """After a rewrite that needed fewer messages, say so in the ones left over."""
-        for handle in self.handles[self._index + 1 :]:
+        for handle in self._layout.leftovers():
             note = OutgoingMessage.text(MERGED_NOTE)
             try:
                 await self._budgets.call(
