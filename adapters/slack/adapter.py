@@ -16,7 +16,8 @@ How it works:
 - Outbound: `send` / `edit` / `send_private` render with `render.py` and call the Web API through
   `errors.call`, which turns every `ok: false` into RateLimited / MessageTooLong / PlatformError.
   Private replies go through the origin's `response_url` while it is valid (slash commands and
-  clicks), else `chat.postEphemeral`. Throttling is the core's: `capabilities` declares Slack's
+  clicks) and has uses left (`respond`: five per URL, counted here), else
+  `chat.postEphemeral`. Throttling is the core's: `capabilities` declares Slack's
   limits (chat.postMessage per channel, chat.update and chat.appendStream per workspace, each
   its own budget) and `bot.delivery` enforces them.
 """
@@ -36,9 +37,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from adapters.slack.errors import SLACK_TEXT_LIMIT, call, retry_after_of
+from adapters.slack.errors import SLACK_TEXT_LIMIT, call
 from adapters.slack.files import upload_private_file
 from adapters.slack.gate import MAX_BODY_BYTES, admit
 from adapters.slack.normalize import (
@@ -49,12 +49,13 @@ from adapters.slack.normalize import (
     plain_text,
 )
 from adapters.slack.render import SlackMessage, render
+from adapters.slack.respond import ResponseUrls, ResponseUrlSpent, post_response
 from adapters.slack.roles import SlackRoles
 from adapters.slack.stream import SlackNativeStream
 from bot.adapter import EventSink, NativeStream, ThreadMessage
 from bot.capabilities import Capabilities, Op, Placement, RateLimit, RateScope
 from bot.core.grammar import parse
-from bot.errors import ConfigError, MessageTooLong, PlatformError, RateLimited
+from bot.errors import ConfigError, MessageTooLong, PlatformError
 from bot.events import Command, Event, Origin
 from bot.http import Refused, read_body
 from bot.logs import get_logger
@@ -143,6 +144,7 @@ class SlackAdapter:
             token=bot_token, base_url=_with_slash(api_url), retry_handlers=[]
         )
         self._roles = SlackRoles(self._client)
+        self._response_urls = ResponseUrls()
         self._bolt = AsyncApp(
             client=self._client,
             signing_secret=signing_secret,
@@ -356,10 +358,14 @@ class SlackAdapter:
         self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, origin: Origin
     ) -> None:
         payload = _checked(render(message), "chat.postEphemeral")
-        url = origin.token  # the core clears a token past its lifetime
-        if url.startswith(("https://", "http://")):
-            await self._respond(url, payload)
-            return
+        url = origin.token  # the core clears a token past its lifetime; `respond` counts uses
+        if url.startswith(("https://", "http://")) and self._response_urls.claim(url):
+            try:
+                await post_response(self._session, url, payload)
+                return
+            except ResponseUrlSpent as exc:
+                self._response_urls.spend(url)
+                log.info("slack.response_url_spent", code=exc.code, fallback="chat.postEphemeral")
         await call(
             "chat.postEphemeral",
             self._client.chat_postEphemeral(
@@ -371,29 +377,6 @@ class SlackAdapter:
             ),
             text_length=len(payload.text),
         )
-
-    async def _respond(self, response_url: str, payload: SlackMessage) -> None:
-        """Reply through a slash command's response_url (ephemeral, valid 30 min, 5 uses)."""
-        webhook = AsyncWebhookClient(response_url, session=self._session)
-        try:
-            result = await webhook.send(
-                text=payload.text, blocks=payload.blocks or None, response_type="ephemeral"
-            )
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise PlatformError(
-                f"Slack response_url unreachable: {exc!r}",
-                method="response_url",
-                code="network_error",
-            ) from exc
-        if result.status_code == 429:
-            raise RateLimited(retry_after_of(result.headers), method="response_url")
-        if result.status_code != 200:
-            log.warning("slack.api_error", method="response_url", code=result.body)
-            raise PlatformError(
-                f"Slack response_url failed: {result.status_code} {result.body}",
-                method="response_url",
-                code=str(result.body or result.status_code),
-            )
 
     # --- ThreadReader ---------------------------------------------------------------------
 

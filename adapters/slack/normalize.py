@@ -46,6 +46,9 @@ PLATFORM = "slack"
 ACTION_PREFIX = "parley_"
 """Our buttons' action_id is `parley_<Action.id>`; the value is `Action.value` alone."""
 RESPONSE_URL_TTL_S = 30 * 60.0
+"""A response_url works for 30 minutes after the interaction (the core clears it after that)…"""
+RESPONSE_URL_USES = 5
+"""…and for at most 5 posts (counted by `adapters.slack.respond`)."""
 ACK_WITHIN_S = 3.0
 RECIPIENT = "recipient:"
 """A message origin's token: `recipient:<user>:<team>`, for native streams in channels."""

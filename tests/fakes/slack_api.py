@@ -16,7 +16,13 @@ sees what it would see in production:
 - `invalid_auth` for an unknown token; `channel_not_found` for `missing_channels` or a bad id;
 - `chat.startStream` / `appendStream` / `stopStream` (recipient ids required outside DMs;
   a stream expires after `stream_ttl_s`);
-- slash command `response_url`s (`fake.new_response_url()`; posts land in `fake.responses`);
+- slash command and click `response_url`s (`fake.new_response_url()`; posts land in
+  `fake.responses`): at most `response_url_uses` (5) posts within `response_url_ttl_s` (30 min)
+  of the URL's creation, as Slack documents. Past either, the post is refused with HTTP 404 and
+  a plain-text body naming why: `used_url` after the fifth use, `expired_url` after the time
+  (`no_service` for a URL it never issued). Slack documents the limits but not the refusal's
+  exact shape; this follows its webhook errors (a plain-text code with a 4xx status), and the
+  adapter reads the code in the body, not the status.
 - file uploads: `conversations.open` (a DM per user), `files.getUploadURLExternal`, the upload
   (its size must match the `length` announced) and `files.completeUploadExternal` (only for
   uploaded files); shared files land in `fake.files`; `scopes` (default: all) can leave out
@@ -98,6 +104,8 @@ class FakeSlackApi:
         stream_window_s: float = 60.0,
         latency_s: float = 0.0,
         users_info_limit: int = 100,
+        response_url_uses: int = 5,
+        response_url_ttl_s: float = 30 * 60.0,
     ) -> None:
         self.tokens: dict[str, str] = {token: team_id}
         self.users: dict[str, dict[str, Any]] = {}
@@ -131,7 +139,9 @@ class FakeSlackApi:
         self._failures: dict[str, deque[tuple[str, int]]] = defaultdict(deque)
         self._updates: dict[str, deque[float]] = defaultdict(deque)
         self._posts: dict[str, tuple[float, float]] = {}
-        self._response_urls: set[str] = set()
+        self.response_url_uses = response_url_uses
+        self.response_url_ttl_s = response_url_ttl_s
+        self._response_urls: dict[str, _ResponseUrl] = {}
         self.app_tokens: set[str] = {DEFAULT_APP_TOKEN}
         self.socket_acks: dict[str, dict[str, Any]] = {}
         self._sockets: list[web.WebSocketResponse] = []
@@ -218,7 +228,7 @@ class FakeSlackApi:
 
     def new_response_url(self) -> str:
         key = f"R{next(self._seq):06d}"
-        self._response_urls.add(key)
+        self._response_urls[key] = _ResponseUrl(issued=time.monotonic())
         return f"{self.base_url}/response/{key}"
 
     def next_ts(self) -> str:
@@ -555,14 +565,33 @@ class FakeSlackApi:
         return ws
 
     async def _response(self, request: web.Request) -> web.Response:
-        key = request.match_info["key"]
-        self.calls.append(Call(method="response_url", args={}, team="", at=time.monotonic()))
-        if key not in self._response_urls:
-            self.calls[-1].status, self.calls[-1].error = 404, "no_service"
-            return web.Response(status=404, text="no_service")
-        self.responses.append(await request.json())
-        self.calls[-1].args = self.responses[-1]
+        call = Call(method="response_url", args={}, team="", at=time.monotonic())
+        self.calls.append(call)
+        url = self._response_urls.get(request.match_info["key"])
+        refusal = (
+            "no_service"
+            if url is None
+            else "expired_url"
+            if call.at - url.issued >= self.response_url_ttl_s
+            else "used_url"
+            if url.uses >= self.response_url_uses
+            else ""
+        )
+        if refusal or url is None:
+            call.status, call.error = 404, refusal
+            return web.Response(status=404, text=refusal)
+        url.uses += 1
+        call.args = await request.json()
+        self.responses.append(call.args)
         return web.Response(text="ok")
+
+
+@dataclass
+class _ResponseUrl:
+    issued: float
+    """time.monotonic() when `new_response_url` made it."""
+    uses: int = 0
+    """Posts it accepted."""
 
 
 def _bucket(times: deque[float], now: float, limit: int, window: float) -> float:
