@@ -14,8 +14,9 @@ How it works:
   GET /channels/{id} when it is not there). A RESUME replays payloads: the core's dedupe by
   message/interaction id keeps them from being answered twice.
 - Interactions are acknowledged here, within Discord's 3 s: a command is deferred at once
-  (ephemeral for /reset, /help, /kb) and handed to the sink; the core's first write through
-  its origin (the interaction token, 15 min) replaces "thinking…". A button click is handed to
+  (ephemeral for `manifest.PRIVATE_COMMANDS`, every command but /ask) and handed to the sink;
+  the core's first write through its origin (the interaction token, 15 min) replaces
+  "thinking…". A button click is handed to
   the sink first and its `ActionResult` goes into the callback itself (UPDATE_MESSAGE for the
   card, an ephemeral reply for a private note); if the sink takes longer than
   `click_answer_s`, the click is deferred and the result applied through the token.
