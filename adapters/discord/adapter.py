@@ -14,16 +14,15 @@ How it works:
   GET /channels/{id} when it is not there). A RESUME replays payloads: the core's dedupe by
   message/interaction id keeps them from being answered twice.
 - Interactions are acknowledged here, within Discord's 3 s: a command is deferred at once
-  (ephemeral for /reset, /help, /kb) and handed to the sink; the core's first write through
-  its origin (the interaction token, 15 min) replaces "thinking…". A button click is handed to
-  the sink first and its `ActionResult` goes into the callback itself (UPDATE_MESSAGE for the
-  card, an ephemeral reply for a private note); if the sink takes longer than
-  `click_answer_s`, the click is deferred and the result applied through the token.
-- Outbound (`send`, `edit`, `send_private`, `typing`, `open_thread`): `render`, then one call
-  through `rest.DiscordRest`, which never waits or retries and turns 429 / 50035 / 403 into
-  RateLimited / MessageTooLong / PlatformError and X-RateLimit headers into announcements.
-  A message written through an interaction token keeps it in its handle's `route`, so it is
-  edited through the same webhook.
+  (ephemeral for `manifest.PRIVATE_COMMANDS`, every command but /ask) and handed to the sink;
+  the core's first write through its origin (the interaction token, 15 min) replaces
+  "thinking…". A button click is handed to the sink first and its `ActionResult` goes into the
+  callback itself (UPDATE_MESSAGE for the card, an ephemeral reply for a private note); if the
+  sink takes longer than `click_answer_s`, the click is deferred and the result applied
+  through the token.
+- Outbound: `send`, `edit`, `send_private` and `typing` are `writes` (render, one call through
+  `rest.DiscordRest`, a token's webhook kept in the handle's `route`); `open_thread`,
+  `bot_in_thread` and `read_thread` are `threads`; `is_platform_admin` is `roles`.
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 
-from adapters.discord import threads
+from adapters.discord import threads, writes
 from adapters.discord.manifest import COMMANDS, PRIVATE_COMMANDS
 from adapters.discord.normalize import BotIdentity, Place, normalize, place_of
 from adapters.discord.render import MAX_CONTENT, DiscordMessage, render
@@ -46,8 +45,8 @@ from adapters.discord.rest import DiscordRest
 from adapters.discord.roles import DiscordRoles
 from bot.adapter import EventSink, RateListener, ThreadMessage
 from bot.capabilities import ALL_OPS, Capabilities, Op, Placement, RateLimit, RateScope
-from bot.errors import ConfigError, MessageTooLong, PlatformError
-from bot.events import ActionClick, Command, Event, Origin, OriginKind
+from bot.errors import ConfigError, PlatformError
+from bot.events import ActionClick, Command, Event, Origin
 from bot.logs import get_logger
 from bot.messages import OutgoingMessage
 from bot.payload import obj, text
@@ -56,10 +55,8 @@ from bot.refs import ConversationKind, ConversationRef, MessageHandle
 log = get_logger("adapters.discord")
 
 DEFAULT_API_URL = "https://discord.com/api/v10"
-WEBHOOK_ROUTE = "webhook:"
 _DEFERRED_MESSAGE, _DEFERRED_UPDATE, _MESSAGE, _UPDATE = 5, 6, 4, 7
 _EPHEMERAL = 1 << 6
-_TOKEN_GONE = frozenset({"50027", "10015", "10062"})
 _DISPATCHES = ('"MESSAGE_CREATE"', '"INTERACTION_CREATE"')
 
 
@@ -351,6 +348,13 @@ class DiscordAdapter:
                 self._webhook("POST", token, "", render(private, ephemeral=True), click.ref)
             )
 
+    def _webhook(
+        self, method: str, token: str, suffix: str, payload: DiscordMessage, ref: ConversationRef
+    ) -> Coroutine[Any, Any, Any]:
+        return writes.webhook(
+            self.rest, self.bot.application_id, method, token, suffix, payload, ref
+        )
+
     async def _callback(self, data: dict[str, Any], body: dict[str, Any]) -> bool:
         """The interaction's one callback; False (logged) when Discord refused it."""
         path = f"/interactions/{data.get('id')}/{data.get('token')}/callback"
@@ -400,101 +404,22 @@ class DiscordAdapter:
     async def send(
         self, ref: ConversationRef, message: OutgoingMessage, *, origin: Origin | None = None
     ) -> MessageHandle:
-        if origin is not None and origin.token and origin.kind is not OriginKind.MESSAGE:
-            payload = _checked(render(message), "follow-up")
-            data = await self._webhook("POST", origin.token, "", payload, ref)
-            return MessageHandle(
-                ref=ref, message_id=str(data["id"]), route=WEBHOOK_ROUTE + origin.token
-            )
-        payload = _checked(render(message), "create message")
-        data = await self.rest.call(
-            "POST",
-            f"/channels/{_target(ref)}/messages",
-            body=payload.to_json(),
-            ref=ref,
-            op=Op.POST,
-            permission="Send Messages in Threads" if ref.thread_id else "Send Messages",
-        )
-        return MessageHandle(ref=ref, message_id=str(data["id"]))
+        return await writes.send(self.rest, self.bot.application_id, ref, message, origin=origin)
 
     async def edit(self, handle: MessageHandle, message: OutgoingMessage) -> None:
-        payload = _checked(render(message), "edit message")
-        if handle.route.startswith(WEBHOOK_ROUTE):
-            token = handle.route[len(WEBHOOK_ROUTE) :]
-            await self._webhook(
-                "PATCH", token, f"/messages/{handle.message_id}", payload, handle.ref
-            )
-            return
-        body = payload.to_json()
-        body.pop("message_reference", None)
-        await self.rest.call(
-            "PATCH",
-            f"/channels/{_target(handle.ref)}/messages/{handle.message_id}",
-            body=body,
-            ref=handle.ref,
-            op=Op.EDIT,
-            permission="Send Messages",
-        )
+        await writes.edit(self.rest, self.bot.application_id, handle, message)
 
     async def send_private(
         self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, origin: Origin
     ) -> None:
         """Ephemeral through the interaction token; Discord has no ephemeral messages outside
         interactions, so without a live token the note goes to the person's DMs."""
-        if origin.token and origin.kind is not OriginKind.MESSAGE:
-            try:
-                await self._webhook(
-                    "POST",
-                    origin.token,
-                    "",
-                    _checked(render(message, ephemeral=True), "follow-up"),
-                    ref,
-                    op=Op.PRIVATE,
-                )
-                return
-            except PlatformError as exc:
-                if exc.code not in _TOKEN_GONE:
-                    raise
-        dm = await self.rest.call("POST", "/users/@me/channels", body={"recipient_id": user_id})
-        await self.rest.call(
-            "POST",
-            f"/channels/{dm['id']}/messages",
-            body=_checked(render(message), "direct message").to_json(),
-            ref=ref,
-            op=Op.PRIVATE,
-            permission="Send Messages (the person's DMs may be closed)",
-        )
-
-    async def _webhook(
-        self,
-        method: str,
-        token: str,
-        suffix: str,
-        payload: DiscordMessage,
-        ref: ConversationRef,
-        *,
-        op: Op = Op.POST,
-    ) -> Any:
-        body = payload.to_json()
-        body.pop("message_reference", None)
-        return await self.rest.call(
-            method,
-            f"/webhooks/{self.bot.application_id}/{token}{suffix}",
-            body=body,
-            ref=ref,
-            op=Op.EDIT if method == "PATCH" else op,
-            params={"wait": "true"} if method == "POST" else None,
-            auth=False,
+        await writes.send_private(
+            self.rest, self.bot.application_id, ref, user_id, message, origin=origin
         )
 
     async def typing(self, ref: ConversationRef) -> None:
-        await self.rest.call(
-            "POST",
-            f"/channels/{_target(ref)}/typing",
-            ref=ref,
-            op=Op.TYPING,
-            permission="Send Messages",
-        )
+        await writes.typing(self.rest, ref)
 
     async def open_thread(
         self, ref: ConversationRef, message_id: str, title: str
@@ -512,17 +437,6 @@ class DiscordAdapter:
         self, ref: ConversationRef, *, before: str, limit: int
     ) -> list[ThreadMessage]:
         return await threads.read_thread(self.rest, self.bot, ref, before=before, limit=limit)
-
-
-def _target(ref: ConversationRef) -> str:
-    """The Discord channel to write to: a thread is a channel of its own."""
-    return ref.thread_id or ref.channel_id
-
-
-def _checked(payload: DiscordMessage, method: str) -> DiscordMessage:
-    if len(payload.content) > MAX_CONTENT:
-        raise MessageTooLong(len(payload.content), MAX_CONTENT, method=method)
-    return payload
 
 
 def _start_error(exc: PlatformError) -> Exception:

@@ -16,7 +16,10 @@ from urllib.parse import urlencode
 
 from bot.errors import ConfigError
 
-_STRING, _SUBCOMMAND = 3, 1
+_STRING, _SUBCOMMAND, _USER, _CHANNEL = 3, 1, 6, 7
+_MESSAGE_CHANNELS = [0, 2, 5, 13, 15, 16]
+"""Text, voice, announcement, stage, forum, media: the guild channels that hold messages, but not
+threads, whose usage is recorded under their parent channel."""
 
 COMMANDS: tuple[dict[str, Any], ...] = (
     {
@@ -101,10 +104,37 @@ COMMANDS: tuple[dict[str, Any], ...] = (
             },
         ],
     },
+    {
+        "name": "usage",
+        "type": 1,
+        "description": "Tokens and estimated cost (yours; admins: anyone's or a channel's)",
+        "options": [
+            {
+                "type": _STRING,
+                "name": "period",
+                "description": "Since today 00:00, Monday 00:00 or the 1st, UTC (default: today)",
+                "required": False,
+                "choices": [{"name": p, "value": p} for p in ("today", "week", "month")],
+            },
+            {
+                "type": _USER,
+                "name": "user",
+                "description": "One person's usage (admins; not with channel)",
+                "required": False,
+            },
+            {
+                "type": _CHANNEL,
+                "name": "channel",
+                "description": "One channel's usage (admins; not with user)",
+                "required": False,
+                "channel_types": _MESSAGE_CHANNELS,
+            },
+        ],
+    },
     {"name": "export-me", "type": 1, "description": "Everything Parley stores about you (private)"},
     {"name": "forget-me", "type": 1, "description": "Delete your messages (asks first)"},
 )
-PRIVATE_COMMANDS = frozenset({"reset", "help", "kb", "export-me", "forget-me"})
+PRIVATE_COMMANDS = frozenset({"reset", "help", "kb", "usage", "export-me", "forget-me"})
 """Commands whose answers only the person who ran them sees (ephemeral); `/ask` is public."""
 
 INTENTS: dict[str, int] = {

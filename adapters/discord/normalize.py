@@ -15,7 +15,9 @@ system messages (joins, pins, "thread created"), pings, autocomplete and modals.
   reply (message_reference) to one of the bot's messages.
 - App commands become `Command(text=…)`: the command name, then each sub-command group /
   sub-command name and each option's value, in order (`/kb search query:foo` → "kb search
-  foo"). The core parses that text with its one grammar.
+  foo"). The core parses that text with its one grammar. A USER or CHANNEL option's value is a
+  bare snowflake; it becomes the mention `<@id>` / `<#id>` that a typed command would carry
+  (`/usage period:week user:@Ada` → "usage week <@123>").
 - Buttons carry `parley:<action>:<value>` in custom_id (see `render.encode_custom_id`), decoded
   here, so a click resolves after a restart without any registry.
 - Interactions carry their token in the origin (valid 15 minutes); the transport acknowledges
@@ -49,6 +51,7 @@ _THREAD_TYPES = frozenset({10, 11, 12})  # announcement, public, private thread
 _DM, _GROUP_DM = 1, 3
 _APPLICATION_COMMAND, _MESSAGE_COMPONENT = 2, 3
 _SUBCOMMAND, _SUBCOMMAND_GROUP = 1, 2
+_OPTION_MENTIONS = {6: "<@{}>", 7: "<#{}>"}  # USER, CHANNEL: a snowflake as the mention
 _CHAT_INPUT = 1
 
 Payload = Mapping[str, Any]
@@ -155,11 +158,12 @@ def _command(data: Payload, bot: BotIdentity, place: Place | None) -> Event | No
     options = objects(command.get("options"))
     while options:
         option = options.pop(0)
-        if integer(option.get("type"), -1) in (_SUBCOMMAND, _SUBCOMMAND_GROUP):
+        kind = integer(option.get("type"), -1)
+        if kind in (_SUBCOMMAND, _SUBCOMMAND_GROUP):
             words.append(text(option.get("name")))
             options = objects(option.get("options")) + options
         else:
-            words.append(text(option.get("value")))
+            words.append(_option_word(kind, text(option.get("value"))))
     return Command(
         event_id=text(data.get("id")),
         ref=_interaction_ref(data, place),
@@ -172,6 +176,11 @@ def _command(data: Payload, bot: BotIdentity, place: Place | None) -> Event | No
             deferred=True,
         ),
     )
+
+
+def _option_word(kind: int, value: str) -> str:
+    mention = _OPTION_MENTIONS.get(kind)
+    return mention.format(value) if mention and value else value
 
 
 def _component(data: Payload, bot: BotIdentity, place: Place | None) -> Event | None:

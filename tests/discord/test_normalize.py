@@ -11,6 +11,7 @@ import pytest
 from adapters.discord.normalize import BotIdentity, Place, normalize, place_of
 from bot.events import ActionClick, Command, IncomingMessage, OriginKind
 from bot.refs import ConversationKind
+from bot.usage.report import UsageRequest, parse_request
 
 PAYLOADS = Path(__file__).parent / "payloads"
 BOT = BotIdentity(user_id="1100000000000000001", application_id="1100000000000000001")
@@ -114,6 +115,51 @@ def test_ask_becomes_command_text_with_an_interaction_origin() -> None:
 
 def test_subcommands_flatten_into_the_text() -> None:
     assert event("interaction_kb_search").text == "kb search refund policy"
+
+
+def test_usage_options_become_the_words_the_core_grammar_reads() -> None:
+    command = event("interaction_usage")
+    assert isinstance(command, Command)
+    grace, ops = "1200000000000000002", "1500000000000000002"
+    assert command.text == f"usage week <@{grace}> <#{ops}>"
+    assert command.origin.kind is OriginKind.COMMAND and command.origin.deferred
+
+
+@pytest.mark.parametrize(
+    ("kept", "text", "request_"),
+    [
+        ((), "usage", UsageRequest()),
+        (("period",), "usage month", UsageRequest(period="month")),
+        (
+            ("user",),
+            "usage <@1200000000000000002>",
+            UsageRequest(user="1200000000000000002"),
+        ),
+        (
+            ("channel",),
+            "usage <#1500000000000000002>",
+            UsageRequest(channel="1500000000000000002"),
+        ),
+        (
+            ("period", "user"),
+            "usage month <@1200000000000000002>",
+            UsageRequest(period="month", user="1200000000000000002"),
+        ),
+    ],
+)
+def test_each_usage_option_reads_as_its_typed_form(
+    kept: tuple[str, ...], text: str, request_: UsageRequest
+) -> None:
+    kind, data = load("interaction_usage")
+    options = [
+        {**o, "value": "month"} if o["name"] == "period" else o
+        for o in data["data"]["options"]
+        if o["name"] in kept
+    ]
+    data["data"] = {**data["data"], "options": options}
+    command = normalize(kind, data, BOT)
+    assert isinstance(command, Command) and command.text == text
+    assert parse_request(command.text.split()[1:]) == request_
 
 
 def test_a_command_in_a_dm_uses_the_user_and_the_dm_channel() -> None:

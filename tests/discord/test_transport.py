@@ -37,6 +37,7 @@ async def test_start_identifies_with_the_four_intents_and_registers_commands_glo
         "reset",
         "help",
         "kb",
+        "usage",
         "export-me",
         "forget-me",
     ]

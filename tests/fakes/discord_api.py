@@ -22,7 +22,7 @@ what it would see in production:
 - 403 50013 Missing Permissions in channels named by `deny(channel_id)`; editing someone
   else's message → 403 50005; unknown channel/message → 404 10003/10008;
 - application commands: PUT global or per-guild lists, validated (names, descriptions, option
-  types), recorded in `fake.commands`;
+  types, choices, channel types, required options first), recorded in `fake.commands`;
 - threads: POST /channels/{c}/messages/{m}/threads creates a thread whose id is the message's,
   and the gateway sends THREAD_CREATE;
 - guilds and members: GET /guilds/{g} (with its roles) and GET /guilds/{g}/members/{u} for the

@@ -255,4 +255,43 @@ def check_command(command: dict[str, Any], depth: int = 0) -> None:
                 "Invalid Form Body",
                 {"options": {"_errors": [{"code": "BAD_OPTION", "message": str(option)}]}},
             )
+        _check_option_values(option)
         check_command(option, depth + 1)
+    required = [bool(o.get("required")) for o in options if o.get("type") not in (1, 2)]
+    if required != sorted(required, reverse=True):
+        raise DiscordError(  # Discord: required options must be listed before optional ones
+            400,
+            50035,
+            "Invalid Form Body",
+            {"options": {"_errors": [{"code": "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID"}]}},
+        )
+
+
+_CHOICE_TYPES = {3: str, 4: int, 10: (int, float)}  # STRING, INTEGER, NUMBER
+_CHANNEL_TYPES = frozenset({0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 16})
+
+
+def _check_option_values(option: dict[str, Any]) -> None:
+    """`choices` (at most 25, names 1-100 chars, values of the option's type) only on STRING,
+    INTEGER and NUMBER options; `channel_types` (known channel types) only on CHANNEL options."""
+    kind, choices = option.get("type"), option.get("choices")
+    channel_types = option.get("channel_types")
+    wrong = (
+        choices is not None
+        and (
+            kind not in _CHOICE_TYPES
+            or not 1 <= len(choices) <= 25
+            or any(
+                not 1 <= len(str(c.get("name", ""))) <= 100
+                or not isinstance(c.get("value"), _CHOICE_TYPES[kind])
+                for c in choices
+            )
+        )
+    ) or (channel_types is not None and (kind != 7 or not set(channel_types) <= _CHANNEL_TYPES))
+    if wrong:
+        raise DiscordError(
+            400,
+            50035,
+            "Invalid Form Body",
+            {"options": {"_errors": [{"code": "BAD_OPTION_VALUES", "message": str(option)}]}},
+        )
