@@ -40,6 +40,7 @@ import structlog
 from bot import metrics
 from bot.core.actions import Decision
 from bot.core.toolhost import Paused, ToolOutcome, ToolResults, TurnContext, TurnResumer
+from bot.delivery.engine import Sender
 from bot.events import ActionClick, ActionResult, Command, Origin
 from bot.llm.types import ChatMessage, ToolCall, ToolSpec
 from bot.messages import OutgoingMessage
@@ -85,9 +86,7 @@ class CardDelivery(Protocol):
         self, handle: MessageHandle, message: OutgoingMessage, *, priority: bool = True
     ) -> None: ...
 
-    async def private(
-        self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, origin: Origin
-    ) -> None: ...
+    async def tell(self, sender: Sender, message: OutgoingMessage | str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -273,12 +272,7 @@ class ApprovingToolHost:
         self.attach(command.ref.platform, delivery)
         result, won = await self.judge(approval_id, action, command.author, command.ref)
         if result.private is not None:
-            try:
-                await delivery.private(
-                    command.ref, command.author.id, result.private, origin=command.origin
-                )
-            except Exception:
-                log.exception("could not send a private note")
+            await delivery.tell(command, result.private)
         if won is not None:
             await self._edit_card(won)
             await self.carry_out(won)

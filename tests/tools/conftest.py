@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 from bot.clock import FakeClock
 from bot.core.actions import Decision
 from bot.core.toolhost import TurnContext
+from bot.delivery.engine import Sender
 from bot.events import ActionClick, Command, Origin, OriginKind
 from bot.llm.types import ChatMessage, ToolCall
 from bot.messages import OutgoingMessage
@@ -58,10 +59,9 @@ class FakeDelivery:
         self.posts: list[OutgoingMessage] = []
         self.edits: list[tuple[str, OutgoingMessage]] = []
 
-    async def private(
-        self, ref: ConversationRef, user_id: str, message: OutgoingMessage, *, origin: Origin
-    ) -> None:
-        self.adapter.private.append((user_id, message.text_markdown))
+    async def tell(self, sender: Sender, message: OutgoingMessage | str) -> None:
+        text = message if isinstance(message, str) else message.text_markdown
+        self.adapter.private.append((sender.author.id, text))
 
     async def post(
         self,
@@ -188,9 +188,7 @@ class Harness:
                 MessageHandle(ref=click.ref, message_id=click.origin.message_id), result.update
             )
         if result.private is not None:
-            await self.delivery.private(
-                click.ref, click.author.id, result.private, origin=click.origin
-            )
+            await self.delivery.tell(click, result.private)
         if decision.then is not None:
             await decision.then()
         return decision
