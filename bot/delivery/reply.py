@@ -531,18 +531,24 @@ class StreamingReply:
             self._message_failures = 0
 
     async def _mark_leftovers(self) -> None:
-        """After a rewrite that needed fewer messages, say so in the ones left over."""
+        """After a rewrite that needed fewer messages, say so in the ones left over; a failed
+        edit is tried again (paced like edits), up to `FINAL_ATTEMPTS` times."""
+        note = OutgoingMessage.text(MERGED_NOTE)
         for handle in self._layout.leftovers():
-            note = OutgoingMessage.text(MERGED_NOTE)
-            try:
-                await self._budgets.call(
-                    Op.EDIT,
-                    self._ref,
-                    partial(self._adapter.edit, handle, note),
-                    attempts=FINAL_ATTEMPTS,
-                )
-            except Exception:
-                log.warning("delivery.leftover_failed", ref=self._ref.memory_key, exc_info=True)
+            edit = partial(self._adapter.edit, handle, note)
+            for attempt in range(1, FINAL_ATTEMPTS + 1):
+                try:
+                    await self._budgets.call(Op.EDIT, self._ref, edit, attempts=FINAL_ATTEMPTS)
+                    break
+                except Exception as exc:
+                    if attempt == FINAL_ATTEMPTS or (
+                        isinstance(exc, PlatformError) and exc.permanent
+                    ):
+                        log.warning(
+                            "delivery.leftover_failed", ref=self._ref.memory_key, exc_info=True
+                        )
+                        break
+                    await self._clock.sleep(self._adapter.capabilities.min_edit_interval_s)
 
     async def _sleep_until(self, deadline: float) -> None:
         delay = deadline - self._clock.now()

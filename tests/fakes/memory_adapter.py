@@ -14,7 +14,8 @@ limits the way a platform does:
 - interactions: a write through an origin with a token is refused (`PlatformError`) once the
   token has expired on the fake's clock (`token_ttl_s` from `issued_at`), as Discord refuses an
   interaction token after 15 minutes; `origin_posts` records the writes that used one;
-- native streams only where `capabilities.native_stream` allows the conversation's kind;
+- native streams only where `capabilities.native_stream` allows the conversation's kind, and a
+  native status line (`set_status`) only where `capabilities.native_status`;
 - scripted failures: `fail_next("edit", SomeError(), times=2)` makes the next two edits raise.
 
 Presets: `SLACK_LIKE`, `DISCORD_LIKE` (2,000 chars; 5 posts+edits per 5 s per channel; 50 calls
@@ -166,6 +167,8 @@ class MemoryAdapter:
         """Current content of every message, by id."""
         self.private: list[tuple[ConversationRef, str, OutgoingMessage, Origin]] = []
         self.streams: list[MemoryNativeStream] = []
+        self.statuses: list[tuple[ConversationRef, str]] = []
+        """Native status lines set (`set_status`), in order; "" cleared one."""
         self.issued_at: dict[str, float] = {}
         """Interaction token → when the platform issued it (set by tests that play one)."""
         self.token_ttl_s = 900.0
@@ -262,6 +265,24 @@ class MemoryAdapter:
                 ref=ref,
                 message_id="",
                 message=OutgoingMessage.text(""),
+            )
+        )
+
+    async def set_status(self, ref: ConversationRef, text: str) -> None:
+        """A native status line (where `capabilities.native_status`); "" clears it."""
+        await self._enter()
+        if not self.capabilities.native_status:
+            raise PlatformError("this platform shows no native status", permanent=True)
+        self._check("status", ref, "", OutgoingMessage.text(text), op=Op.TYPING)
+        self._count(Op.TYPING, ref)
+        self.statuses.append((ref, text))
+        self.calls.append(
+            Call(
+                at=self.clock.now(),
+                kind="status",
+                ref=ref,
+                message_id="",
+                message=OutgoingMessage.text(text),
             )
         )
 
