@@ -31,7 +31,8 @@ from adapters.discord.adapter import DiscordAdapter, discord_capabilities
 from bot.app import Parley
 from bot.capabilities import Op, RateLimit, RateScope
 from bot.settings import Settings
-from tests.fakes.discord_api import CHANNEL_ID, FakeDiscord
+from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.discord_wire import CHANNEL_ID
 from tests.fakes.llm_fixtures import Text
 from tests.fakes.openai_api import FakeOpenAI
 

@@ -27,6 +27,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -59,7 +60,18 @@ PIPELINE_MODULES = ("abc", "array", "csv", "datetime", "numbers", "traceback")
 """About 150 chunks: enough for steady throughput, few enough to repeat in rounds."""
 
 
-def _module(name: str):  # type: ignore[no-untyped-def]
+class PlainTextDoc(pydoc.TextDoc):
+    """pydoc's text without the overstrike bold: what the undocumented `pydoc.plaintext` is (the
+    stubs leave it out, so it is spelled out here)."""
+
+    def bold(self, text: str) -> str:
+        return text
+
+
+PLAIN_TEXT = PlainTextDoc()
+
+
+def _module(name: str) -> ModuleType:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return importlib.import_module(name)
@@ -69,7 +81,7 @@ def write_pydoc_corpus(root: Path, modules: list[str]) -> None:
     """Full pydoc text of each module (classes, methods, data), one .txt file per module."""
     root.mkdir(parents=True, exist_ok=True)
     for name in modules:
-        text = pydoc.render_doc(_module(name), renderer=pydoc.plaintext)
+        text = pydoc.render_doc(_module(name), renderer=PLAIN_TEXT)
         (root / f"{name}.txt").write_text(text)
 
 

@@ -39,7 +39,7 @@ NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
 
 
 def _rows(rng: random.Random) -> list[dict[str, object]]:
-    rows = []
+    rows: list[dict[str, object]] = []
     for _ in range(RECORDS):
         user, channel = rng.randrange(USERS), rng.randrange(CHANNELS)
         model = rng.choice(MODELS)

@@ -28,7 +28,10 @@ from tests.fakes.stepped_model import drive
 )
 def test_text_commands_are_exact(text, expected) -> None:
     parsed = parse(text, typed=True)
-    assert (parsed.name, parsed.args) == expected if expected else parsed is None
+    if expected:
+        assert parsed is not None and (parsed.name, parsed.args) == expected
+    else:
+        assert parsed is None
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -317,9 +318,9 @@ async def test_native_stream_in_a_channel_needs_the_recipient(
 # --- inbound: signatures, ack, hand-off -----------------------------------------------------
 
 
-def mention(rig: Rig, text: str = "<@UBOT0001> hello", **kw: object) -> dict:
+def mention(rig: Rig, text: str = "<@UBOT0001> hello") -> dict[str, Any]:
     message = rig.fake.user_message("C0GENERAL", text)
-    return event_envelope(message_event(message, kind="app_mention"), **kw)  # type: ignore[arg-type]
+    return event_envelope(message_event(message, kind="app_mention"))
 
 
 async def test_signed_event_is_acked_and_handed_to_the_sink(rig: Rig) -> None:
@@ -338,9 +339,11 @@ async def test_bad_or_stale_signature_is_refused(rig: Rig, tamper: str) -> None:
     elif tamper == "stale":
         status, _ = await rig.sender.event(envelope, timestamp=int(time.time()) - 6 * 60)
     else:
-        async with rig.sender._session.post(
+        session = rig.sender._session
+        assert session is not None
+        async with session.post(
             rig.sender.url,
-            data=json.dumps(envelope),  # type: ignore[union-attr]
+            data=json.dumps(envelope),
             headers={"Content-Type": "application/json"},
         ) as r:
             status = r.status
