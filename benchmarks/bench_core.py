@@ -146,7 +146,7 @@ async def _measure(
         adapter = TimedAdapter()
         database = await _fresh_database(database_url) if database_url else None
         app = Parley(
-            Settings(_env_file=None, data_dir=Path(tmp), database_url=database),  # type: ignore[call-arg]
+            Settings(_env_file=None, data_dir=Path(tmp), database_url=database),
             chat_model=ScriptedModel(),
             adapters=[adapter],
             load_platforms=False,

@@ -101,7 +101,7 @@ async def _run(streams: int, *, threads: bool = False) -> dict[str, Any]:
             FakeOpenAI() as llm,
         ):
             adapter = _adapter(fake, threads=threads)
-            settings = Settings(  # type: ignore[call-arg]
+            settings = Settings(
                 _env_file=None,
                 data_dir=Path(tmp),
                 log_level="ERROR",

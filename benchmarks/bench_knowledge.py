@@ -32,11 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from knowledge import KnowledgeBase, open_knowledge_base
 from knowledge.client import ClientHandle
 from knowledge.documents import Chunk
-from knowledge.embedding import HashingEmbedder
+from knowledge.embedding import Embedder, HashingEmbedder, Vector
 from knowledge.embedding.fast_model import source_path
 from knowledge.embedding.onnx import MAX_TOKENS, TOKENIZER_PATH, MiniLMEmbedder
 from knowledge.indexer import IndexConfig
@@ -190,15 +190,15 @@ class IndexCheapQueryReal:
         self.real = real
         self.name = real.name
 
-    def embed(self, texts):  # type: ignore[no-untyped-def]
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
         return self.real.embed(texts) if len(texts) == 1 else self.cheap.embed(texts)
 
 
-def _settings(data_dir: Path, **overrides: Any):  # type: ignore[no-untyped-def]
+def _settings(data_dir: Path, **overrides: Any) -> Settings:
     return load_settings(data_dir=data_dir, embedding_model="all-MiniLM-L6-v2", **overrides)
 
 
-async def _open(data_dir: Path, embedder, **kw) -> KnowledgeBase:  # type: ignore[no-untyped-def]
+async def _open(data_dir: Path, embedder: Embedder, **kw: Any) -> KnowledgeBase:
     scopes = kw.pop("scopes", "")
     settings = _settings(data_dir, knowledge_scopes=scopes)
     kb = await open_knowledge_base(settings, embedder=embedder, schedule=False, **kw)
@@ -414,7 +414,7 @@ def _top_sources(kb: KnowledgeBase, embedder: Any, query: str, mode: str) -> lis
     return [Path(str(h.payload.get("source", ""))).stem for h in hits]
 
 
-async def bench_recall(tmp: Path, corpus: Path, embedder, label: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
+async def bench_recall(tmp: Path, corpus: Path, embedder: Embedder, label: str) -> dict[str, float]:
     """Recall@5 of the file that answers each question, by ranking alone (hybrid, dense only,
     sparse only); then how many questions the answer path (`retrieve`, with its "nothing
     relevant" rule at KNOWLEDGE_MIN_SCORE) answers with the right file in its top 5."""

@@ -62,7 +62,7 @@ def test_create_adapter_from_settings() -> None:
     settings = Settings(
         _env_file=None,
         slack_bot_token="xoxb-1",
-        slack_signing_secret="s",  # type: ignore[call-arg]
+        slack_signing_secret="s",
         slack_api_url="http://127.0.0.1:9/api",
     )
     adapter = create_adapter(settings)
@@ -86,7 +86,7 @@ def test_native_streaming_and_socket_mode_follow_settings() -> None:
     settings = Settings(
         _env_file=None,
         slack_bot_token="xoxb-1",
-        slack_app_token="xapp-1",  # type: ignore[call-arg]
+        slack_app_token="xapp-1",
         slack_native_streaming=True,
     )
     adapter = create_adapter(settings)
@@ -96,7 +96,7 @@ def test_native_streaming_and_socket_mode_follow_settings() -> None:
 
 def test_missing_secret_says_how_to_fix() -> None:
     with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
-        create_adapter(Settings(_env_file=None, slack_bot_token="xoxb-1"))  # type: ignore[call-arg]
+        create_adapter(Settings(_env_file=None, slack_bot_token="xoxb-1"))
 
 
 async def test_wrong_token_fails_at_start(fake_slack: FakeSlackApi) -> None:

@@ -17,6 +17,7 @@ from botbuilder.schema import Activity
 from adapters.teams import create_adapter
 from adapters.teams.adapter import TeamsAdapter
 from bot.errors import ConfigError
+from bot.events import Event
 from bot.settings import Settings
 from tests.fakes.teams_auth import OpenIdServer
 from tests.fakes.teams_connector import FakeConnector
@@ -57,7 +58,7 @@ async def secured(
     session = ClientSession()
     rig = Rig(fake=fake_connector, adapter=adapter, url=f"{url}/api/messages", session=session)
 
-    async def sink(event):  # type: ignore[no-untyped-def]
+    async def sink(event: Event) -> None:
         rig.events.append(event)
 
     await adapter.start(sink)

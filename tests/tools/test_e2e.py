@@ -247,7 +247,7 @@ async def _start_app(
 
 async def _harness(fake: Any, tmp_path: Path) -> E2E:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         data_dir=tmp_path,
         admin_users=("memory:U_ROOT",),
         http_tool_allowed_hosts=("api.example.com",),
