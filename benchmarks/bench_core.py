@@ -146,7 +146,7 @@ async def _measure(
         adapter = TimedAdapter()
         database = await _fresh_database(database_url) if database_url else None
         app = Parley(
-            Settings(_env_file=None, data_dir=Path(tmp), database_url=database),  # type: ignore[call-arg]
+            Settings(_env_file=None, data_dir=Path(tmp), database_url=database),
             chat_model=ScriptedModel(),
             adapters=[adapter],
             load_platforms=False,
@@ -220,7 +220,7 @@ SCENARIOS = (
 
 def main() -> None:
     configure_logging("WARNING", "console")
-    backends = [("SQLite", None)]
+    backends: list[tuple[str, str | None]] = [("SQLite", None)]
     if os.environ.get("TEST_DATABASE_URL"):  # set by scripts/with-postgres (make bench)
         backends.append(("PostgreSQL", os.environ["TEST_DATABASE_URL"]))
     print("event→first sign (typing) and →first post (zero-latency model, in-memory adapter)")
@@ -230,10 +230,17 @@ def main() -> None:
     )
     for backend, url in backends:
         for label, scenario, conversations, events, rate, pause in SCENARIOS:
-            kw = {"rate_per_s": rate, "pause_s": pause, "database_url": url}
             warmup = min(events, 200)
             samples = asyncio.run(
-                _measure(scenario, conversations, events=events, warmup=warmup, **kw)
+                _measure(
+                    scenario,
+                    conversations,
+                    events=events,
+                    warmup=warmup,
+                    rate_per_s=rate,
+                    pause_s=pause,
+                    database_url=url,
+                )
             )
             signs, posts = [s for s, _ in samples], [p for _, p in samples]
             p50, p99 = statistics.median(signs), _pct(signs, 99)

@@ -31,7 +31,8 @@ from adapters.discord.adapter import DiscordAdapter, discord_capabilities
 from bot.app import Parley
 from bot.capabilities import Op, RateLimit, RateScope
 from bot.settings import Settings
-from tests.fakes.discord_api import CHANNEL_ID, FakeDiscord
+from tests.fakes.discord_api import FakeDiscord
+from tests.fakes.discord_wire import CHANNEL_ID
 from tests.fakes.llm_fixtures import Text
 from tests.fakes.openai_api import FakeOpenAI
 
@@ -100,7 +101,7 @@ async def _run(streams: int, *, threads: bool = False) -> dict[str, Any]:
             FakeOpenAI() as llm,
         ):
             adapter = _adapter(fake, threads=threads)
-            settings = Settings(  # type: ignore[call-arg]
+            settings = Settings(
                 _env_file=None,
                 data_dir=Path(tmp),
                 log_level="ERROR",

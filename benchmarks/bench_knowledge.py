@@ -27,15 +27,16 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
 from knowledge import KnowledgeBase, open_knowledge_base
 from knowledge.client import ClientHandle
 from knowledge.documents import Chunk
-from knowledge.embedding import HashingEmbedder
+from knowledge.embedding import Embedder, HashingEmbedder, Vector
 from knowledge.embedding.fast_model import source_path
 from knowledge.embedding.onnx import MAX_TOKENS, TOKENIZER_PATH, MiniLMEmbedder
 from knowledge.indexer import IndexConfig
@@ -59,7 +60,18 @@ PIPELINE_MODULES = ("abc", "array", "csv", "datetime", "numbers", "traceback")
 """About 150 chunks: enough for steady throughput, few enough to repeat in rounds."""
 
 
-def _module(name: str):  # type: ignore[no-untyped-def]
+class PlainTextDoc(pydoc.TextDoc):
+    """pydoc's text without the overstrike bold: what the undocumented `pydoc.plaintext` is (the
+    stubs leave it out, so it is spelled out here)."""
+
+    def bold(self, text: str) -> str:
+        return text
+
+
+PLAIN_TEXT = PlainTextDoc()
+
+
+def _module(name: str) -> ModuleType:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return importlib.import_module(name)
@@ -69,7 +81,7 @@ def write_pydoc_corpus(root: Path, modules: list[str]) -> None:
     """Full pydoc text of each module (classes, methods, data), one .txt file per module."""
     root.mkdir(parents=True, exist_ok=True)
     for name in modules:
-        text = pydoc.render_doc(_module(name), renderer=pydoc.plaintext)
+        text = pydoc.render_doc(_module(name), renderer=PLAIN_TEXT)
         (root / f"{name}.txt").write_text(text)
 
 
@@ -178,15 +190,15 @@ class IndexCheapQueryReal:
         self.real = real
         self.name = real.name
 
-    def embed(self, texts):  # type: ignore[no-untyped-def]
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
         return self.real.embed(texts) if len(texts) == 1 else self.cheap.embed(texts)
 
 
-def _settings(data_dir: Path, **overrides: Any):  # type: ignore[no-untyped-def]
+def _settings(data_dir: Path, **overrides: Any) -> Settings:
     return load_settings(data_dir=data_dir, embedding_model="all-MiniLM-L6-v2", **overrides)
 
 
-async def _open(data_dir: Path, embedder, **kw) -> KnowledgeBase:  # type: ignore[no-untyped-def]
+async def _open(data_dir: Path, embedder: Embedder, **kw: Any) -> KnowledgeBase:
     scopes = kw.pop("scopes", "")
     settings = _settings(data_dir, knowledge_scopes=scopes)
     kb = await open_knowledge_base(settings, embedder=embedder, schedule=False, **kw)
@@ -402,7 +414,7 @@ def _top_sources(kb: KnowledgeBase, embedder: Any, query: str, mode: str) -> lis
     return [Path(str(h.payload.get("source", ""))).stem for h in hits]
 
 
-async def bench_recall(tmp: Path, corpus: Path, embedder, label: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
+async def bench_recall(tmp: Path, corpus: Path, embedder: Embedder, label: str) -> dict[str, float]:
     """Recall@5 of the file that answers each question, by ranking alone (hybrid, dense only,
     sparse only); then how many questions the answer path (`retrieve`, with its "nothing
     relevant" rule at KNOWLEDGE_MIN_SCORE) answers with the right file in its top 5."""

@@ -45,7 +45,7 @@ from typing import Any
 import qdrant_edge as qe
 
 from benchmarks.bench_knowledge import DATA as STDLIB_EVAL
-from benchmarks.bench_knowledge import EVAL_MODULES, write_docstring_corpus
+from benchmarks.bench_knowledge import EVAL_MODULES, PLAIN_TEXT, write_docstring_corpus
 from bot.settings import load_settings
 from knowledge import KnowledgeBase, open_knowledge_base
 from knowledge.embedding import HashingEmbedder
@@ -342,7 +342,7 @@ def write_pydoc_pages(root: Path, modules: Sequence[str]) -> list[str]:
         except ImportError:
             missing.append(name)
             continue
-        (root / f"{name}.txt").write_text(pydoc.render_doc(module, renderer=pydoc.plaintext))
+        (root / f"{name}.txt").write_text(pydoc.render_doc(module, renderer=PLAIN_TEXT))
     return missing
 
 

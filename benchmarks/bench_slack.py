@@ -73,7 +73,7 @@ async def _run(streams: int, native: bool) -> dict[str, Any]:
                 native_streaming=native,
                 capabilities=caps,
             )
-            settings = Settings(  # type: ignore[call-arg]
+            settings = Settings(
                 _env_file=None,
                 data_dir=Path(tmp),
                 host="127.0.0.1",

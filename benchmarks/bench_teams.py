@@ -62,7 +62,7 @@ async def _run(scenario: str) -> dict[str, Any]:
                 TeamsAuth(allow_anonymous=True),
                 capabilities=teams_capabilities(window_scale=1 / SCALE),
             )
-            settings = Settings(  # type: ignore[call-arg]
+            settings = Settings(
                 _env_file=None,
                 data_dir=Path(tmp),
                 host="127.0.0.1",

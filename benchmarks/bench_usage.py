@@ -39,7 +39,7 @@ NOW = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
 
 
 def _rows(rng: random.Random) -> list[dict[str, object]]:
-    rows = []
+    rows: list[dict[str, object]] = []
     for _ in range(RECORDS):
         user, channel = rng.randrange(USERS), rng.randrange(CHANNELS)
         model = rng.choice(MODELS)
@@ -126,7 +126,7 @@ def main() -> None:
     for backend, server in backends:
         with tempfile.TemporaryDirectory() as tmp:
             if server is None:
-                url = Settings(_env_file=None, data_dir=Path(tmp)).sqlalchemy_url  # type: ignore[call-arg]
+                url = Settings(_env_file=None, data_dir=Path(tmp)).sqlalchemy_url
             else:
                 url = asyncio.run(_fresh_database(server))
             for name, samples in asyncio.run(_measure(url)):

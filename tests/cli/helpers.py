@@ -9,6 +9,7 @@ import select
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,15 +55,19 @@ async def run_bot(
     stdin: str = "",
     cwd: Path | None = None,
     wait_s: float = 30,
-    **env: str,
+    env: Mapping[str, str] | None = None,
+    **variables: str,
 ) -> Result:
+    """`python -m bot *args` in `bot_env` plus `env` and `variables` (`LOG_LEVEL="DEBUG"`). A
+    prepared mapping goes in `env`: spread as keywords, its names could be taken for `cwd`,
+    `wait_s`, … as far as the type checker can tell."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         *args,
         cwd=cwd or data_dir,
-        env=bot_env(data_dir, **env),
+        env=bot_env(data_dir, **(dict(env or {}) | variables)),
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

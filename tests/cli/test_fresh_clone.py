@@ -40,7 +40,7 @@ async def test_empty_variables_in_the_environment_are_unset(tmp_path) -> None:
             "LOG_LEVEL",
         )
     }
-    result = await run_bot("run", data_dir=tmp_path, stdin="hello\n", **empty)
+    result = await run_bot("run", data_dir=tmp_path, stdin="hello\n", env=empty)
     assert result.rc == 0, result.err
     assert "Starting the console chat" in result.err and NO_LLM in result.out
     assert "Traceback" not in result.err

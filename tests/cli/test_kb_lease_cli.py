@@ -16,7 +16,7 @@ from tests.core.kb_rig import write_corpus
 
 
 async def test_command_line_reindex_waits_its_turn_across_processes(tmp_path: Path) -> None:
-    url = Settings(_env_file=None, data_dir=tmp_path / "shared").sqlalchemy_url  # type: ignore[call-arg]
+    url = Settings(_env_file=None, data_dir=tmp_path / "shared").sqlalchemy_url
     corpus = write_corpus(tmp_path / "corpus", 2)
     store = await open_store(url)
     try:

@@ -19,7 +19,7 @@ async def test_first_index_records_progress_and_outcome(tmp_path) -> None:
     (docs / "broken.pdf").write_bytes(b"%PDF-1.7 not a pdf")
     runs = sample("parley_reindex_runs_total", outcome="errors")
     file_errors = sample("parley_reindex_file_errors_total")
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None, data_dir=tmp_path, knowledge_paths=(str(docs),), embedding_model="hashing"
     )
     app = Parley(settings)

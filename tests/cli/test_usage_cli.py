@@ -20,14 +20,14 @@ async def test_console_usage_and_the_cli_report_match_the_reported_usage(
 ) -> None:
     env = {**fake_anthropic.env(), "ANTHROPIC_MODEL": "claude-3-5-haiku-latest"}
     questions = "What is the refund policy for annual plans?\nand for them?\nusage\n"
-    chat = await run_bot("chat", data_dir=tmp_path, stdin=questions, wait_s=120, **env)
+    chat = await run_bot("chat", data_dir=tmp_path, stdin=questions, wait_s=120, env=env)
     assert chat.rc == 0, chat.both
     reported = fake_anthropic.reported_usage
     assert len(reported) == 3  # two answers and the rewrite of "and for them?"
     total_in, total_out = sum(i for i, _ in reported), sum(o for _, o in reported)
     assert f"{total_in + total_out:,} tokens ({total_in:,} in, {total_out:,} out)" in chat.out
 
-    result = await run_bot("usage", "week", "--csv", data_dir=tmp_path, wait_s=120, **env)
+    result = await run_bot("usage", "week", "--csv", data_dir=tmp_path, wait_s=120, env=env)
     assert result.rc == 0, result.both
     rows = list(csv.DictReader(io.StringIO(result.out)))
     total = rows[0]
@@ -40,5 +40,5 @@ async def test_console_usage_and_the_cli_report_match_the_reported_usage(
     [provider] = [r for r in rows if r["dimension"] == "provider"]
     assert provider["key"] == "anthropic"
 
-    bad = await run_bot("usage", "yesterday", data_dir=tmp_path, wait_s=120, **env)
+    bad = await run_bot("usage", "yesterday", data_dir=tmp_path, wait_s=120, env=env)
     assert bad.rc == 2 and "can't read “yesterday”" in bad.err

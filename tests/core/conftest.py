@@ -31,7 +31,7 @@ ADA = Author(id="U1", display_name="Ada")
 
 
 def make_settings(tmp_path, **overrides) -> Settings:
-    return Settings(_env_file=None, data_dir=tmp_path, **overrides)  # type: ignore[call-arg]
+    return Settings(_env_file=None, data_dir=tmp_path, **overrides)
 
 
 @dataclass

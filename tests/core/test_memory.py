@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from bot.core.memory import Budget, Memory, message_tokens
 from bot.grounding import estimate_tokens
-from bot.llm.types import TextDelta
+from bot.llm.types import LLMRequest, StreamEvent, TextDelta
 from bot.ports import StoredMessage
 from bot.refs import Author, ConversationRef
 from storage import open_store
@@ -76,7 +78,7 @@ async def test_fold_failure_leaves_history_intact(tmp_path) -> None:
     store = await _store_with(tmp_path, 20, 400)
 
     class Broken(ScriptedModel):
-        async def stream(self, request):  # type: ignore[override]
+        async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
             yield TextDelta(text="")
             raise RuntimeError("down")
 

@@ -63,7 +63,8 @@ class PacedModel:
 
 
 def long_answer(n: int = 6000) -> str:
-    lines, i = [], 0
+    lines: list[str] = []
+    i = 0
     while sum(len(line) + 1 for line in lines) < n:
         lines.append(f"Step {i}: do the thing number {i} carefully." if i % 7 else "```sh")
         if i % 7 == 3:
@@ -174,7 +175,8 @@ async def test_a_click_is_decided_synchronously_and_the_tool_runs_once(tmp_path,
         assert result is not None and result.update is not None  # the refreshed card, at once
         assert "Approved by Ada" in result.update.text_markdown and not result.update.actions
         again = await app.pipeline(click(ADA, "deny"))
-        assert again is not None and "already approved" in again.private.text_markdown
+        assert again is not None and again.private is not None
+        assert "already approved" in again.private.text_markdown
         await app.settled()
         assert len(app.tools.scheduler.scheduled()) == 1  # run once
         assert any("Scheduled it for you." in m.text_markdown for m in adapter.messages.values())

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from bot.clock import FakeClock
 from bot.core.grammar import parse
-from bot.llm.types import Answering, Finish, TextDelta
+from bot.llm.types import Answering, Finish, LLMRequest, StreamEvent, TextDelta
 from bot.ports import MessageStatus, Passage
 from tests.core.conftest import Harness, channel, start_harness
 from tests.fakes.scripted_model import ScriptedModel
@@ -28,7 +30,10 @@ from tests.fakes.stepped_model import drive
 )
 def test_text_commands_are_exact(text, expected) -> None:
     parsed = parse(text, typed=True)
-    assert (parsed.name, parsed.args) == expected if expected else parsed is None
+    if expected:
+        assert parsed is not None and (parsed.name, parsed.args) == expected
+    else:
+        assert parsed is None
 
 
 @pytest.mark.parametrize(
@@ -88,7 +93,7 @@ async def test_reply_text_is_saved_while_it_streams(tmp_path) -> None:
     holder: list[Harness] = []
 
     class Slow(ScriptedModel):
-        async def stream(self, request):  # type: ignore[override]
+        async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
             clock = holder[0].app.clock
             yield Answering(provider="scripted", model="slow")
             for word in ("one ", "two ", "three ", "four "):

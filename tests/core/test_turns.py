@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from bot.errors import ProviderError
 from bot.events import Command, IncomingMessage, Origin, OriginKind
-from bot.llm.types import TextDelta
+from bot.llm.types import LLMRequest, StreamEvent, TextDelta
 from bot.ports import MessageStatus
 from tests.core.conftest import ADA, Harness, channel, start_harness
 from tests.fakes.scripted_model import ScriptedModel
@@ -119,7 +121,7 @@ async def test_provider_outage_ends_with_clear_message_and_keeps_user_message(
 
 async def test_crash_mid_answer_still_ends_with_a_final_message(tmp_path) -> None:
     class Crashing(ScriptedModel):
-        async def stream(self, request):  # type: ignore[override]
+        async def stream(self, request: LLMRequest) -> AsyncIterator[StreamEvent]:
             yield TextDelta(text="Half an answ")
             raise RuntimeError("boom")
 

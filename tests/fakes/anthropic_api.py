@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from aiohttp import web
 
@@ -125,12 +125,22 @@ def default_reply(body: dict[str, Any]) -> Text:
     return Text("You said: ")
 
 
+class AnthropicSettings(TypedDict):
+    """The `Settings` fields that point the bot at a `FakeAnthropic`."""
+
+    anthropic_base_url: str
+    anthropic_api_key: str
+
+
 class FakeAnthropic(LoopbackLLMServer):
     api_root = ""
     route = "/v1/messages"
     env_prefix = "ANTHROPIC"
     validate = staticmethod(validate)
     default_reply = staticmethod(default_reply)
+
+    def settings_overrides(self, api_key: str = "test-key") -> AnthropicSettings:
+        return {"anthropic_base_url": self.base_url, "anthropic_api_key": api_key}
 
     def error_body(self, status: int, message: str, kind: str) -> dict[str, Any]:
         return {

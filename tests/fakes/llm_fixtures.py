@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from tests.fakes.anthropic_api import FakeAnthropic
     from tests.fakes.openai_api import FakeOpenAI
 
+
 # --- the script vocabulary -------------------------------------------------------------------
 
 
@@ -205,9 +206,8 @@ class LoopbackLLMServer:
         """Environment for a subprocess (`python -m bot chat`) using this fake."""
         return {f"{self.env_prefix}_BASE_URL": self.base_url, f"{self.env_prefix}_API_KEY": api_key}
 
-    def settings_overrides(self, api_key: str = "test-key") -> dict[str, str]:
-        """Keyword arguments for `bot.settings.load_settings(...)` using this fake."""
-        return {k.lower(): v for k, v in self.env(api_key).items()}
+    # Each fake adds `settings_overrides(api_key)`: the lower-cased `env` as keyword arguments for
+    # `Settings(...)` / `load_settings(...)`, a TypedDict of its own so the keys are checked.
 
     # scripting
     def script(self, *responses: Scripted) -> Self:

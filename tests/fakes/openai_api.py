@@ -14,7 +14,7 @@ import asyncio
 import json
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from aiohttp import web
 
@@ -99,12 +99,22 @@ def default_reply(body: dict[str, Any]) -> Text:
     return Text(f"You said: {_text_of(users[-1].get('content')) if users else ''}")
 
 
+class OpenAISettings(TypedDict):
+    """The `Settings` fields that point the bot at a `FakeOpenAI`."""
+
+    openai_base_url: str
+    openai_api_key: str
+
+
 class FakeOpenAI(LoopbackLLMServer):
     api_root = "/v1"
     route = "/v1/chat/completions"
     env_prefix = "OPENAI"
     validate = staticmethod(validate)
     default_reply = staticmethod(default_reply)
+
+    def settings_overrides(self, api_key: str = "test-key") -> OpenAISettings:
+        return {"openai_base_url": self.base_url, "openai_api_key": api_key}
 
     def error_body(self, status: int, message: str, kind: str) -> dict[str, Any]:
         code = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(status)

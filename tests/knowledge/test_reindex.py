@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from knowledge import KnowledgeBase
-from knowledge.embedding import HashingEmbedder
+from knowledge.embedding import HashingEmbedder, Vector
 from tests.knowledge.conftest import write_pdf
 
 
@@ -105,7 +105,7 @@ class CrashingEmbedder(HashingEmbedder):
         super().__init__(256)
         self.fail_on_call = fail_on_call
 
-    def embed(self, texts):  # type: ignore[no-untyped-def]
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
         if self.calls + 1 == self.fail_on_call:
             self.calls += 1
             raise RuntimeError("embedding service died")
@@ -137,7 +137,7 @@ class SlowEmbedder(HashingEmbedder):
         self.later.set()
         self.calls = 0
 
-    def embed(self, texts):  # type: ignore[no-untyped-def]
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
         self.calls += 1
         self.started.set()
         self.release.wait(5)

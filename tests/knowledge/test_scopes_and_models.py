@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -9,8 +9,8 @@ from bot.errors import ConfigError
 from bot.ports import scopes_for
 from bot.refs import ConversationRef
 from bot.settings import Settings
-from knowledge import ScopeRules, open_knowledge_base
-from knowledge.embedding import HashingEmbedder
+from knowledge import KnowledgeBase, ScopeRules, open_knowledge_base
+from knowledge.embedding import HashingEmbedder, Vector
 
 
 def test_scope_rules_parse_and_longest_prefix(tmp_path: Path) -> None:
@@ -86,10 +86,10 @@ class WatchingEmbedder(HashingEmbedder):
 
     def __init__(self, dimension: int) -> None:
         super().__init__(dimension)
-        self.kb = None
+        self.kb: KnowledgeBase | None = None
         self.checks: list[tuple[str | None, int]] = []
 
-    def embed(self, texts):  # type: ignore[no-untyped-def]
+    def embed(self, texts: Sequence[str]) -> list[Vector]:
         if self.kb is not None and len(texts) > 1:
             store = self.kb.store
             active = store.active()
@@ -119,6 +119,7 @@ async def test_model_change_builds_new_collection_and_switches_alias(
         new_embedder.kb = kb
         report = await kb.reindex_report()  # no paths: KNOWLEDGE_PATHS + the old index's roots
         new_collection = kb.store.active()
+        assert new_collection is not None
         assert report.switched_from == old_collection and new_collection != old_collection
         assert kb.store.collections() == [new_collection]  # the old one is gone
         meta = kb.store.read_meta(new_collection) or {}

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from qdrant_client import QdrantClient
 
 from knowledge.errors import KnowledgeUnavailable
-from knowledge.vectors import HybridQuery, Point, VectorStore, Where
+from knowledge.vectors import Hit, HybridQuery, Point, VectorStore, Where
 from knowledge.vectors.edge import EdgeStore
 from knowledge.vectors.server import ServerStore
 
@@ -78,7 +78,7 @@ def fill(store: VectorStore, name: str = A) -> None:
     )
 
 
-def labels(hits) -> list[str]:  # type: ignore[no-untyped-def]
+def labels(hits: Sequence[Hit]) -> list[str]:
     return [h.payload["label"] for h in hits]
 
 

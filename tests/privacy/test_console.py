@@ -46,7 +46,7 @@ async def test_console_export_then_forget(fake_openai: FakeOpenAI, tmp_path: Pat
     second = Path(again.removeprefix("Your data export is in ").strip())
     assert second != first
     assert _read(second)[1]["tables"]["messages"] == []
-    store = await open_store(Settings(data_dir=tmp_path).sqlalchemy_url)  # type: ignore[call-arg]
+    store = await open_store(Settings(data_dir=tmp_path).sqlalchemy_url)
     try:
         async with store.engine.connect() as conn:
             assert (await conn.execute(select(messages))).all() == []

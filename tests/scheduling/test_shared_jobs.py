@@ -163,7 +163,7 @@ def test_jobs_command_lists_the_scheduled_jobs(tmp_path: Path) -> None:
     async def schedule() -> None:
         from bot.settings import Settings
 
-        url = Settings(data_dir=data).sqlalchemy_url  # type: ignore[call-arg]
+        url = Settings(data_dir=data).sqlalchemy_url
         store = await open_store(url)
         jobs = JobScheduler(url)
         try:

@@ -61,7 +61,7 @@ class Bot:
 
 
 def settings_for(tmp_path: Path, fake: FakeSlackApi, llm: FakeOpenAI, **extra: Any) -> Settings:
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         data_dir=tmp_path,
         host="127.0.0.1",

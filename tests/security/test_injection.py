@@ -3,6 +3,7 @@ person's thread message, tool output and the question itself try to break out of
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import SimpleNamespace
 
 from bot.core.compose import Composer
@@ -33,7 +34,7 @@ def slack_escaped(text: str) -> str:
 
 
 class Retriever:
-    async def retrieve(self, query: str, *, scopes: tuple[str, ...]) -> list[Passage]:
+    async def retrieve(self, query: str, *, scopes: Sequence[str], limit: int = 8) -> list[Passage]:
         return [Passage(text=f"Refunds take 5 days. {EVIL}", title="Refunds", source="r.md")]
 
 

@@ -9,6 +9,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -51,7 +52,7 @@ async def start(env: dict[str, str], port: int) -> asyncio.subprocess.Process:
     raise AssertionError("the bot did not start")
 
 
-async def until(condition, within: float) -> float:  # type: ignore[no-untyped-def]
+async def until(condition: Callable[[], bool], within: float) -> float:
     started = time.monotonic()
     while not condition():
         if time.monotonic() - started > within:

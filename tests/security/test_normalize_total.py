@@ -60,7 +60,7 @@ json_values = json_of(KEYS)
 
 
 def mutate(base: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
-    out = json.loads(json.dumps(base))
+    out: dict[str, Any] = json.loads(json.dumps(base))
     for _ in range(data.draw(st.integers(1, 4))):
         holder = out
         if isinstance(out.get("event"), dict) and data.draw(st.booleans()):
@@ -100,7 +100,8 @@ def deep_mutate(base: Any, data: st.DataObject, values: st.SearchStrategy[Any]) 
     included) replaced by arbitrary JSON, or a key added to an object on the way."""
     out = json.loads(json.dumps(base))
     for _ in range(data.draw(st.integers(1, 4))):
-        holder, key = None, None
+        holder: dict[Any, Any] | list[Any] | None = None
+        key: Any = None  # a key of `holder` (an index when it is a list)
         node = out
         while isinstance(node, dict | list) and node and data.draw(st.booleans()):
             keys = list(node) if isinstance(node, dict) else list(range(len(node)))

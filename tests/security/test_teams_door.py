@@ -98,8 +98,9 @@ async def test_junk_never_gives_5xx_or_an_error_line(
         "not json content": (b"hello", "text/plain"),
         "empty": (b"", JSON),
     }
+    wrongs: tuple[object, ...] = (None, 0, "x", [], [1], {"id": []})
     for field in ("from", "conversation", "recipient", "entities", "channelData", "value", "text"):
-        for wrong in (None, 0, "x", [], [1], {"id": []}):
+        for wrong in wrongs:
             junk[f"{field}={wrong!r}"] = (json.dumps({**good, field: wrong}).encode(), JSON)
     statuses = {
         name: await post(url, body, content_type=kind) for name, (body, kind) in junk.items()

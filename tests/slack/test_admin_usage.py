@@ -32,7 +32,7 @@ async def bot(
     fake_slack.add_user(ADA, "ada")
     fake_slack.add_user(BOB, "bob")
     fake_slack.add_user(OWNER, "olive", is_owner=True)
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         data_dir=tmp_path,
         host="127.0.0.1",

@@ -70,7 +70,7 @@ class Bot:
 
 
 def make_settings(tmp_path: Path, fake: FakeSlackApi, llm: FakeOpenAI) -> Settings:
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None,
         data_dir=tmp_path,
         host="127.0.0.1",

@@ -41,7 +41,7 @@ async def bot(
     embedder = GatedEmbedder()
 
     def settings(tmp_path: Path, fake: FakeSlackApi, llm: FakeOpenAI) -> Settings:
-        return Settings(  # type: ignore[call-arg]
+        return Settings(
             _env_file=None,
             data_dir=tmp_path / "data",
             host="127.0.0.1",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -19,15 +20,16 @@ SCHEMA_CANDIDATES = (
 
 
 @pytest.fixture(scope="module")
-def schema() -> dict:
+def schema() -> dict[str, Any]:
     for path in SCHEMA_CANDIDATES:
         if path.exists():
-            return json.loads(path.read_text())
+            loaded: dict[str, Any] = json.loads(path.read_text())
+            return loaded
     pytest.skip("Slack's manifest schema (../shared/schemas) is not on this machine")
 
 
 @pytest.mark.parametrize("socket_mode", [False, True])
-def test_rendered_manifest_is_valid(schema: dict, socket_mode: bool) -> None:
+def test_rendered_manifest_is_valid(schema: dict[str, Any], socket_mode: bool) -> None:
     manifest = render_manifest("https://bot.example.org/", socket_mode=socket_mode)
     jsonschema.validate(manifest, schema)
     settings = manifest["settings"]
@@ -48,7 +50,7 @@ def test_rendered_manifest_is_valid(schema: dict, socket_mode: bool) -> None:
     assert urls == [expected] * 3
 
 
-def test_checked_in_manifests_match_the_function(schema: dict) -> None:
+def test_checked_in_manifests_match_the_function(schema: dict[str, Any]) -> None:
     expected = render_manifest("https://example.com")
     from_yaml = yaml.safe_load((ROOT / "manifests/slack/manifest.yaml").read_text())
     from_json = json.loads((ROOT / "manifests/slack/manifest.json").read_text())

@@ -20,7 +20,11 @@ async def slack_bot(tmp_path, fake_slack, fake_openai) -> AsyncIterator[Bot]:
     await stop_bot(running)
 
 
-async def scrape(bot: Bot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+"""Scraped metric values by (name, sorted labels)."""
+
+
+async def scrape(bot: Bot) -> Samples:
     async with (
         aiohttp.ClientSession() as session,
         session.get(f"http://127.0.0.1:{bot.app.http_port}/metrics") as response,
@@ -34,7 +38,7 @@ async def scrape(bot: Bot) -> dict[tuple[str, tuple[tuple[str, str], ...]], floa
     }
 
 
-def value(samples, name: str, **labels: str) -> float:
+def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 

@@ -18,7 +18,8 @@ THREAD, CHANNEL, DIRECT = ConversationKind.THREAD, ConversationKind.CHANNEL, Con
 
 
 def load(name: str) -> dict[str, Any]:
-    return json.loads((PAYLOADS / f"{name}.json").read_text())
+    payload: dict[str, Any] = json.loads((PAYLOADS / f"{name}.json").read_text())
+    return payload
 
 
 def ref(

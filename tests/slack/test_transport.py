@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -61,7 +62,7 @@ def test_create_adapter_from_settings() -> None:
     settings = Settings(
         _env_file=None,
         slack_bot_token="xoxb-1",
-        slack_signing_secret="s",  # type: ignore[call-arg]
+        slack_signing_secret="s",
         slack_api_url="http://127.0.0.1:9/api",
     )
     adapter = create_adapter(settings)
@@ -85,7 +86,7 @@ def test_native_streaming_and_socket_mode_follow_settings() -> None:
     settings = Settings(
         _env_file=None,
         slack_bot_token="xoxb-1",
-        slack_app_token="xapp-1",  # type: ignore[call-arg]
+        slack_app_token="xapp-1",
         slack_native_streaming=True,
     )
     adapter = create_adapter(settings)
@@ -95,7 +96,7 @@ def test_native_streaming_and_socket_mode_follow_settings() -> None:
 
 def test_missing_secret_says_how_to_fix() -> None:
     with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
-        create_adapter(Settings(_env_file=None, slack_bot_token="xoxb-1"))  # type: ignore[call-arg]
+        create_adapter(Settings(_env_file=None, slack_bot_token="xoxb-1"))
 
 
 async def test_wrong_token_fails_at_start(fake_slack: FakeSlackApi) -> None:
@@ -317,9 +318,9 @@ async def test_native_stream_in_a_channel_needs_the_recipient(
 # --- inbound: signatures, ack, hand-off -----------------------------------------------------
 
 
-def mention(rig: Rig, text: str = "<@UBOT0001> hello", **kw: object) -> dict:
+def mention(rig: Rig, text: str = "<@UBOT0001> hello") -> dict[str, Any]:
     message = rig.fake.user_message("C0GENERAL", text)
-    return event_envelope(message_event(message, kind="app_mention"), **kw)  # type: ignore[arg-type]
+    return event_envelope(message_event(message, kind="app_mention"))
 
 
 async def test_signed_event_is_acked_and_handed_to_the_sink(rig: Rig) -> None:
@@ -338,9 +339,11 @@ async def test_bad_or_stale_signature_is_refused(rig: Rig, tamper: str) -> None:
     elif tamper == "stale":
         status, _ = await rig.sender.event(envelope, timestamp=int(time.time()) - 6 * 60)
     else:
-        async with rig.sender._session.post(
+        session = rig.sender._session
+        assert session is not None
+        async with session.post(
             rig.sender.url,
-            data=json.dumps(envelope),  # type: ignore[union-attr]
+            data=json.dumps(envelope),
             headers={"Content-Type": "application/json"},
         ) as r:
             status = r.status

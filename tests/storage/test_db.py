@@ -98,8 +98,9 @@ async def test_sqlite_pool_rolls_back_only_open_transactions(tmp_path) -> None:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/t.db", pool_size=1, max_overflow=0)
     try:
         async with engine.connect() as conn:
-            driver = (await conn.get_raw_connection()).driver_connection
-        assert isinstance(driver, aiosqlite.Connection)
+            raw = (await conn.get_raw_connection()).driver_connection
+        assert isinstance(raw, aiosqlite.Connection)
+        driver: aiosqlite.Connection = raw  # stays narrowed through the `is` check below
         rollbacks = 0
         rollback = driver.rollback
 

@@ -14,7 +14,7 @@ async def _hold(lock: WriteLock, name: str, order: list[str], *, urgent: bool = 
 
 
 async def test_urgent_waiters_go_before_ordinary_ones_then_arrival_order() -> None:
-    lock, order = WriteLock(), []
+    lock, order = WriteLock(), list[str]()
     async with lock.hold():
         tasks = [asyncio.create_task(_hold(lock, f"w{i}", order)) for i in range(3)]
         await asyncio.sleep(0)
@@ -26,7 +26,7 @@ async def test_urgent_waiters_go_before_ordinary_ones_then_arrival_order() -> No
 
 
 async def test_the_lock_is_handed_over_so_a_newcomer_cannot_barge_in() -> None:
-    lock, order = WriteLock(), []
+    lock, order = WriteLock(), list[str]()
     async with lock.hold():
         waiter = asyncio.create_task(_hold(lock, "waiter", order))
         await asyncio.sleep(0)
@@ -38,7 +38,7 @@ async def test_the_lock_is_handed_over_so_a_newcomer_cannot_barge_in() -> None:
 
 
 async def test_a_cancelled_waiter_leaves_the_queue_and_loses_no_one_the_lock() -> None:
-    lock, order = WriteLock(), []
+    lock, order = WriteLock(), list[str]()
     async with lock.hold():
         gone = asyncio.create_task(_hold(lock, "gone", order))
         stays = asyncio.create_task(_hold(lock, "stays", order))
@@ -50,7 +50,7 @@ async def test_a_cancelled_waiter_leaves_the_queue_and_loses_no_one_the_lock() -
 
 
 async def test_a_waiter_cancelled_just_as_it_is_handed_the_lock_passes_it_on() -> None:
-    lock, order = WriteLock(), []
+    lock, order = WriteLock(), list[str]()
     async with lock.hold():
         first = asyncio.create_task(_hold(lock, "first", order))
         second = asyncio.create_task(_hold(lock, "second", order))

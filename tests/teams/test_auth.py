@@ -8,6 +8,7 @@ import base64
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
@@ -16,6 +17,7 @@ from botbuilder.schema import Activity
 from adapters.teams import create_adapter
 from adapters.teams.adapter import TeamsAdapter
 from bot.errors import ConfigError
+from bot.events import Event
 from bot.settings import Settings
 from tests.fakes.teams_auth import OpenIdServer
 from tests.fakes.teams_connector import FakeConnector
@@ -24,8 +26,9 @@ from tests.teams.conftest import Rig, serve
 APP_ID = "c9e1c3a5-9cbb-4a4e-8f7b-1b7f3c1f0d2e"
 
 
-def settings(tmp_path: Path, **overrides: object) -> Settings:
-    return Settings(_env_file=None, data_dir=tmp_path, **overrides)  # type: ignore[call-arg]
+def settings(tmp_path: Path, **overrides: Any) -> Settings:
+    """Settings from `overrides` alone (no `.env`); `Any` as `Settings.__init__` takes fields."""
+    return Settings(_env_file=None, data_dir=tmp_path, **overrides)
 
 
 @pytest.fixture
@@ -55,7 +58,7 @@ async def secured(
     session = ClientSession()
     rig = Rig(fake=fake_connector, adapter=adapter, url=f"{url}/api/messages", session=session)
 
-    async def sink(event):  # type: ignore[no-untyped-def]
+    async def sink(event: Event) -> None:
         rig.events.append(event)
 
     await adapter.start(sink)

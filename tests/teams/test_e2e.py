@@ -19,6 +19,7 @@ from adapters.teams.auth import TeamsAuth
 from bot.app import Parley
 from bot.settings import Settings
 from bot.tools.build import build_tool_host
+from bot.tools.host import ApprovingToolHost
 from bot.tools.registry import Risk, Tool, ToolContext
 from storage.approvals import SqlApprovalStore
 from tests.fakes.llm_fixtures import Call, Text, ToolCalls
@@ -56,7 +57,7 @@ class TeamsParley(Parley):
         super().__init__(settings, **kw)
         self.deployments = deployments
 
-    def _build_tool_host(self):  # type: ignore[no-untyped-def]
+    def _build_tool_host(self) -> ApprovingToolHost:
         return build_tool_host(
             self.settings,
             store=SqlApprovalStore(self.store.db),
@@ -103,7 +104,7 @@ class Bot:
 async def start_bot(
     tmp_path: Path, fake: FakeConnector, llm: FakeOpenAI, *, adapter: TeamsAdapter | None = None
 ) -> Bot:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         data_dir=tmp_path,
         host="127.0.0.1",

@@ -25,7 +25,7 @@ ADMIN = "29:admin-aad-user"
 async def bot(
     tmp_path: Path, fake_connector: FakeConnector, fake_openai: FakeOpenAI
 ) -> AsyncIterator[Bot]:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         data_dir=tmp_path / "data",
         host="127.0.0.1",

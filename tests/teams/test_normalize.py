@@ -24,7 +24,8 @@ ADA_AAD = "6b3ffd1e-2b6f-4c8a-9a8e-3a1f3e7c9d10"
 
 
 def load(name: str) -> dict[str, Any]:
-    return json.loads((PAYLOADS / name).read_text())
+    payload: dict[str, Any] = json.loads((PAYLOADS / name).read_text())
+    return payload
 
 
 def message(name: str) -> IncomingMessage:

@@ -44,7 +44,8 @@ async def hook() -> AsyncIterator[TestServer]:
     app = web.Application()
     app[HITS] = []
     app.router.add_post("/hook", receive)
-    async with TestServer(app, host="127.0.0.1") as server:
+    server = TestServer(app, host="127.0.0.1")
+    async with server:  # `__aenter__` is typed as returning the base class
         yield server
 
 

@@ -16,12 +16,12 @@ from bot.app import Parley
 from bot.capabilities import WRITES, Capabilities, RateScope
 from bot.clock import Clock, FakeClock, MonotonicClock
 from bot.core.actions import Decision
-from bot.core.toolhost import ToolHost
 from bot.events import ActionClick, IncomingMessage, Origin, OriginKind
 from bot.messages import OutgoingMessage
 from bot.refs import Author, ConversationKind, ConversationRef
 from bot.settings import Settings
 from bot.tools.build import build_tool_host
+from bot.tools.host import ApprovingToolHost
 from bot.tools.registry import Risk, Tool, ToolContext
 from storage.approvals import SqlApprovalStore
 from tests.fakes.llm_fixtures import Call, ToolCalls
@@ -95,8 +95,8 @@ class ToolParley(Parley):
         self.tool_clock = tool_clock
         self.deployments = deployments
 
-    def _build_tool_host(self) -> ToolHost | None:
-        self.tools = build_tool_host(
+    def _build_tool_host(self) -> ApprovingToolHost:
+        host = self.tools = build_tool_host(
             self.settings,
             store=SqlApprovalStore(self.store.db),
             retriever=None,
@@ -105,14 +105,14 @@ class ToolParley(Parley):
             extra_tools=self.deployments.tools(),
             plugins=False,
         )
-        decide = self.tools.on_click
+        decide = host.on_click
 
         async def counted(click: ActionClick) -> Decision:
             self.deployments.clicks.append(click.event_id)
             return await decide(click)
 
-        self.tools.on_click = counted  # type: ignore[method-assign]  # registered at start
-        return self.tools  # type: ignore[no-any-return]
+        host.on_click = counted  # type: ignore[method-assign]  # counts clicks; registered at start
+        return host
 
 
 @dataclass
@@ -247,7 +247,7 @@ async def _start_app(
 
 async def _harness(fake: Any, tmp_path: Path) -> E2E:
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         data_dir=tmp_path,
         admin_users=("memory:U_ROOT",),
         http_tool_allowed_hosts=("api.example.com",),
@@ -300,6 +300,7 @@ async def test_write_tool_card_approve_runs_once_and_answer_continues(e2e: E2E) 
     assert "Approved by Ada at" in e2e.card_text(approval_id)
     assert "deployed api (run 1)" in e2e.last_answer()
     assert ("U_ADA", "This request was already approved by Ada.") in e2e.privates()
+    assert e2e.app.tools is not None
     log = await e2e.app.tools.store.audit_log(approval_id)
     assert [entry.event for entry in log] == ["requested", "approved", "result"]
     assert log[-1].detail.startswith("ok")

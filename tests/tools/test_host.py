@@ -90,7 +90,7 @@ async def test_the_request_is_stored_before_its_card_is_posted(harness: Harness)
     seen_at_post: list[tuple[str, bool, bool]] = []
     post = h.delivery.post
 
-    async def checking_post(ref, message, **kw):  # type: ignore[no-untyped-def]
+    async def checking_post(ref, message, **kw):
         [approve, _] = message.actions
         stored = await h.store.get(approve.value)
         turn = await h.store.paused_turn("turn1")

@@ -51,7 +51,8 @@ async def server() -> AsyncIterator[TestServer]:
     app.router.add_get("/hop", hop)
     app.router.add_get("/away", away)
     app[SEEN] = seen
-    async with TestServer(app, host="127.0.0.1") as srv:
+    srv = TestServer(app, host="127.0.0.1")
+    async with srv:  # `__aenter__` is typed as returning the base class
         yield srv
 
 

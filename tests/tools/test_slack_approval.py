@@ -27,7 +27,7 @@ async def bot(
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Bot]:
     def settings(tmp_path: Path, fake: FakeSlackApi, llm: FakeOpenAI) -> Settings:
-        return Settings(  # type: ignore[call-arg]
+        return Settings(
             _env_file=None,
             data_dir=tmp_path,
             host="127.0.0.1",
