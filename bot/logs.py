@@ -14,6 +14,9 @@ Where lines go (`configure_logging`):
   that file cannot be opened, stderr at WARNING.
 - The format is LOG_FORMAT, else json when stdout is not a terminal (a Procfile, a container),
   console lines when it is.
+- A line that cannot be written (the stream closed or full) is reported on the process's own
+  stderr in one line, without the record: the stock handler would print the record and its
+  exception chain there, past the redaction.
 
 Bolt warns "As you gave `client` as well, `token` will be unused" on every start because it reads
 SLACK_BOT_TOKEN from the environment itself while the adapter hands it a configured client; the
@@ -22,6 +25,7 @@ warning says nothing actionable, so one filter drops exactly that line.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import re
@@ -113,14 +117,12 @@ def configure_logging(
         structlog.processors.format_exc_info,
         redact,
     ]
-    handler: logging.Handler = logging.StreamHandler(sys.stderr)
+    handler: logging.Handler = _Stderr(sys.stderr)
     handler_level = logging.NOTSET
     if log_file is not None:
         try:
             log_file.parent.mkdir(parents=True, exist_ok=True)
-            handler = logging.handlers.RotatingFileHandler(
-                log_file, maxBytes=10_000_000, backupCount=3, encoding="utf-8"
-            )
+            handler = _File(log_file, maxBytes=10_000_000, backupCount=3, encoding="utf-8")
         except OSError:
             handler_level = logging.WARNING  # no file: stderr, warnings and errors only
     colors = not isinstance(handler, logging.FileHandler) and sys.stderr.isatty()
@@ -151,6 +153,25 @@ def configure_logging(
     # Libraries that would otherwise build every INFO record only for the filter to drop it.
     for noisy in ("aiohttp.access", "httpx", "httpcore", "openai", "anthropic", "alembic"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+
+
+class _PlainErrors(logging.Handler):
+    def handleError(self, record: logging.LogRecord) -> None:
+        """Say in one line that a log line could not be written. The stock handler prints the
+        record and the whole exception chain to stderr, unredacted: an SDK error that echoes a
+        key would reach the terminal that way."""
+        failure = type(sys.exc_info()[1]).__name__
+        with contextlib.suppress(Exception):  # nowhere left to report it
+            if sys.__stderr__ is not None:
+                sys.__stderr__.write(f"parley: a log line could not be written ({failure})\n")
+
+
+class _Stderr(_PlainErrors, logging.StreamHandler):  # type: ignore[type-arg]
+    pass
+
+
+class _File(_PlainErrors, logging.handlers.RotatingFileHandler):
+    pass
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -145,3 +145,22 @@ async def test_console_log_of_a_flow_holds_no_secret(tmp_path: Any, stderr: io.S
     assert "turn failed" in output and "upstream rejected the request" in output
     assert "retrying request with Authorization: Bearer ***" in output
     assert_no_secret(output)
+
+
+def test_a_line_that_cannot_be_written_leaks_nothing(
+    stderr: io.StringIO, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """When the log stream fails (closed, full), the handler says so in one line; the stock
+    one prints the record and its exception chain to stderr, past every redaction."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "stderr", stderr)
+        configure_logging("INFO", "json")
+    stderr.close()
+    try:
+        raise RuntimeError(f"upstream rejected the request, key {REGISTERED}")
+    except RuntimeError:
+        get_logger("bot.llm.router").exception("turn failed", api_key=UNREGISTERED)
+    logging.getLogger("openai._base_client").warning("retrying with key %s", REGISTERED)
+    err = capfd.readouterr().err
+    assert err.count("parley: a log line could not be written (ValueError)") == 2
+    assert REGISTERED not in err and UNREGISTERED not in err
