@@ -47,8 +47,9 @@ lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# Strict for the product; tests and benchmarks may leave functions unannotated (pyproject.toml).
 typecheck: $(VENV)/.installed-dev
-	$(PY) -m mypy bot adapters knowledge storage
+	$(PY) -m mypy bot adapters knowledge storage tests benchmarks scripts
 
 check: lint typecheck test
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -30,7 +31,7 @@ def test_the_manifest_files_are_what_the_adapter_registers() -> None:
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c["name"])
-def test_every_command_passes_discords_validation(command: dict) -> None:
+def test_every_command_passes_discords_validation(command: dict[str, Any]) -> None:
     check_command(command)  # raises like Discord's 400 50035 would
 
 

@@ -139,6 +139,7 @@ async def test_a_thread_opened_by_the_bot_is_a_thread_of_its_parent(rig: Rig) ->
     assert await rig.adapter.bot_in_thread(thread)
     await rig.fake.user_says(question, "a follow-up")  # THREAD_CREATE reached discord.py's cache
     follow_up = await rig.next_event(2)
+    assert isinstance(follow_up, IncomingMessage)
     assert follow_up.ref == thread and not follow_up.mentions_bot
 
 
@@ -162,6 +163,7 @@ async def test_a_reply_to_the_bot_is_flagged(rig: Rig) -> None:
     handle = await rig.adapter.send(CHANNEL, OutgoingMessage.text("Refunds take 5 days."))
     await rig.fake.user_says(CHANNEL_ID, "why 5?", reply_to=handle.message_id)
     event = await rig.next_event()
+    assert isinstance(event, IncomingMessage)
     assert event.replies_to_bot and not event.mentions_bot
 
 

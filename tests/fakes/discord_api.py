@@ -65,6 +65,18 @@ from tests.fakes.discord_wire import (
     json_response,
 )
 
+__all__ = [
+    "BOT_USER_ID",
+    "CHANNEL_ID",
+    "GUILD_ID",
+    "OTHER_BOT_ID",
+    "OTHER_USER_ID",
+    "USER_ID",
+    "FakeDiscord",
+    "FakeMessage",
+]
+"""The fake, and the ids and message type of its world (defined in `discord_wire`)."""
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

@@ -267,7 +267,8 @@ def check_command(command: dict[str, Any], depth: int = 0) -> None:
         )
 
 
-_CHOICE_TYPES = {3: str, 4: int, 10: (int, float)}  # STRING, INTEGER, NUMBER
+_CHOICE_TYPES: dict[int, type | tuple[type, ...]] = {3: str, 4: int, 10: (int, float)}
+"""STRING, INTEGER, NUMBER: the Python types of their choices' values."""
 _CHANNEL_TYPES = frozenset({0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 16})
 
 
