@@ -13,18 +13,14 @@ import yaml
 from adapters.slack.manifest import render_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_CANDIDATES = (
-    ROOT.parent / "shared" / "schemas" / "slack-manifest.schema.json",
-    Path("/work/shared/schemas/slack-manifest.schema.json"),
-)
+SCHEMA = ROOT.parent / "shared" / "schemas" / "slack-manifest.schema.json"
 
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    for path in SCHEMA_CANDIDATES:
-        if path.exists():
-            loaded: dict[str, Any] = json.loads(path.read_text())
-            return loaded
+    if SCHEMA.exists():
+        loaded: dict[str, Any] = json.loads(SCHEMA.read_text())
+        return loaded
     pytest.skip("Slack's manifest schema (../shared/schemas) is not on this machine")
 
 
