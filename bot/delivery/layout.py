@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from bot.delivery.splitting import cut
+from bot.delivery.splitting import Cut, cut
 from bot.delivery.steps import Kind, Step
 from bot.errors import MessageTooLong
 from bot.messages import OutgoingMessage
@@ -50,6 +50,7 @@ class Layout:
         """The current message's last write was final (an ended part needs no second write)."""
         self._interval = min_edit_interval_s
         self._written: dict[str, float] = {}
+        self._last_cut: tuple[tuple[str, int, int], Cut] | None = None
 
     @property
     def posting(self) -> bool:
@@ -68,6 +69,14 @@ class Layout:
         """What the current message is to show of `text`, before any cut."""
         return self.reopen + text[self.consumed :]
 
+    def _cut(self, rest: str) -> Cut:
+        """`rest` cut at the limit; the last cut is kept, as `skip_written` and `plan` both ask
+        for it in one plan."""
+        key = (rest, self.limit, len(self.reopen))
+        if self._last_cut is None or self._last_cut[0] != key:
+            self._last_cut = (key, cut(rest, self.limit, keep=len(self.reopen)))
+        return self._last_cut[1]
+
     def keep_or_rewind(self, final_text: str) -> None:
         """Go back to the first message if `final_text` changed what ended messages hold."""
         if not final_text.startswith(self.frozen):
@@ -80,7 +89,7 @@ class Layout:
             rest = self.rest(text)
             if len(rest) <= self.limit:
                 return
-            piece = cut(rest, self.limit, keep=len(self.reopen))
+            piece = self._cut(rest)
             if self.shown != piece.head or not self.shown_final:
                 return
             self.advance(text, piece.taken, piece.reopen)
@@ -97,7 +106,7 @@ class Layout:
         rest = self.rest(text)
         write = Kind.POST if self.posting else Kind.EDIT
         if len(rest) > self.limit:
-            piece = cut(rest, self.limit, keep=len(self.reopen))
+            piece = self._cut(rest)
             message = OutgoingMessage.text(piece.head, final=True)
             return Step(write, piece.head, message, text, piece.taken, piece.reopen)
         if final is not None:
