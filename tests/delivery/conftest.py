@@ -16,7 +16,7 @@ from bot.capabilities import Capabilities
 from bot.clock import FakeClock
 from bot.delivery import Delivery, StreamingReply
 from bot.refs import MessageHandle
-from tests.fakes.memory_adapter import SLACK_LIKE, MemoryAdapter
+from tests.fakes.memory_adapter import SLACK_LIKE, MemoryAdapter, ref
 
 
 def caps(**changes: object) -> Capabilities:
@@ -69,3 +69,14 @@ async def stream(reply: StreamingReply, clock: FakeClock, chunks: list[str], eve
         text += chunk
         reply.set_text(text)
     return text
+
+
+async def spread_over_messages(clock: FakeClock) -> tuple[MemoryAdapter, StreamingReply, str]:
+    """A reply streamed over several 60-character messages (for rewrites that need fewer);
+    returns the platform, the reply (not finished) and the streamed text."""
+    adapter, delivery = make(clock, caps(max_edit_chars=60, max_post_chars=60))
+    reply = delivery.reply(ref())
+    await started(reply)
+    streamed = await stream(reply, clock, ["  " + "a " * 20, "b " * 20, "c " * 20], 2.0)
+    await clock.sleep(5.0)
+    return adapter, reply, streamed

@@ -8,7 +8,7 @@ from bot.clock import FakeClock
 from bot.delivery import Delivery, split_text
 from bot.errors import PlatformError
 from bot.messages import OutgoingMessage
-from tests.delivery.conftest import caps, make, started, stream
+from tests.delivery.conftest import caps, make, spread_over_messages, started, stream
 from tests.fakes.memory_adapter import MemoryAdapter, ref
 
 WORDS = [f"t{i} " for i in range(60)]
@@ -58,11 +58,7 @@ async def test_a_length_the_platform_names_is_used_as_the_new_limit(clock: FakeC
 async def test_a_leftover_whose_edit_fails_once_still_says_it_was_merged(
     clock: FakeClock,
 ) -> None:
-    adapter, delivery = make(clock, caps(max_edit_chars=60, max_post_chars=60))
-    reply = delivery.reply(ref())
-    await started(reply)
-    streamed = await stream(reply, clock, ["  " + "a " * 20, "b " * 20, "c " * 20], 2.0)
-    await clock.sleep(5.0)
+    adapter, reply, streamed = await spread_over_messages(clock)
     spanned = list(reply.handles)
     assert len(spanned) >= 2
     final = streamed.strip()[:50]

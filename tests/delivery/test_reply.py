@@ -13,7 +13,7 @@ from bot.delivery import Delivery, split_text
 from bot.errors import MessageTooLong, PlatformError, RateLimited
 from bot.messages import Action, Citation, OutgoingMessage
 from bot.refs import ConversationKind, MessageHandle
-from tests.delivery.conftest import caps, make, started, stream
+from tests.delivery.conftest import caps, make, spread_over_messages, started, stream
 from tests.fakes.memory_adapter import SLACK_LIKE, MemoryAdapter, ref
 
 T0 = 1000.0
@@ -261,11 +261,7 @@ async def test_final_edit_that_keeps_failing_is_posted_as_a_new_message(
 async def test_final_that_differs_from_the_streamed_text_rewrites_in_place(
     clock: FakeClock,
 ) -> None:
-    adapter, delivery = make(clock, caps(max_edit_chars=60, max_post_chars=60))
-    reply = delivery.reply(ref())
-    await started(reply)
-    streamed = await stream(reply, clock, ["  " + "a " * 20, "b " * 20, "c " * 20], 2.0)
-    await clock.sleep(5.0)
+    adapter, reply, streamed = await spread_over_messages(clock)
     assert len(reply.handles) >= 2
     final = streamed.strip()[:50]
     handles = await reply.finish(OutgoingMessage.text(final))

@@ -255,35 +255,23 @@ class MemoryAdapter:
         return stream
 
     async def typing(self, ref: ConversationRef) -> None:
-        await self._enter()
-        self._check("typing", ref, "", OutgoingMessage.text(""), op=Op.TYPING)
-        self._count(Op.TYPING, ref)
-        self.calls.append(
-            Call(
-                at=self.clock.now(),
-                kind="typing",
-                ref=ref,
-                message_id="",
-                message=OutgoingMessage.text(""),
-            )
-        )
+        await self._indicate("typing", ref, "")
 
     async def set_status(self, ref: ConversationRef, text: str) -> None:
         """A native status line (where `capabilities.native_status`); "" clears it."""
-        await self._enter()
         if not self.capabilities.native_status:
             raise PlatformError("this platform shows no native status", permanent=True)
-        self._check("status", ref, "", OutgoingMessage.text(text), op=Op.TYPING)
-        self._count(Op.TYPING, ref)
+        await self._indicate("status", ref, text)
         self.statuses.append((ref, text))
+
+    async def _indicate(self, kind: str, ref: ConversationRef, text: str) -> None:
+        """A typing indicator or status line: checked and counted as `Op.TYPING`, no message."""
+        await self._enter()
+        message = OutgoingMessage.text(text)
+        self._check(kind, ref, "", message, op=Op.TYPING)
+        self._count(Op.TYPING, ref)
         self.calls.append(
-            Call(
-                at=self.clock.now(),
-                kind="status",
-                ref=ref,
-                message_id="",
-                message=OutgoingMessage.text(text),
-            )
+            Call(at=self.clock.now(), kind=kind, ref=ref, message_id="", message=message)
         )
 
     # -- enforcement --------------------------------------------------------------------------
